@@ -1,0 +1,166 @@
+package io.flatfare.registry.service;
+
+import io.flatfare.registry.config.RegistryConfig;
+import io.flatfare.registry.domain.InstanceEntity;
+import io.flatfare.registry.domain.InstanceRepository;
+import io.flatfare.registry.domain.InstanceState;
+import io.flatfare.registry.domain.ModelEntity;
+import io.flatfare.registry.domain.ModelRepository;
+import io.flatfare.registry.domain.ModelStatus;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.transaction.Transactional;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Live inference instances: registration, heartbeats, expiry. */
+@ApplicationScoped
+public class InstanceService {
+
+    static final int MAX_SLOTS = 4096;
+    static final int MAX_MODELS = 256;
+
+    private final InstanceRepository instances;
+    private final ModelRepository models;
+    private final RegistryConfig config;
+    private final Clock clock;
+    private final AtomicLong liveCount = new AtomicLong();
+
+    InstanceService(
+            InstanceRepository instances,
+            ModelRepository models,
+            RegistryConfig config,
+            Clock clock,
+            MeterRegistry meters) {
+        this.instances = instances;
+        this.models = models;
+        this.config = config;
+        this.clock = clock;
+        meters.gauge("flatfare.registry.instances.live", liveCount);
+    }
+
+    public record Registration(
+            String instanceId, String grpcAddress, List<String> models, int slots, InstanceState state) {}
+
+    @Transactional
+    public InstanceEntity register(Registration r) {
+        if (!Names.isInstanceId(r.instanceId())) {
+            throw RegistryException.invalid("instance_id", "instance_id must match " + Names.INSTANCE_ID + ".");
+        }
+        if (!Names.isGrpcAddress(r.grpcAddress())) {
+            throw RegistryException.invalid("grpc_address", "grpc_address must be host:port.");
+        }
+        if (r.slots() < 1 || r.slots() > MAX_SLOTS) {
+            throw RegistryException.invalid("slots", "slots must be between 1 and " + MAX_SLOTS + ".");
+        }
+        if (r.models().isEmpty() || r.models().size() > MAX_MODELS) {
+            throw RegistryException.invalid("models", "An instance serves between 1 and " + MAX_MODELS + " models.");
+        }
+        if (r.state() == InstanceState.DRAINING) {
+            throw RegistryException.invalid("state", "An instance cannot register as DRAINING.");
+        }
+        var served = new LinkedHashSet<String>();
+        for (String name : r.models()) {
+            ModelEntity model = models.findByIdOrAlias(name)
+                    .filter(m -> m.status == ModelStatus.ACTIVE)
+                    .orElseThrow(() -> RegistryException.modelNotFound(name));
+            served.add(model.id);
+        }
+
+        Instant now = clock.instant();
+        var existing = instances.findByIdOptional(r.instanceId());
+        if (existing.isPresent()
+                && existing.get().isLive(now, config.instanceTtl())
+                && !existing.get().grpcAddress.equals(r.grpcAddress())) {
+            throw RegistryException.conflict(
+                    "instance_id",
+                    "instance_exists",
+                    "The instance '" + r.instanceId() + "' is already registered live at another address.");
+        }
+        InstanceEntity instance = existing.orElseGet(() -> {
+            var fresh = new InstanceEntity();
+            fresh.id = r.instanceId();
+            return fresh;
+        });
+        instance.grpcAddress = r.grpcAddress();
+        instance.models.clear();
+        instance.models.addAll(served);
+        instance.slots = r.slots();
+        instance.state = r.state();
+        instance.lastHeartbeat = now;
+        if (existing.isEmpty() || !existing.get().isLive(now, config.instanceTtl())) {
+            instance.registeredAt = now;
+        }
+        instances.persist(instance);
+        Log.infof(
+                "Registered inference instance %s at %s serving %s (%d slots, %s)",
+                instance.id, instance.grpcAddress, served, instance.slots, instance.state);
+        return instance;
+    }
+
+    /** Keeps an instance routable; an expired instance is NOT_FOUND even before the reaper removes it. */
+    @Transactional
+    public InstanceEntity heartbeat(String instanceId, InstanceState newState) {
+        Instant now = clock.instant();
+        var instance = instances
+                .findByIdOptional(instanceId)
+                .filter(i -> i.isLive(now, config.instanceTtl()))
+                .orElseThrow(() -> RegistryException.instanceNotFound(instanceId));
+        instance.lastHeartbeat = now;
+        if (newState != null) {
+            instance.state = newState;
+        }
+        return instance;
+    }
+
+    @Transactional
+    public void deregister(String instanceId) {
+        if (!instances.deleteById(instanceId)) {
+            throw RegistryException.instanceNotFound(instanceId);
+        }
+        Log.infof("Deregistered inference instance %s", instanceId);
+    }
+
+    @Transactional
+    public List<InstanceEntity> routable(String modelId) {
+        return instances.routable(modelId, cutoff());
+    }
+
+    @Transactional
+    public List<InstanceEntity> live() {
+        return instances.live(cutoff());
+    }
+
+    /** Runs on every registry replica; deleting the same expired rows twice is harmless. */
+    @Scheduled(
+            every = "${flatfare.registry.reap-interval:5s}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void scheduledReap() {
+        reapExpired();
+    }
+
+    /** Deletes expired instances and refreshes the live-instance gauge, so a scrape never queries the database. */
+    @Transactional
+    public long reapExpired() {
+        long removed = instances.deleteExpired(cutoff());
+        liveCount.set(instances.count("lastHeartbeat > ?1", cutoff()));
+        if (removed > 0) {
+            Log.infof("Removed %d inference instance(s) whose heartbeat expired", removed);
+        }
+        return removed;
+    }
+
+    public Duration ttl() {
+        return config.instanceTtl();
+    }
+
+    private Instant cutoff() {
+        return clock.instant().minus(config.instanceTtl());
+    }
+}

@@ -1,0 +1,56 @@
+package io.flatfare.registry.service;
+
+/** A failure the caller can act on; the REST and gRPC layers each map {@link Kind} to their status. */
+public class RegistryException extends RuntimeException {
+
+    public enum Kind {
+        INVALID_ARGUMENT,
+        NOT_FOUND,
+        CONFLICT
+    }
+
+    private final Kind kind;
+    private final String param;
+    private final String code;
+
+    public RegistryException(Kind kind, String message, String param, String code) {
+        super(message, null, false, false);
+        this.kind = kind;
+        this.param = param;
+        this.code = code;
+    }
+
+    public static RegistryException invalid(String param, String message) {
+        return new RegistryException(Kind.INVALID_ARGUMENT, message, param, "invalid_value");
+    }
+
+    public static RegistryException modelNotFound(String name) {
+        return new RegistryException(
+                Kind.NOT_FOUND, "The model '" + name + "' does not exist.", "model", "model_not_found");
+    }
+
+    public static RegistryException instanceNotFound(String id) {
+        return new RegistryException(
+                Kind.NOT_FOUND,
+                "The inference instance '" + id + "' is not registered (or its registration expired).",
+                "instance_id",
+                "instance_not_found");
+    }
+
+    public static RegistryException conflict(String param, String code, String message) {
+        return new RegistryException(Kind.CONFLICT, message, param, code);
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    /** The request field at fault, in the API's spelling, or null. */
+    public String param() {
+        return param;
+    }
+
+    public String code() {
+        return code;
+    }
+}
