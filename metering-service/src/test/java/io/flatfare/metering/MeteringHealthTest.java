@@ -3,17 +3,27 @@ package io.flatfare.metering;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
 
+import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.PostgresTestResource;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import org.junit.jupiter.api.Test;
 
-/** The service starts, reports itself healthy and exports Prometheus metrics. */
+/** The service starts, reports itself healthy (database and Kafka included) and exports Prometheus metrics. */
 @QuarkusTest
+@WithTestResource(KafkaTestResource.class)
+@WithTestResource(PostgresTestResource.class)
 class MeteringHealthTest {
 
     @Test
     void reportsReadyAndLive() {
-        given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
+        given().get("/q/health/ready")
+                .then()
+                .statusCode(200)
+                .body("status", equalTo("UP"))
+                .body("checks.name", hasItem("Database connections health check"));
         given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
     }
 

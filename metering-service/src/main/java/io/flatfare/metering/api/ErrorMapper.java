@@ -1,0 +1,106 @@
+package io.flatfare.metering.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import io.flatfare.metering.service.MeteringException;
+import io.quarkus.logging.Log;
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.ConstraintViolationException;
+import jakarta.validation.Path;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Response;
+import java.util.Comparator;
+import java.util.stream.Collectors;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+/** The one error path of the admin API: every failure becomes an {@link ApiError} with its status. */
+public class ErrorMapper {
+
+    @ServerExceptionMapper
+    public Response metering(MeteringException e) {
+        return switch (e.kind()) {
+            case INVALID_ARGUMENT ->
+                ApiError.response(400, "invalid_request_error", e.getMessage(), e.param(), e.code());
+            case NOT_FOUND -> ApiError.response(404, "not_found_error", e.getMessage(), e.param(), e.code());
+            case CONFLICT -> ApiError.response(409, "conflict_error", e.getMessage(), e.param(), e.code());
+        };
+    }
+
+    /** Reports the first violation by field name, in the API's snake_case spelling. */
+    @ServerExceptionMapper
+    public Response validation(ConstraintViolationException e) {
+        var first = e.getConstraintViolations().stream()
+                .min(Comparator.comparing(v -> v.getPropertyPath().toString()))
+                .orElseThrow();
+        String param = field(first);
+        String message = param == null ? first.getMessage() : param + " " + first.getMessage();
+        return ApiError.response(400, "invalid_request_error", message + ".", param, "invalid_value");
+    }
+
+    @ServerExceptionMapper
+    public Response json(JsonProcessingException e) {
+        String param = null;
+        if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
+            param = m.getPath().stream()
+                    .map(JsonMappingException.Reference::getFieldName)
+                    .filter(f -> f != null)
+                    .collect(Collectors.joining("."));
+            if (param.isEmpty()) {
+                param = null;
+            }
+        }
+        Throwable cause = e.getCause() instanceof IllegalArgumentException iae ? iae : null;
+        String message = param == null
+                ? "The request body is not valid JSON for this endpoint."
+                : "Invalid value for '" + param + "'" + (cause == null ? "." : ": " + cause.getMessage() + ".");
+        return ApiError.response(400, "invalid_request_error", message, param, "invalid_json");
+    }
+
+    /** Quarkus ships its own mapper for this subtype; ours must be at least as specific to win. */
+    @ServerExceptionMapper
+    public Response mismatchedJson(MismatchedInputException e) {
+        return json(e);
+    }
+
+    @ServerExceptionMapper
+    public Response web(WebApplicationException e) {
+        if (e.getCause() instanceof JsonProcessingException json) {
+            return json(json);
+        }
+        int status = e.getResponse().getStatus();
+        String type = switch (status) {
+            case 401 -> "authentication_error";
+            case 403 -> "permission_error";
+            case 404 -> "not_found_error";
+            case 405 -> "invalid_request_error";
+            default -> status >= 500 ? "api_error" : "invalid_request_error";
+        };
+        String message = status == 404
+                ? "Unknown path."
+                : e.getResponse().getStatusInfo().getReasonPhrase() + ".";
+        return ApiError.response(status, type, message, null, null);
+    }
+
+    @ServerExceptionMapper
+    public Response unexpected(Exception e) {
+        Log.error("Unexpected failure in the admin API", e);
+        return ApiError.response(500, "api_error", "Internal error.", null, null);
+    }
+
+    private static String field(ConstraintViolation<?> violation) {
+        String name = null;
+        int depth = 0;
+        for (Path.Node node : violation.getPropertyPath()) {
+            // Node 0 is the method, node 1 the parameter; the field of the body is the first node below.
+            if (depth++ == 2) {
+                name = node.getName();
+            }
+        }
+        return name == null ? null : snakeCase(name);
+    }
+
+    private static String snakeCase(String camel) {
+        return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT);
+    }
+}

@@ -1,0 +1,249 @@
+package io.flatfare.metering;
+
+import static io.flatfare.metering.Events.completed;
+import static io.flatfare.metering.Events.rejected;
+import static io.flatfare.metering.Events.unique;
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.flatfare.contracts.events.EventJson;
+import io.flatfare.contracts.events.RatedUsage;
+import io.flatfare.contracts.events.Topics;
+import io.flatfare.contracts.events.UsageEvent;
+import io.flatfare.metering.domain.LedgerEntry;
+import io.flatfare.metering.domain.LedgerRepository;
+import io.flatfare.metering.domain.OutboxRepository;
+import io.flatfare.metering.domain.Totals;
+import io.flatfare.metering.service.BatchResult;
+import io.flatfare.metering.service.Intake;
+import io.flatfare.metering.service.LedgerService;
+import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.PostgresTestResource;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import jakarta.inject.Inject;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+
+/** Usage in from a real Kafka broker, the ledger in a real PostgreSQL, rated usage and dead letters out. */
+@QuarkusTest
+@WithTestResource(KafkaTestResource.class)
+@WithTestResource(PostgresTestResource.class)
+class MeteringFlowTest {
+
+    static final Instant MARCH_10 = Instant.parse("2026-03-10T12:00:00Z");
+    static final Instant MARCH_20 = Instant.parse("2026-03-20T08:30:00Z");
+
+    @Inject
+    LedgerRepository ledger;
+
+    @Inject
+    OutboxRepository outbox;
+
+    @Inject
+    LedgerService ledgerService;
+
+    static <T> T tx(Supplier<T> work) {
+        return QuarkusTransaction.requiringNew().call(work::get);
+    }
+
+    /** A new tier (tests share one database) priced from {@code from}. */
+    static String tierPricedAt(long priceMicros, Instant from) {
+        String tier = unique("t");
+        addPrice(tier, priceMicros, from);
+        return tier;
+    }
+
+    static void addPrice(String tier, long priceMicros, Instant from) {
+        given().header("Authorization", "Bearer test-admin-token")
+                .contentType(ContentType.JSON)
+                .body(Map.of("price_micros", priceMicros, "currency", "USD", "effective_from", from.toString()))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(201);
+    }
+
+    long ledgerRows(String account) {
+        return tx(() -> ledger.count("accountId", account));
+    }
+
+    Totals month(String account, String period) {
+        return tx(() -> ledger.month(account, period));
+    }
+
+    /** Rated usage of these accounts on the topic, once the relay has nothing left for them. */
+    List<RatedUsage> ratedUsage(Set<String> accounts, int expected) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> tx(() -> outbox.count("accountId in ?1", accounts)) == 0);
+        return TestKafka.readUntil(
+                        Topics.RATED_USAGE, r -> accounts.contains(TestKafka.key(r)), kept -> kept.size() >= expected)
+                .stream()
+                .map(r -> EventJson.fromJson(r.value(), RatedUsage.class))
+                .toList();
+    }
+
+    @Test
+    void sameEventsDeliveredTwiceChangeNothing() {
+        String tier = tierPricedAt(2_000, Instant.parse("2026-01-01T00:00:00Z"));
+        String account = unique("acct");
+        List<UsageEvent> events = List.of(
+                completed(account, tier, MARCH_10), completed(account, tier, MARCH_10), rejected(account, MARCH_10));
+
+        TestKafka.sendUsage(events);
+        await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 3);
+        Totals before = month(account, "2026-03");
+        assertThat(before).isEqualTo(new Totals(3, 2, 0, 4_000));
+
+        // The same records again, then one new event: once it is in, the repeats have been consumed too.
+        UsageEvent marker = completed(account, tier, MARCH_20);
+        List<UsageEvent> again = new ArrayList<>(events);
+        again.add(marker);
+        TestKafka.sendUsage(again);
+        await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 4);
+        assertThat(month(account, "2026-03")).isEqualTo(new Totals(4, 3, 0, 6_000));
+
+        List<RatedUsage> rated = ratedUsage(Set.of(account), 3);
+        assertThat(rated)
+                .extracting(RatedUsage::eventId)
+                .containsExactlyInAnyOrder(
+                        events.get(0).eventId(), events.get(1).eventId(), marker.eventId());
+    }
+
+    @Test
+    void malformedRecordsGoToTheDeadLetterTopicAndConsumptionGoesOn() {
+        String tier = tierPricedAt(1_000, Instant.parse("2026-01-01T00:00:00Z"));
+        String account = unique("acct");
+        UsageEvent good = completed(account, tier, MARCH_10);
+        String floatTokens = EventJson.toJsonString(completed(account, tier, MARCH_10))
+                .replace("\"prompt_tokens\":12", "\"prompt_tokens\":12.0");
+        byte[] key = account.getBytes(StandardCharsets.UTF_8);
+        TestKafka.sendRaw(List.of(
+                new ProducerRecord<>(Topics.USAGE, key, "not json at all".getBytes(StandardCharsets.UTF_8)),
+                new ProducerRecord<>(Topics.USAGE, key, floatTokens.getBytes(StandardCharsets.UTF_8)),
+                new ProducerRecord<>(Topics.USAGE, key, EventJson.toJson(good))));
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 1);
+        List<ConsumerRecord<byte[], byte[]>> dead =
+                TestKafka.readUntil(Topics.USAGE_DLQ, r -> account.equals(TestKafka.key(r)), kept -> kept.size() >= 2);
+        assertThat(dead).hasSize(2);
+        assertThat(new String(dead.get(0).value(), StandardCharsets.UTF_8)).isEqualTo("not json at all");
+        assertThat(TestKafka.header(dead.get(0), Topics.DLQ_REASON)).contains("not valid JSON");
+        assertThat(TestKafka.header(dead.get(1), Topics.DLQ_REASON)).contains("prompt_tokens");
+        for (var record : dead) {
+            assertThat(TestKafka.header(record, Topics.DLQ_CAUSE)).isEqualTo("invalid-record");
+            assertThat(TestKafka.header(record, Topics.DLQ_TOPIC)).isEqualTo(Topics.USAGE);
+            assertThat(TestKafka.header(record, Topics.DLQ_PARTITION)).matches("\\d+");
+            assertThat(TestKafka.header(record, Topics.DLQ_OFFSET)).matches("\\d+");
+        }
+        assertThat(Long.parseLong(TestKafka.header(dead.get(1), Topics.DLQ_OFFSET)))
+                .isEqualTo(Long.parseLong(TestKafka.header(dead.get(0), Topics.DLQ_OFFSET)) + 1);
+    }
+
+    @Test
+    void aBillableEventWithoutAPriceIsDeadLetteredNotGuessed() {
+        String account = unique("acct");
+        UsageEvent unpriced = completed(account, unique("nopricetier"), MARCH_10);
+        UsageEvent free = rejected(account, MARCH_10);
+        TestKafka.sendUsage(List.of(unpriced, free));
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 1);
+        var dead =
+                TestKafka.readUntil(Topics.USAGE_DLQ, r -> account.equals(TestKafka.key(r)), kept -> !kept.isEmpty());
+        assertThat(TestKafka.header(dead.get(0), Topics.DLQ_CAUSE)).isEqualTo("unrateable");
+        assertThat(TestKafka.header(dead.get(0), Topics.DLQ_REASON)).contains("no price for tier");
+        assertThat(month(account, "2026-03")).isEqualTo(new Totals(1, 0, 0, 0));
+    }
+
+    @Test
+    void aPriceChangeMidMonthRatesEachEventAtThePriceOfItsTime() {
+        String tier = tierPricedAt(1_000, Instant.parse("2026-03-01T00:00:00Z"));
+        addPrice(tier, 2_500, Instant.parse("2026-03-15T00:00:00Z"));
+        String account = unique("acct");
+        UsageEvent early = completed(account, tier, MARCH_10);
+        UsageEvent late = completed(account, tier, MARCH_20);
+        // Delivered late-first: the price follows the event's time, not the order of arrival.
+        TestKafka.sendUsage(List.of(late, early));
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 2);
+        LedgerEntry earlyRow = tx(() -> ledger.findById(early.eventId()));
+        LedgerEntry lateRow = tx(() -> ledger.findById(late.eventId()));
+        assertThat(earlyRow.unitPriceMicros).isEqualTo(1_000);
+        assertThat(earlyRow.priceVersion).isEqualTo(1);
+        assertThat(lateRow.unitPriceMicros).isEqualTo(2_500);
+        assertThat(lateRow.priceVersion).isEqualTo(2);
+        assertThat(month(account, "2026-03").amountMicros()).isEqualTo(3_500);
+
+        Map<String, RatedUsage> rated =
+                ratedUsage(Set.of(account), 2).stream().collect(Collectors.toMap(RatedUsage::eventId, r -> r));
+        assertThat(rated.get(early.eventId()).amountMicros()).isEqualTo(1_000);
+        assertThat(rated.get(late.eventId()).amountMicros()).isEqualTo(2_500);
+        assertThat(rated.get(late.eventId()).priceEffectiveFrom()).isEqualTo(Instant.parse("2026-03-15T00:00:00Z"));
+    }
+
+    @Test
+    void aPlansIncludedRequestsCostNothingAndTheRestPayTheOveragePrice() {
+        String tier = tierPricedAt(1_000, Instant.parse("2026-01-01T00:00:00Z"));
+        String plan = unique("team");
+        String account = unique("acct");
+        var admin = given().header("Authorization", "Bearer test-admin-token").contentType(ContentType.JSON);
+        admin.body(Map.of(
+                        "monthly_fee_micros", 50_000_000,
+                        "included_requests", 2,
+                        "overage_price_micros", 700,
+                        "currency", "USD",
+                        "effective_from", "2026-01-01T00:00:00Z"))
+                .post("/admin/plans/" + plan)
+                .then()
+                .statusCode(201);
+        given().header("Authorization", "Bearer test-admin-token")
+                .contentType(ContentType.JSON)
+                .body(Map.of("plan_id", plan, "effective_from", "2026-02-01T00:00:00Z"))
+                .post("/admin/accounts/" + account + "/plan")
+                .then()
+                .statusCode(201);
+
+        TestKafka.sendUsage(List.of(
+                completed(account, tier, MARCH_10),
+                completed(account, tier, MARCH_10),
+                completed(account, tier, MARCH_20)));
+        await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 3);
+        assertThat(month(account, "2026-03")).isEqualTo(new Totals(3, 3, 2, 700));
+        assertThat(ratedUsage(Set.of(account), 3))
+                .allSatisfy(r -> assertThat(r.planId()).isEqualTo(plan))
+                .extracting(RatedUsage::includedInPlan)
+                .containsExactlyInAnyOrder(true, true, false);
+    }
+
+    @Test
+    void aBatchOf1001AccountsIsSavedWhole() {
+        String tier = tierPricedAt(3_000, Instant.parse("2026-01-01T00:00:00Z"));
+        String prefix = unique("bulk");
+        List<Intake> batch = IntStream.range(0, 1001)
+                .mapToObj(i -> new Intake(completed(prefix + "-" + i, tier, MARCH_10), 0, i))
+                .toList();
+
+        BatchResult result = ledgerService.record(batch);
+
+        assertThat(result.recorded()).isEqualTo(1001);
+        assertThat(tx(() -> ledger.count("accountId like ?1", prefix + "-%"))).isEqualTo(1001);
+        assertThat(month(prefix + "-1000", "2026-03")).isEqualTo(new Totals(1, 1, 0, 3_000));
+        assertThat(tx(() -> ledger.day(
+                        prefix + "-0", MARCH_10.atZone(java.time.ZoneOffset.UTC).toLocalDate())))
+                .isEqualTo(new Totals(1, 1, 0, 3_000));
+        // The whole batch again is all duplicates.
+        assertThat(ledgerService.record(batch).duplicates()).isEqualTo(1001);
+    }
+}

@@ -1,0 +1,136 @@
+package io.flatfare.metering;
+
+import static io.flatfare.metering.Events.unique;
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasKey;
+
+import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.PostgresTestResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.specification.RequestSpecification;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+@QuarkusTest
+@WithTestResource(KafkaTestResource.class)
+@WithTestResource(PostgresTestResource.class)
+class RateCardAdminTest {
+
+    static RequestSpecification admin() {
+        return given().header("Authorization", "Bearer test-admin-token").contentType(ContentType.JSON);
+    }
+
+    static Map<String, Object> price(long micros, String from) {
+        return Map.of("price_micros", micros, "currency", "USD", "effective_from", from);
+    }
+
+    @Test
+    void withoutATokenIs401AndWithAWrongOneIs403() {
+        given().get("/admin/price-tiers")
+                .then()
+                .statusCode(401)
+                .body("error.type", equalTo("authentication_error"))
+                .body("error", hasKey("param"));
+        given().header("Authorization", "Bearer nope")
+                .get("/admin/plans")
+                .then()
+                .statusCode(403)
+                .body("error.code", equalTo("invalid_admin_token"));
+    }
+
+    @Test
+    void tierPricesAreVersionedAndAppendOnly() {
+        String tier = unique("t");
+        admin().body(price(1_000, "2026-01-01T00:00:00Z"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(201)
+                .body("version", equalTo(1));
+        admin().body(price(1_500, "2026-02-01T00:00:00Z"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(201)
+                .body("version", equalTo(2));
+        // Not after the current version: it would rewrite history.
+        admin().body(price(900, "2026-01-15T00:00:00Z"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(409)
+                .body("error.code", equalTo("not_after_current_version"))
+                .body("error.param", equalTo("effective_from"));
+        admin().get("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(200)
+                .body("object", equalTo("list"))
+                .body("data.price_micros", contains(1_000, 1_500));
+    }
+
+    @Test
+    void aPriceMayNotPredateRequestsAlreadyRatedUnderTheOldOne() {
+        String tier = unique("t");
+        admin().body(price(1_000, "2026-01-01T00:00:00Z")).post("/admin/price-tiers/" + tier);
+        String account = unique("acct");
+        TestKafka.sendUsage(List.of(Events.completed(account, tier, Instant.parse("2026-03-10T00:00:00Z"))));
+        org.awaitility.Awaitility.await()
+                .atMost(Duration.ofSeconds(30))
+                .until(() -> admin().body(price(2_000, "2026-03-01T00:00:00Z"))
+                                .post("/admin/price-tiers/" + tier)
+                                .statusCode()
+                        == 409);
+        admin().body(price(2_000, "2026-03-01T00:00:00Z"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .body("error.code", equalTo("would_rewrite_history"));
+    }
+
+    @Test
+    void moneyIsIntegerMicrosInTheDeploymentCurrency() {
+        String tier = unique("t");
+        admin().body(Map.of("price_micros", 1.5, "currency", "USD"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(400)
+                .body("error.type", equalTo("invalid_request_error"));
+        admin().body(Map.of("price_micros", 1_000, "currency", "EUR"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("currency"));
+        admin().body(Map.of("price_micros", -1, "currency", "USD"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("price_micros"));
+    }
+
+    @Test
+    void anAccountCanOnlyBeAssignedAnExistingPlan() {
+        String account = unique("acct");
+        admin().body(Map.of("plan_id", unique("missing")))
+                .post("/admin/accounts/" + account + "/plan")
+                .then()
+                .statusCode(404)
+                .body("error.code", equalTo("plan_not_found"));
+        String plan = unique("pro");
+        admin().body(Map.of("monthly_fee_micros", 20_000_000, "included_requests", 1000, "currency", "USD"))
+                .post("/admin/plans/" + plan)
+                .then()
+                .statusCode(201)
+                .body("overage_price_micros", equalTo(null));
+        admin().body(Map.of("plan_id", plan))
+                .post("/admin/accounts/" + account + "/plan")
+                .then()
+                .statusCode(201);
+        admin().get("/admin/accounts/" + account + "/plan")
+                .then()
+                .statusCode(200)
+                .body("data.plan_id", contains(plan));
+    }
+}

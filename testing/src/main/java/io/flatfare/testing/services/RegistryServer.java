@@ -1,0 +1,68 @@
+package io.flatfare.testing.services;
+
+import io.flatfare.testing.postgres.PostgresServer;
+import java.time.Duration;
+import java.util.UUID;
+
+/** A real model registry process on its own throwaway PostgreSQL, for services that register with it. */
+public final class RegistryServer implements AutoCloseable {
+
+    private final PostgresServer postgres;
+    private final ServiceProcess process;
+    private final String adminToken;
+
+    private RegistryServer(PostgresServer postgres, ServiceProcess process, String adminToken) {
+        this.postgres = postgres;
+        this.process = process;
+        this.adminToken = adminToken;
+    }
+
+    /** Starts PostgreSQL and the registry jar, and waits until the registry is ready. */
+    public static RegistryServer start(Duration instanceTtl) {
+        PostgresServer postgres = PostgresServer.start();
+        String token = UUID.randomUUID().toString();
+        try {
+            ServiceProcess process = ServiceProcess.builder(
+                            "model-registry", ServiceProcess.quarkusJar("model-registry"))
+                    .env("FLATFARE_REGISTRY_DB_URL", postgres.jdbcUrl())
+                    .env("FLATFARE_REGISTRY_DB_USER", postgres.username())
+                    .env("FLATFARE_REGISTRY_DB_PASSWORD", postgres.password())
+                    .env("FLATFARE_REGISTRY_ADMIN_TOKEN", token)
+                    .env("FLATFARE_REGISTRY_INSTANCE_TTL", instanceTtl.toSeconds() + "s")
+                    .env("FLATFARE_REGISTRY_REAP_INTERVAL", "1s")
+                    .start();
+            try {
+                process.awaitReady(Duration.ofSeconds(90));
+            } catch (RuntimeException e) {
+                process.close();
+                throw e;
+            }
+            return new RegistryServer(postgres, process, token);
+        } catch (RuntimeException e) {
+            postgres.close();
+            throw e;
+        }
+    }
+
+    /** HTTP and gRPC port. */
+    public int port() {
+        return process.port();
+    }
+
+    public String adminToken() {
+        return adminToken;
+    }
+
+    public ServiceProcess process() {
+        return process;
+    }
+
+    @Override
+    public void close() {
+        try {
+            process.close();
+        } finally {
+            postgres.close();
+        }
+    }
+}
