@@ -172,7 +172,13 @@ public final class ServiceProcess implements AutoCloseable {
         if (!Processes.awaitExit(process.toHandle(), timeout)) {
             throw new IllegalStateException(name + " still runs after " + timeout + ". Output:\n" + output());
         }
-        return process.exitValue();
+        try {
+            // The process has exited (it may still be a zombie): waitFor reaps it, so exitValue can be read.
+            return process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while waiting for " + name + " to exit", e);
+        }
     }
 
     /** SIGTERM: a graceful shutdown. */

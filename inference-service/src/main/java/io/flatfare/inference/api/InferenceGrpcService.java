@@ -1,0 +1,216 @@
+package io.flatfare.inference.api;
+
+import io.flatfare.contracts.inference.v1.ChoiceDelta;
+import io.flatfare.contracts.inference.v1.ChoiceFinished;
+import io.flatfare.contracts.inference.v1.EmbedRequest;
+import io.flatfare.contracts.inference.v1.EmbedResponse;
+import io.flatfare.contracts.inference.v1.Embedding;
+import io.flatfare.contracts.inference.v1.GenerateDone;
+import io.flatfare.contracts.inference.v1.GenerateRequest;
+import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.contracts.inference.v1.InferenceService;
+import io.flatfare.contracts.inference.v1.InfoRequest;
+import io.flatfare.contracts.inference.v1.InfoResponse;
+import io.flatfare.contracts.inference.v1.ModelStatus;
+import io.flatfare.contracts.inference.v1.Usage;
+import io.flatfare.inference.config.InferenceConfig;
+import io.flatfare.inference.config.InstanceIdentity;
+import io.flatfare.inference.engine.CancellationSignal;
+import io.flatfare.inference.engine.DeadlineExceededException;
+import io.flatfare.inference.engine.FinishReason;
+import io.flatfare.inference.engine.GenerationResult;
+import io.flatfare.inference.engine.GenerationSink;
+import io.flatfare.inference.engine.InvalidRequestException;
+import io.flatfare.inference.engine.PreparedGeneration;
+import io.flatfare.inference.service.ResidentModel;
+import io.flatfare.inference.service.ResidentModels;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+import java.time.Instant;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * gRPC face of the resident models. Requests are validated before admission (a bad request never waits for
+ * a slot), admitted into a slot or the bounded queue (else RESOURCE_EXHAUSTED at once), and generated on the
+ * model's slot threads. A cancelled call or a passed deadline stops generation within one token.
+ */
+@GrpcService
+public class InferenceGrpcService implements InferenceService {
+
+    private final ResidentModels models;
+    private final InferenceConfig config;
+    private final InstanceIdentity identity;
+
+    InferenceGrpcService(ResidentModels models, InferenceConfig config, InstanceIdentity identity) {
+        this.models = models;
+        this.config = config;
+        this.identity = identity;
+    }
+
+    @Override
+    public Multi<GenerateResponse> generate(GenerateRequest request) {
+        return Multi.createFrom().emitter(emitter -> {
+            try {
+                ResidentModel model = models.admitting(request.getModel());
+                PreparedGeneration prepared = model.engine().prepare(WireMapping.toEngine(request));
+                var cancelled = new AtomicBoolean();
+                var work = new AtomicReference<Future<?>>();
+                emitter.onTermination(() -> cancel(model, cancelled, work));
+                long enqueued = System.nanoTime();
+                work.set(model.submit(() -> {
+                    run(model, prepared, emitter, cancelled, enqueued);
+                    return null;
+                }));
+                if (cancelled.get()) {
+                    model.withdraw(work.get());
+                }
+            } catch (RuntimeException e) {
+                emitter.fail(GrpcErrors.toStatus(e, config.retryAfter()));
+            }
+        });
+    }
+
+    private void run(
+            ResidentModel model,
+            PreparedGeneration prepared,
+            MultiEmitter<? super GenerateResponse> emitter,
+            AtomicBoolean cancelled,
+            long enqueued) {
+        long started = System.nanoTime();
+        model.recordQueued(started - enqueued);
+        Instant deadline = prepared.request().deadline();
+        CancellationSignal stop =
+                () -> cancelled.get() || (deadline != null && Instant.now().isAfter(deadline));
+        if (cancelled.get()) {
+            return;
+        }
+        try {
+            if (stop.isCancelled()) {
+                throw deadlinePassed();
+            }
+            GenerationResult result = model.engine().stream(prepared, new EmitterSink(emitter), stop);
+            if (result.cancelled()) {
+                if (!cancelled.get()) {
+                    emitter.fail(GrpcErrors.toStatus(deadlinePassed(), config.retryAfter()));
+                }
+                return;
+            }
+            model.recordGenerated(result, System.nanoTime() - started);
+            emitter.emit(GenerateResponse.newBuilder()
+                    .setDone(GenerateDone.newBuilder()
+                            .setUsage(Usage.newBuilder()
+                                    .setPromptTokens(result.promptTokens())
+                                    .setCompletionTokens(result.completionTokens())
+                                    .setTotalTokens(result.totalTokens()))
+                            .setSystemFingerprint(model.engine().info().fingerprint())
+                            .setTimeToFirstTokenMicros(result.timeToFirstTokenNanos() / 1_000)
+                            .setQueueMicros((started - enqueued) / 1_000))
+                    .build());
+            emitter.complete();
+        } catch (RuntimeException e) {
+            if (!cancelled.get()) {
+                emitter.fail(GrpcErrors.toStatus(e, config.retryAfter()));
+            }
+        }
+    }
+
+    @Override
+    public Uni<EmbedResponse> embed(EmbedRequest request) {
+        return Uni.createFrom().emitter(emitter -> {
+            try {
+                ResidentModel model = models.admitting(request.getModel());
+                if (request.getInputsCount() == 0) {
+                    throw new InvalidRequestException("input", "At least one input is required.");
+                }
+                var cancelled = new AtomicBoolean();
+                var work = new AtomicReference<Future<?>>();
+                emitter.onTermination(() -> cancel(model, cancelled, work));
+                work.set(model.submit(() -> {
+                    if (cancelled.get()) {
+                        return null;
+                    }
+                    try {
+                        var result =
+                                model.engine().embed(request.getInputsList(), request.getDimensions(), cancelled::get);
+                        var response = EmbedResponse.newBuilder()
+                                .setUsage(Usage.newBuilder()
+                                        .setPromptTokens(result.promptTokens())
+                                        .setTotalTokens(result.promptTokens()));
+                        for (int i = 0; i < result.vectors().size(); i++) {
+                            var embedding = Embedding.newBuilder().setIndex(i);
+                            for (float v : result.vectors().get(i)) {
+                                embedding.addValues(v);
+                            }
+                            response.addEmbeddings(embedding);
+                        }
+                        emitter.complete(response.build());
+                    } catch (RuntimeException e) {
+                        if (!cancelled.get()) {
+                            emitter.fail(GrpcErrors.toStatus(e, config.retryAfter()));
+                        }
+                    }
+                    return null;
+                }));
+            } catch (RuntimeException e) {
+                emitter.fail(GrpcErrors.toStatus(e, config.retryAfter()));
+            }
+        });
+    }
+
+    private static DeadlineExceededException deadlinePassed() {
+        return new DeadlineExceededException("The request's deadline passed.", null);
+    }
+
+    /** The caller went away (or the call ended): stop generating, or give back the queue place. */
+    private static void cancel(ResidentModel model, AtomicBoolean cancelled, AtomicReference<Future<?>> work) {
+        cancelled.set(true);
+        Future<?> queued = work.get();
+        if (queued != null) {
+            model.withdraw(queued);
+        }
+    }
+
+    @Override
+    public Uni<InfoResponse> info(InfoRequest request) {
+        var response = InfoResponse.newBuilder().setInstanceId(identity.instanceId());
+        for (ResidentModel model : models.models()) {
+            var status = ModelStatus.newBuilder()
+                    .setModel(model.id())
+                    .setState(models.isDraining() ? "DRAINING" : model.state().name())
+                    .setSlotsTotal(model.settings().slots())
+                    .setSlotsBusy(model.busySlots())
+                    .setQueueDepth(model.queueDepth())
+                    .setQueueCapacity(model.queueCapacity())
+                    .setContextLength(model.settings().contextLength())
+                    .setEmbeddings(model.settings().embeddings());
+            if (model.engine() != null) {
+                status.setGpuLayers(model.engine().info().gpuLayers());
+            }
+            response.addModels(status);
+        }
+        return Uni.createFrom().item(response.build());
+    }
+
+    /** Engine callbacks to stream messages; emitting is thread-safe and non-blocking. */
+    private record EmitterSink(MultiEmitter<? super GenerateResponse> emitter) implements GenerationSink {
+
+        @Override
+        public void onDelta(int index, String text) {
+            emitter.emit(GenerateResponse.newBuilder()
+                    .setDelta(ChoiceDelta.newBuilder().setIndex(index).setText(text))
+                    .build());
+        }
+
+        @Override
+        public void onChoiceFinished(int index, FinishReason reason) {
+            emitter.emit(GenerateResponse.newBuilder()
+                    .setChoiceFinished(
+                            ChoiceFinished.newBuilder().setIndex(index).setFinishReason(WireMapping.toWire(reason)))
+                    .build());
+        }
+    }
+}

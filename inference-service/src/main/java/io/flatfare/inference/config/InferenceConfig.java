@@ -1,0 +1,90 @@
+package io.flatfare.inference.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/** Configuration under {@code flatfare.inference}; every key is listed in the module README. */
+@ConfigMapping(prefix = "flatfare.inference")
+public interface InferenceConfig {
+
+    /** The models this instance keeps resident, by model id (the registry's canonical id). */
+    Map<String, ModelConfig> models();
+
+    /** This instance's id in the registry. Default: the host name plus a random suffix. */
+    Optional<String> instanceId();
+
+    /**
+     * The {@code host:port} other services reach this instance's gRPC at. Default: the host name and the
+     * HTTP port (gRPC shares it).
+     */
+    Optional<String> advertisedAddress();
+
+    /** A pre-extracted llama.cpp JNI library directory (e.g. a CUDA build), else the bundled CPU one. */
+    Optional<Path> nativeLibraryPath();
+
+    /** Where the bundled native library is extracted, once. */
+    @WithDefault("${java.io.tmpdir}/flatfare-llama")
+    Path nativeExtractDirectory();
+
+    /** How long shutdown waits for in-flight generations before closing anyway. */
+    @WithDefault("30s")
+    Duration drainTimeout();
+
+    /** The retry hint sent with RESOURCE_EXHAUSTED when a model's slots and queue are full. */
+    @WithDefault("1s")
+    Duration retryAfter();
+
+    Registry registry();
+
+    interface ModelConfig {
+
+        /** The GGUF file. */
+        Path path();
+
+        /** Requests generated at once (llama.cpp parallel sequences with continuous batching). */
+        @WithDefault("2")
+        int slots();
+
+        /** Requests that may wait for a slot; beyond that calls fail at once with RESOURCE_EXHAUSTED. */
+        @WithDefault("8")
+        int queue();
+
+        /** Context per request: prompt plus output tokens. */
+        @WithDefault("2048")
+        int context();
+
+        /** CPU threads for generation. */
+        @WithDefault("1")
+        int threads();
+
+        /** Layers offloaded to the GPU; -1 means all of them when the native library has a GPU backend. */
+        @WithName("gpu-layers")
+        @WithDefault("-1")
+        int gpuLayers();
+
+        /** Load for embeddings (Embed) instead of generation. */
+        @WithDefault("false")
+        boolean embeddings();
+
+        /** The largest {@code n} (choices per request) accepted. */
+        @WithName("max-choices")
+        @WithDefault("8")
+        int maxChoices();
+    }
+
+    interface Registry {
+
+        /** Register with the model registry after warm-up, heartbeat, and deregister on shutdown. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** Deadline of each registry call. */
+        @WithDefault("5s")
+        Duration callTimeout();
+    }
+}

@@ -1,0 +1,17 @@
+package io.flatfare.inference.engine;
+
+import java.nio.file.Path;
+
+/**
+ * How to load one model. {@code contextLength} is per slot; the native context is {@code contextLength *
+ * slots}. {@code gpuLayers} of -1 means all layers when the native library has a GPU backend, else 0.
+ */
+public record ModelSettings(
+        String id,
+        Path path,
+        int slots,
+        int contextLength,
+        int threads,
+        int gpuLayers,
+        boolean embeddings,
+        int maxChoices) {}

@@ -1,0 +1,320 @@
+package io.flatfare.inference.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.Timestamp;
+import com.google.rpc.ErrorInfo;
+import com.google.rpc.RetryInfo;
+import io.flatfare.contracts.inference.v1.ChatInput;
+import io.flatfare.contracts.inference.v1.ChatMessage;
+import io.flatfare.contracts.inference.v1.EmbedRequest;
+import io.flatfare.contracts.inference.v1.FinishReason;
+import io.flatfare.contracts.inference.v1.GenerateRequest;
+import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.contracts.inference.v1.InferenceServiceGrpc;
+import io.flatfare.contracts.inference.v1.InfoRequest;
+import io.flatfare.contracts.inference.v1.ModelStatus;
+import io.flatfare.contracts.inference.v1.ResponseFormat;
+import io.flatfare.contracts.inference.v1.SamplingParams;
+import io.flatfare.inference.TinyModelResource;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.eclipse.microprofile.config.ConfigProvider;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The InferenceService over real gRPC, with the generated tiny model resident in real llama.cpp. */
+@QuarkusTest
+@WithTestResource(TinyModelResource.class)
+class InferenceGrpcServiceTest {
+
+    /** Bans the end-of-generation token so a generation runs until cancelled or its limit. */
+    static final int IM_END = 261;
+
+    ManagedChannel channel;
+    InferenceServiceGrpc.InferenceServiceBlockingStub blocking;
+    InferenceServiceGrpc.InferenceServiceStub async;
+
+    @BeforeEach
+    void connect() {
+        int port = ConfigProvider.getConfig().getValue("quarkus.http.test-port", Integer.class);
+        channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
+                .usePlaintext()
+                .build();
+        blocking = InferenceServiceGrpc.newBlockingStub(channel);
+        async = InferenceServiceGrpc.newStub(channel);
+        await().atMost(Duration.ofSeconds(60))
+                .until(() -> blocking.info(InfoRequest.getDefaultInstance()).getModelsList().stream()
+                        .allMatch(m -> m.getState().equals("READY")));
+    }
+
+    @AfterEach
+    void disconnect() throws InterruptedException {
+        // Every test leaves the slots and the queue free for the next one.
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            var tiny = info(TinyModelResource.MODEL);
+            return tiny.getSlotsBusy() == 0 && tiny.getQueueDepth() == 0;
+        });
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+
+    static GenerateRequest request(String prompt, Consumer<SamplingParams.Builder> sampling) {
+        var params = SamplingParams.newBuilder();
+        sampling.accept(params);
+        return GenerateRequest.newBuilder()
+                .setRequestId("req-" + System.nanoTime())
+                .setModel(TinyModelResource.MODEL)
+                .setPrompt(prompt)
+                .setSampling(params)
+                .build();
+    }
+
+    /** A generation that only ends when cancelled (or after thousands of tokens). */
+    static GenerateRequest endless() {
+        return request(
+                "Tell me everything.", s -> s.setMaxTokens(8000).setSeed(1).putLogitBias(IM_END, -100));
+    }
+
+    List<GenerateResponse> call(GenerateRequest request) {
+        var all = new ArrayList<GenerateResponse>();
+        Iterator<GenerateResponse> it =
+                blocking.withDeadlineAfter(30, TimeUnit.SECONDS).generate(request);
+        it.forEachRemaining(all::add);
+        return all;
+    }
+
+    static String text(List<GenerateResponse> messages, int index) {
+        var text = new StringBuilder();
+        messages.stream()
+                .filter(m -> m.hasDelta() && m.getDelta().getIndex() == index)
+                .forEach(m -> text.append(m.getDelta().getText()));
+        return text.toString();
+    }
+
+    ModelStatus info(String model) {
+        return blocking.info(InfoRequest.getDefaultInstance()).getModelsList().stream()
+                .filter(m -> m.getModel().equals(model))
+                .findFirst()
+                .orElseThrow();
+    }
+
+    static Status.Code codeOf(Runnable call) {
+        try {
+            call.run();
+        } catch (StatusRuntimeException e) {
+            return e.getStatus().getCode();
+        }
+        return Status.Code.OK;
+    }
+
+    @Test
+    void infoListsTheResidentModels() {
+        var tiny = info(TinyModelResource.MODEL);
+        assertThat(tiny.getSlotsTotal()).isEqualTo(TinyModelResource.SLOTS);
+        assertThat(tiny.getQueueCapacity()).isEqualTo(TinyModelResource.QUEUE);
+        assertThat(tiny.getContextLength()).isEqualTo(TinyModelResource.CONTEXT);
+        assertThat(tiny.getEmbeddings()).isFalse();
+        assertThat(info(TinyModelResource.EMBED_MODEL).getEmbeddings()).isTrue();
+    }
+
+    @Test
+    void generatesWithExactUsageAndFinishReason() {
+        var messages = call(request("Hello", s -> s.setMaxTokens(16).setSeed(7).putLogitBias(IM_END, -100)));
+        var done = messages.getLast();
+        assertThat(done.hasDone()).isTrue();
+        assertThat(done.getDone().getUsage().getPromptTokens()).isEqualTo("Hello".length());
+        assertThat(done.getDone().getUsage().getCompletionTokens()).isEqualTo(16);
+        assertThat(done.getDone().getUsage().getTotalTokens()).isEqualTo(16 + 5);
+        assertThat(done.getDone().getSystemFingerprint()).isNotBlank();
+        assertThat(messages)
+                .filteredOn(GenerateResponse::hasChoiceFinished)
+                .singleElement()
+                .satisfies(
+                        m -> assertThat(m.getChoiceFinished().getFinishReason()).isEqualTo(FinishReason.LENGTH));
+        assertThat(text(messages, 0)).isNotEmpty();
+    }
+
+    @Test
+    void sameSeedSameTextAndNChoices() {
+        var first =
+                call(request("Once upon", s -> s.setMaxTokens(24).setSeed(42).setN(2)));
+        var second =
+                call(request("Once upon", s -> s.setMaxTokens(24).setSeed(42).setN(2)));
+        assertThat(text(first, 0)).isEqualTo(text(second, 0));
+        assertThat(text(first, 1)).isEqualTo(text(second, 1));
+        assertThat(first.stream()
+                        .filter(GenerateResponse::hasChoiceFinished)
+                        .map(m -> m.getChoiceFinished().getIndex()))
+                .containsExactlyInAnyOrder(0, 1);
+    }
+
+    @Test
+    void chatGoesThroughTheTemplate() {
+        var request = GenerateRequest.newBuilder()
+                .setRequestId("chat-1")
+                .setModel(TinyModelResource.MODEL)
+                .setChat(ChatInput.newBuilder()
+                        .addMessages(ChatMessage.newBuilder().setRole("system").setContent("Be brief."))
+                        .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Hi ✓ 😀")))
+                .setSampling(SamplingParams.newBuilder().setMaxTokens(8).setSeed(3))
+                .build();
+        var done = call(request).getLast().getDone();
+        // ChatML wraps each message in <|im_start|>role\n...<|im_end|>\n and opens the assistant turn.
+        assertThat(done.getUsage().getPromptTokens()).isGreaterThan("Be brief.Hi ✓ 😀".getBytes().length);
+    }
+
+    @Test
+    void jsonSchemaOutputIsValidJson() throws Exception {
+        var schema = "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":8}},"
+                + "\"required\":[\"name\"],\"additionalProperties\":false}";
+        var request = request("Give me JSON", s -> s.setMaxTokens(200).setSeed(5)).toBuilder()
+                .setResponseFormat(ResponseFormat.newBuilder()
+                        .setType(ResponseFormat.Type.JSON_SCHEMA)
+                        .setSchemaName("person")
+                        .setJsonSchema(schema))
+                .build();
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(text(call(request), 0));
+        assertThat(json.isObject()).isTrue();
+        assertThat(json.get("name").isTextual()).isTrue();
+    }
+
+    @Test
+    void badParametersAreInvalidArgumentAndTheServiceLivesOn() {
+        List<GenerateRequest> bad = List.of(
+                request("x", s -> s.setMaxTokens(-1)),
+                request("x", s -> s.setMaxTokens(Integer.MAX_VALUE)),
+                request("x", s -> s.setTemperature(5)),
+                request("x", s -> s.setN(500)),
+                request("x", s -> s.putLogitBias(999_999, 1)),
+                request(
+                        "x",
+                        s -> s.addStop("a")
+                                .addStop("b")
+                                .addStop("c")
+                                .addStop("d")
+                                .addStop("e")),
+                request("x".repeat(TinyModelResource.CONTEXT + 10), s -> s.setMaxTokens(1)),
+                request("x", s -> {}).toBuilder().setLogprobs(1).build(),
+                request("x", s -> {}).toBuilder()
+                        .setResponseFormat(ResponseFormat.newBuilder()
+                                .setType(ResponseFormat.Type.JSON_SCHEMA)
+                                .setJsonSchema("{not json"))
+                        .build());
+        for (GenerateRequest request : bad) {
+            assertThatThrownBy(() -> call(request))
+                    .as(request.getSampling().toString())
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                        assertThat(e.getStatus().getDescription()).isNotBlank();
+                    });
+        }
+        var overLong = assertThatThrownBy(() ->
+                call(request("x".repeat(TinyModelResource.CONTEXT + 10), s -> s.setMaxTokens(1))));
+        overLong.isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            var details = StatusProto.fromThrowable(e).getDetailsList();
+            assertThat(details).anySatisfy(d -> {
+                assertThat(d.is(ErrorInfo.class)).isTrue();
+            });
+        });
+        // Still serving.
+        assertThat(call(request("ok", s -> s.setMaxTokens(2))).getLast().hasDone())
+                .isTrue();
+        assertThat(codeOf(() ->
+                        call(request("x", s -> {}).toBuilder().setModel("nope").build())))
+                .isEqualTo(Status.Code.NOT_FOUND);
+    }
+
+    @Test
+    void slotsThenQueueThenResourceExhausted() throws Exception {
+        var running = List.of(new StreamProbe(), new StreamProbe());
+        for (StreamProbe probe : running) {
+            async.generate(endless(), probe);
+        }
+        for (StreamProbe probe : running) {
+            assertThat(probe.awaitFirstDelta(Duration.ofSeconds(20))).isTrue();
+        }
+        var queued = List.of(new StreamProbe(), new StreamProbe());
+        for (StreamProbe probe : queued) {
+            async.generate(endless(), probe);
+        }
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> info(TinyModelResource.MODEL).getQueueDepth() == 2);
+        assertThat(queued).noneMatch(StreamProbe::hasDelta);
+
+        // Past slots and queue: refused at once, with a retry hint.
+        assertThatThrownBy(() -> call(endless())).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+            assertThat(StatusProto.fromThrowable(e).getDetailsList())
+                    .anySatisfy(d -> assertThat(d.is(RetryInfo.class)).isTrue());
+        });
+
+        // Cancelling a running stream frees its slot: a queued one starts promptly.
+        running.getFirst().cancel();
+        assertThat(queued.getFirst().awaitFirstDelta(Duration.ofSeconds(10))).isTrue();
+
+        running.getLast().cancel();
+        queued.forEach(StreamProbe::cancel);
+    }
+
+    @Test
+    void aPassedDeadlineFreesTheSlot() throws Exception {
+        var request = endless().toBuilder()
+                .setDeadline(Timestamp.newBuilder()
+                        .setSeconds(Instant.now().plusMillis(300).getEpochSecond())
+                        .setNanos(Instant.now().plusMillis(300).getNano()))
+                .build();
+        var probe = new StreamProbe();
+        async.generate(request, probe);
+        Status status = probe.awaitEnd(Duration.ofSeconds(20));
+        assertThat(status).isNotNull();
+        assertThat(status.getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> info(TinyModelResource.MODEL).getSlotsBusy() == 0);
+
+        // A gRPC deadline on the call does the same.
+        var timed = new StreamProbe();
+        async.withDeadlineAfter(300, TimeUnit.MILLISECONDS).generate(endless(), timed);
+        assertThat(timed.awaitEnd(Duration.ofSeconds(20)).getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> info(TinyModelResource.MODEL).getSlotsBusy() == 0);
+    }
+
+    @Test
+    void embedsOnlyWithAnEmbeddingsModel() {
+        var response = blocking.withDeadlineAfter(30, TimeUnit.SECONDS)
+                .embed(EmbedRequest.newBuilder()
+                        .setRequestId("emb-1")
+                        .setModel(TinyModelResource.EMBED_MODEL)
+                        .addInputs("hello")
+                        .addInputs("world")
+                        .build());
+        assertThat(response.getEmbeddingsList()).hasSize(2);
+        assertThat(response.getEmbeddings(0).getValuesCount()).isEqualTo(64);
+        assertThat(response.getUsage().getPromptTokens()).isEqualTo(10);
+
+        assertThat(codeOf(() -> blocking.embed(EmbedRequest.newBuilder()
+                        .setModel(TinyModelResource.MODEL)
+                        .addInputs("hello")
+                        .build())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(codeOf(() -> blocking.embed(EmbedRequest.newBuilder()
+                        .setModel(TinyModelResource.EMBED_MODEL)
+                        .build())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    }
+}

@@ -1,0 +1,254 @@
+package io.flatfare.inference.bench;
+
+import io.flatfare.contracts.inference.v1.GenerateRequest;
+import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.contracts.inference.v1.InferenceServiceGrpc;
+import io.flatfare.contracts.inference.v1.SamplingParams;
+import io.flatfare.inference.engine.CancellationSignal;
+import io.flatfare.inference.engine.FinishReason;
+import io.flatfare.inference.engine.GenerationRequest;
+import io.flatfare.inference.engine.GenerationSink;
+import io.flatfare.inference.engine.InferenceEngine;
+import io.flatfare.inference.engine.ModelSettings;
+import io.flatfare.inference.engine.llamacpp.LlamaCppEngine;
+import io.flatfare.inference.gguf.TinyLlamaModel;
+import io.flatfare.inference.gguf.TinyLlamaSpec;
+import io.flatfare.testing.services.ServiceProcess;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Tokens/s and time to first token at 1, 2 and 4 concurrent streams, through the gRPC service (the packaged
+ * jar as its own process) versus the same engine called in-process, on the same model, prompts and seeds.
+ * The two run alternately, round after round, so both see the same machine. Prints the ratios.
+ *
+ * <p>Run: {@code ./mvnw -B -pl inference-service -am -Pbench -DskipTests verify} (see the module README).
+ * Arguments (system properties): {@code bench.width} (256), {@code bench.layers} (4), {@code bench.tokens}
+ * (200 per request), {@code bench.rounds} (3), {@code bench.requests} (4 per stream per round).
+ */
+public final class GrpcVsDirectBenchmark {
+
+    static final int SLOTS = 4;
+    static final int CONTEXT = 1024;
+    static final String MODEL = "bench";
+    static final String PROMPT = "Write a long story about a lighthouse keeper and the sea.";
+
+    record Sample(long ttftNanos, int tokens) {}
+
+    record Run(double tokensPerSecond, double ttftMedianMillis) {}
+
+    public static void main(String[] args) throws Exception {
+        int width = Integer.getInteger("bench.width", 256);
+        int layers = Integer.getInteger("bench.layers", 4);
+        int tokens = Integer.getInteger("bench.tokens", 200);
+        int rounds = Integer.getInteger("bench.rounds", 3);
+        int requests = Integer.getInteger("bench.requests", 4);
+        int[] concurrencies = {1, 2, 4};
+
+        Path dir = Files.createDirectories(Path.of("target", "bench"));
+        Path model = dir.resolve("bench-" + width + "x" + layers + ".gguf").toAbsolutePath();
+        if (!Files.exists(model)) {
+            TinyLlamaModel.write(
+                    TinyLlamaSpec.defaults()
+                            .withEmbeddingLength(width)
+                            .withHeadCount(Math.max(4, width / 64))
+                            .withHeadCountKv(Math.max(2, width / 128))
+                            .withFeedForwardLength(width * 2)
+                            .withBlockCount(layers)
+                            .withContextLength(CONTEXT),
+                    model);
+        }
+        Path natives = dir.resolve("native").toAbsolutePath();
+        System.out.printf(
+                "model %s (%d bytes), %d slots, %d tokens per request, %d rounds x %d requests per stream%n",
+                model.getFileName(), Files.size(model), SLOTS, tokens, rounds, requests);
+
+        LlamaCppEngine.prepareNativeLibrary(Optional.empty(), natives);
+        var settings = new ModelSettings(MODEL, model, SLOTS, CONTEXT, 1, 0, false, 1);
+        InferenceEngine engine = LlamaCppEngine.load(settings);
+        engine.warmUp();
+
+        try (var service = ServiceProcess.builder("inference-bench", ServiceProcess.quarkusJar("inference-service"))
+                .property("flatfare.inference.models." + MODEL + ".path", model.toString())
+                .property("flatfare.inference.models." + MODEL + ".slots", String.valueOf(SLOTS))
+                .property("flatfare.inference.models." + MODEL + ".queue", "16")
+                .property("flatfare.inference.models." + MODEL + ".context", String.valueOf(CONTEXT))
+                .property("flatfare.inference.models." + MODEL + ".gpu-layers", "0")
+                .property("flatfare.inference.registry.enabled", "false")
+                .property("flatfare.inference.native-extract-directory", natives.toString())
+                .property("quarkus.log.level", "WARN")
+                .start()) {
+            service.awaitReady(Duration.ofSeconds(120));
+            ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", service.port())
+                    .usePlaintext()
+                    .build();
+            var grpc = InferenceServiceGrpc.newStub(channel);
+
+            // One untimed pass of each warms the JIT on both sides.
+            measure(c -> direct(engine, tokens, c), 2, 1);
+            measure(c -> viaGrpc(grpc, tokens, c), 2, 1);
+
+            System.out.printf(
+                    "%n%-11s %14s %14s %7s   %14s %14s %9s%n",
+                    "concurrency", "direct tok/s", "gRPC tok/s", "ratio", "direct TTFT", "gRPC TTFT", "added");
+            for (int c : concurrencies) {
+                List<Run> direct = new ArrayList<>();
+                List<Run> remote = new ArrayList<>();
+                for (int r = 0; r < rounds; r++) {
+                    direct.add(measure(i -> direct(engine, tokens, i), c, requests));
+                    remote.add(measure(i -> viaGrpc(grpc, tokens, i), c, requests));
+                }
+                double directTps =
+                        median(direct.stream().mapToDouble(Run::tokensPerSecond).toArray());
+                double grpcTps =
+                        median(remote.stream().mapToDouble(Run::tokensPerSecond).toArray());
+                double directTtft = median(
+                        direct.stream().mapToDouble(Run::ttftMedianMillis).toArray());
+                double grpcTtft = median(
+                        remote.stream().mapToDouble(Run::ttftMedianMillis).toArray());
+                System.out.printf(
+                        "%-11d %14.0f %14.0f %6.3fx   %11.2f ms %11.2f ms %+6.2f ms%n",
+                        c, directTps, grpcTps, grpcTps / directTps, directTtft, grpcTtft, grpcTtft - directTtft);
+            }
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        System.out.println("\ntargets: throughput >= 0.95x direct at every concurrency; added TTFT <= 2 ms (median)");
+        System.exit(0);
+    }
+
+    interface Call {
+        Sample run(int requestNumber) throws Exception;
+    }
+
+    /** {@code concurrency} streams, each running {@code requests} requests back to back. */
+    static Run measure(Call call, int concurrency, int requests) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(concurrency);
+        try {
+            long start = System.nanoTime();
+            List<CompletableFuture<List<Sample>>> streams = new ArrayList<>();
+            for (int s = 0; s < concurrency; s++) {
+                int stream = s;
+                streams.add(CompletableFuture.supplyAsync(
+                        () -> {
+                            List<Sample> samples = new ArrayList<>();
+                            for (int r = 0; r < requests; r++) {
+                                try {
+                                    samples.add(call.run(stream * 1000 + r));
+                                } catch (Exception e) {
+                                    throw new IllegalStateException(e);
+                                }
+                            }
+                            return samples;
+                        },
+                        pool));
+            }
+            List<Sample> all = new ArrayList<>();
+            for (var stream : streams) {
+                all.addAll(stream.get());
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            int total = all.stream().mapToInt(Sample::tokens).sum();
+            double ttft =
+                    median(all.stream().mapToDouble(s -> s.ttftNanos() / 1e6).toArray());
+            return new Run(total / seconds, ttft);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    static Sample direct(InferenceEngine engine, int tokens, int seed) {
+        var request = new GenerationRequest(
+                "bench-" + seed,
+                null,
+                PROMPT,
+                tokens,
+                null,
+                null,
+                (long) seed,
+                List.of(),
+                null,
+                null,
+                Map.of(261, -100f),
+                1,
+                GenerationRequest.ResponseFormat.TEXT,
+                0,
+                false,
+                null,
+                null);
+        long start = System.nanoTime();
+        long[] first = {0};
+        var prepared = engine.prepare(request);
+        var result = engine.stream(
+                prepared,
+                new GenerationSink() {
+                    @Override
+                    public void onDelta(int index, String text) {
+                        if (first[0] == 0) {
+                            first[0] = System.nanoTime();
+                        }
+                    }
+
+                    @Override
+                    public void onChoiceFinished(int index, FinishReason reason) {}
+                },
+                CancellationSignal.NEVER);
+        return new Sample(first[0] - start, result.completionTokens());
+    }
+
+    static Sample viaGrpc(InferenceServiceGrpc.InferenceServiceStub grpc, int tokens, int seed) throws Exception {
+        var request = GenerateRequest.newBuilder()
+                .setRequestId("bench-" + seed)
+                .setModel(MODEL)
+                .setPrompt(PROMPT)
+                .setSampling(SamplingParams.newBuilder()
+                        .setMaxTokens(tokens)
+                        .setSeed(seed)
+                        .putLogitBias(261, -100))
+                .build();
+        var done = new CompletableFuture<Sample>();
+        long start = System.nanoTime();
+        grpc.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request, new StreamObserver<>() {
+            long first;
+
+            @Override
+            public void onNext(GenerateResponse value) {
+                if (first == 0 && value.hasDelta()) {
+                    first = System.nanoTime();
+                }
+                if (value.hasDone()) {
+                    done.complete(
+                            new Sample(first - start, value.getDone().getUsage().getCompletionTokens()));
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                done.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {}
+        });
+        return done.get(120, TimeUnit.SECONDS);
+    }
+
+    static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+}
