@@ -48,7 +48,17 @@ public final class GrpcVsDirectBenchmark {
 
     record Sample(long ttftNanos, int tokens) {}
 
-    record Run(double tokensPerSecond, double ttftMedianMillis) {}
+    record Run(double tokensPerSecond, double ttftMedianMillis, double cpuMillisPerKiloToken) {}
+
+    /** CPU time of this JVM plus, when given, of the service process: what a run costs the machine. */
+    static long cpuNanos(ProcessHandle service) {
+        long own =
+                ProcessHandle.current().info().totalCpuDuration().orElseThrow().toNanos();
+        return own
+                + (service == null
+                        ? 0
+                        : service.info().totalCpuDuration().orElseThrow().toNanos());
+    }
 
     public static void main(String[] args) throws Exception {
         int width = Integer.getInteger("bench.width", 256);
@@ -98,18 +108,26 @@ public final class GrpcVsDirectBenchmark {
             var grpc = InferenceServiceGrpc.newStub(channel);
 
             // One untimed pass of each warms the JIT on both sides.
-            measure(c -> direct(engine, tokens, c), 2, 1);
-            measure(c -> viaGrpc(grpc, tokens, c), 2, 1);
+            ProcessHandle servicePid = ProcessHandle.of(service.pid()).orElseThrow();
+            measure(c -> direct(engine, tokens, c), 2, 1, null);
+            measure(c -> viaGrpc(grpc, tokens, c), 2, 1, servicePid);
 
             System.out.printf(
-                    "%n%-11s %14s %14s %7s   %14s %14s %9s%n",
-                    "concurrency", "direct tok/s", "gRPC tok/s", "ratio", "direct TTFT", "gRPC TTFT", "added");
+                    "%n%-11s %14s %14s %7s   %14s %14s %9s   %21s%n",
+                    "concurrency",
+                    "direct tok/s",
+                    "gRPC tok/s",
+                    "ratio",
+                    "direct TTFT",
+                    "gRPC TTFT",
+                    "added",
+                    "CPU ms/1k tok (d/g)");
             for (int c : concurrencies) {
                 List<Run> direct = new ArrayList<>();
                 List<Run> remote = new ArrayList<>();
                 for (int r = 0; r < rounds; r++) {
-                    direct.add(measure(i -> direct(engine, tokens, i), c, requests));
-                    remote.add(measure(i -> viaGrpc(grpc, tokens, i), c, requests));
+                    direct.add(measure(i -> direct(engine, tokens, i), c, requests, null));
+                    remote.add(measure(i -> viaGrpc(grpc, tokens, i), c, requests, servicePid));
                 }
                 double directTps =
                         median(direct.stream().mapToDouble(Run::tokensPerSecond).toArray());
@@ -119,9 +137,21 @@ public final class GrpcVsDirectBenchmark {
                         direct.stream().mapToDouble(Run::ttftMedianMillis).toArray());
                 double grpcTtft = median(
                         remote.stream().mapToDouble(Run::ttftMedianMillis).toArray());
+                double directCpu = median(
+                        direct.stream().mapToDouble(Run::cpuMillisPerKiloToken).toArray());
+                double grpcCpu = median(
+                        remote.stream().mapToDouble(Run::cpuMillisPerKiloToken).toArray());
                 System.out.printf(
-                        "%-11d %14.0f %14.0f %6.3fx   %11.2f ms %11.2f ms %+6.2f ms%n",
-                        c, directTps, grpcTps, grpcTps / directTps, directTtft, grpcTtft, grpcTtft - directTtft);
+                        "%-11d %14.0f %14.0f %6.3fx   %11.2f ms %11.2f ms %+6.2f ms   %10.0f %10.0f%n",
+                        c,
+                        directTps,
+                        grpcTps,
+                        grpcTps / directTps,
+                        directTtft,
+                        grpcTtft,
+                        grpcTtft - directTtft,
+                        directCpu,
+                        grpcCpu);
             }
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
@@ -134,9 +164,13 @@ public final class GrpcVsDirectBenchmark {
     }
 
     /** {@code concurrency} streams, each running {@code requests} requests back to back. */
-    static Run measure(Call call, int concurrency, int requests) throws Exception {
+    static Run measure(Call call, int concurrency, int requests, ProcessHandle service) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(concurrency);
         try {
+            long cpuStart = cpuNanos(service);
+            long serviceStart = service == null
+                    ? 0
+                    : service.info().totalCpuDuration().orElseThrow().toNanos();
             long start = System.nanoTime();
             List<CompletableFuture<List<Sample>>> streams = new ArrayList<>();
             for (int s = 0; s < concurrency; s++) {
@@ -163,7 +197,15 @@ public final class GrpcVsDirectBenchmark {
             int total = all.stream().mapToInt(Sample::tokens).sum();
             double ttft =
                     median(all.stream().mapToDouble(s -> s.ttftNanos() / 1e6).toArray());
-            return new Run(total / seconds, ttft);
+            double cpuMillis = (cpuNanos(service) - cpuStart) / 1e6;
+            if (service != null && Boolean.getBoolean("bench.cpu-split")) {
+                System.out.printf(
+                        "  service CPU %.0f ms of %.0f ms for %d tokens%n",
+                        (service.info().totalCpuDuration().orElseThrow().toNanos() - serviceStart) / 1e6,
+                        cpuMillis,
+                        total);
+            }
+            return new Run(total / seconds, ttft, cpuMillis * 1000 / total);
         } finally {
             pool.shutdownNow();
         }
