@@ -1,7 +1,5 @@
 package io.flatfare.inference.api;
 
-import io.flatfare.contracts.inference.v1.ChoiceDelta;
-import io.flatfare.contracts.inference.v1.ChoiceFinished;
 import io.flatfare.contracts.inference.v1.EmbedRequest;
 import io.flatfare.contracts.inference.v1.EmbedResponse;
 import io.flatfare.contracts.inference.v1.Embedding;
@@ -17,9 +15,7 @@ import io.flatfare.inference.config.InferenceConfig;
 import io.flatfare.inference.config.InstanceIdentity;
 import io.flatfare.inference.engine.CancellationSignal;
 import io.flatfare.inference.engine.DeadlineExceededException;
-import io.flatfare.inference.engine.FinishReason;
 import io.flatfare.inference.engine.GenerationResult;
-import io.flatfare.inference.engine.GenerationSink;
 import io.flatfare.inference.engine.InvalidRequestException;
 import io.flatfare.inference.engine.PreparedGeneration;
 import io.flatfare.inference.service.ResidentModel;
@@ -28,6 +24,7 @@ import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.MultiEmitter;
+import io.vertx.core.Vertx;
 import java.time.Instant;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -57,12 +54,13 @@ public class InferenceGrpcService implements InferenceService {
             try {
                 ResidentModel model = models.admitting(request.getModel());
                 PreparedGeneration prepared = model.engine().prepare(WireMapping.toEngine(request));
+                var sink = new CoalescingSink(emitter, Vertx.currentContext());
                 var cancelled = new AtomicBoolean();
                 var work = new AtomicReference<Future<?>>();
                 emitter.onTermination(() -> cancel(model, cancelled, work));
                 long enqueued = System.nanoTime();
                 work.set(model.submit(() -> {
-                    run(model, prepared, emitter, cancelled, enqueued);
+                    run(model, prepared, emitter, sink, cancelled, enqueued);
                     return null;
                 }));
                 if (cancelled.get()) {
@@ -78,6 +76,7 @@ public class InferenceGrpcService implements InferenceService {
             ResidentModel model,
             PreparedGeneration prepared,
             MultiEmitter<? super GenerateResponse> emitter,
+            CoalescingSink sink,
             AtomicBoolean cancelled,
             long enqueued) {
         long started = System.nanoTime();
@@ -92,7 +91,8 @@ public class InferenceGrpcService implements InferenceService {
             if (stop.isCancelled()) {
                 throw deadlinePassed();
             }
-            GenerationResult result = model.engine().stream(prepared, new EmitterSink(emitter), stop);
+            GenerationResult result = model.engine().stream(prepared, sink, stop);
+            sink.flush();
             if (result.cancelled()) {
                 if (!cancelled.get()) {
                     emitter.fail(GrpcErrors.toStatus(deadlinePassed(), config.retryAfter()));
@@ -193,24 +193,5 @@ public class InferenceGrpcService implements InferenceService {
             response.addModels(status);
         }
         return Uni.createFrom().item(response.build());
-    }
-
-    /** Engine callbacks to stream messages; emitting is thread-safe and non-blocking. */
-    private record EmitterSink(MultiEmitter<? super GenerateResponse> emitter) implements GenerationSink {
-
-        @Override
-        public void onDelta(int index, String text) {
-            emitter.emit(GenerateResponse.newBuilder()
-                    .setDelta(ChoiceDelta.newBuilder().setIndex(index).setText(text))
-                    .build());
-        }
-
-        @Override
-        public void onChoiceFinished(int index, FinishReason reason) {
-            emitter.emit(GenerateResponse.newBuilder()
-                    .setChoiceFinished(
-                            ChoiceFinished.newBuilder().setIndex(index).setFinishReason(WireMapping.toWire(reason)))
-                    .build());
-        }
     }
 }
