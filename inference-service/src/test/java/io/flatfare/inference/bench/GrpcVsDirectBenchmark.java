@@ -46,9 +46,11 @@ public final class GrpcVsDirectBenchmark {
     static final String MODEL = "bench";
     static final String PROMPT = "Write a long story about a lighthouse keeper and the sea.";
 
-    record Sample(long ttftNanos, int tokens) {}
+    /** {@code serverTtftNanos}: what the service itself reports (admission to first token), 0 in-process. */
+    record Sample(long ttftNanos, int tokens, long serverTtftNanos) {}
 
-    record Run(double tokensPerSecond, double ttftMedianMillis, double cpuMillisPerKiloToken) {}
+    record Run(
+            double tokensPerSecond, double ttftMedianMillis, double cpuMillisPerKiloToken, double serverTtftMillis) {}
 
     /** CPU time of this JVM plus, when given, of the service process: what a run costs the machine. */
     static long cpuNanos(ProcessHandle service) {
@@ -152,6 +154,12 @@ public final class GrpcVsDirectBenchmark {
                         grpcTtft - directTtft,
                         directCpu,
                         grpcCpu);
+                System.out.printf(
+                        "%-11s gRPC TTFT as the service reports it (queue + admission to first token): %.2f ms%n",
+                        "",
+                        median(remote.stream()
+                                .mapToDouble(Run::serverTtftMillis)
+                                .toArray()));
             }
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
@@ -205,7 +213,9 @@ public final class GrpcVsDirectBenchmark {
                         cpuMillis,
                         total);
             }
-            return new Run(total / seconds, ttft, cpuMillis * 1000 / total);
+            double serverTtft = median(
+                    all.stream().mapToDouble(s -> s.serverTtftNanos() / 1e6).toArray());
+            return new Run(total / seconds, ttft, cpuMillis * 1000 / total, serverTtft);
         } finally {
             pool.shutdownNow();
         }
@@ -247,7 +257,7 @@ public final class GrpcVsDirectBenchmark {
                     public void onChoiceFinished(int index, FinishReason reason) {}
                 },
                 CancellationSignal.NEVER);
-        return new Sample(first[0] - start, result.completionTokens());
+        return new Sample(first[0] - start, result.completionTokens(), 0);
     }
 
     static Sample viaGrpc(InferenceServiceGrpc.InferenceServiceStub grpc, int tokens, int seed) throws Exception {
@@ -271,8 +281,12 @@ public final class GrpcVsDirectBenchmark {
                     first = System.nanoTime();
                 }
                 if (value.hasDone()) {
-                    done.complete(
-                            new Sample(first - start, value.getDone().getUsage().getCompletionTokens()));
+                    done.complete(new Sample(
+                            first - start,
+                            value.getDone().getUsage().getCompletionTokens(),
+                            (value.getDone().getTimeToFirstTokenMicros()
+                                            + value.getDone().getQueueMicros())
+                                    * 1_000));
                 }
             }
 
