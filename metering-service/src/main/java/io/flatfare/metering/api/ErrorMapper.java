@@ -14,7 +14,7 @@ import java.util.Comparator;
 import java.util.stream.Collectors;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
-/** The one error path of the admin API: every failure becomes an {@link ApiError} with its status. */
+/** The one error path of the admin and finance APIs: every failure becomes an {@link ApiError} with its status. */
 public class ErrorMapper {
 
     @ServerExceptionMapper
@@ -84,7 +84,7 @@ public class ErrorMapper {
 
     @ServerExceptionMapper
     public Response unexpected(Exception e) {
-        Log.error("Unexpected failure in the admin API", e);
+        Log.error("Unexpected failure in the HTTP API", e);
         return ApiError.response(500, "api_error", "Internal error.", null, null);
     }
 

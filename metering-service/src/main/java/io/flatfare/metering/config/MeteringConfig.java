@@ -3,6 +3,7 @@ package io.flatfare.metering.config;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
+import java.util.Map;
 
 /** Configuration under {@code flatfare.metering}; every key is listed in the module README. */
 @ConfigMapping(prefix = "flatfare.metering")
@@ -10,6 +11,15 @@ public interface MeteringConfig {
 
     /** Bearer token for {@code /admin/*}. No default: without one the service refuses to start. */
     String adminToken();
+
+    /** Bearer token for {@code /finance/*} that sees every account. No default: required like the admin token. */
+    String financeToken();
+
+    /**
+     * Per-account bearer tokens for {@code /finance/accounts/{account-id}/*}, keyed by account id. A stopgap:
+     * the gateway's API keys replace this map once that issue lands. Empty unless configured.
+     */
+    Map<String, String> accountTokens();
 
     /**
      * The one currency this deployment bills in. Totals and invoices are plain sums, so every price and plan

@@ -96,6 +96,98 @@ public class LedgerRepository implements PanacheRepositoryBase<LedgerEntry, Stri
                 period);
     }
 
+    /** One period's (day's or month's) usage of an account, summed from the ledger itself. */
+    public record UsageRow(
+            String period, long requests, long billableRequests, long includedRequests, long amountMicros) {}
+
+    public enum Granularity {
+        DAY("usage_day"),
+        MONTH("billing_period");
+
+        private final String column;
+
+        Granularity(String column) {
+            this.column = column;
+        }
+    }
+
+    /**
+     * An account's usage per day or month for requests in {@code [from, until)}, optionally of one model,
+     * for periods after {@code after} (the paging cursor), at most {@code limit} rows, oldest first. Sums the
+     * ledger rather than the totals tables because only the ledger knows the model; the range on
+     * {@code occurred_at} keeps it on the (account_id, occurred_at) index.
+     */
+    public List<UsageRow> usage(
+            String accountId,
+            Granularity granularity,
+            Instant from,
+            Instant until,
+            String model,
+            String after,
+            int limit) {
+        // The column comes from the enum, never from the request.
+        String period = granularity.column;
+        String sql = "select " + period + "::text as period, count(*),"
+                + " count(*) filter (where billable), count(*) filter (where included_in_plan),"
+                + " coalesce(sum(amount_micros), 0)"
+                + " from usage_ledger where account_id = :account and occurred_at >= :from and occurred_at < :until"
+                + (model == null ? "" : " and model = :model")
+                + (after == null ? "" : " and " + period + "::text > :after")
+                + " group by 1 order by 1 limit :limit";
+        var query = getEntityManager()
+                .createNativeQuery(sql)
+                .setParameter("account", accountId)
+                .setParameter("from", from)
+                .setParameter("until", until)
+                .setParameter("limit", limit);
+        if (model != null) {
+            query.setParameter("model", model);
+        }
+        if (after != null) {
+            query.setParameter("after", after);
+        }
+        @SuppressWarnings("unchecked")
+        List<Object[]> rows = query.getResultList();
+        return rows.stream()
+                .map(r -> new UsageRow(
+                        (String) r[0],
+                        ((Number) r[1]).longValue(),
+                        ((Number) r[2]).longValue(),
+                        ((Number) r[3]).longValue(),
+                        ((Number) r[4]).longValue()))
+                .toList();
+    }
+
+    /** Billable requests of a month that share a tier, a unit price and whether the plan included them. */
+    public record InvoiceLineRow(
+            String priceTier, boolean included, long unitPriceMicros, long requests, long amountMicros) {}
+
+    /**
+     * The billable requests of an account's month grouped by tier, unit price and inclusion, in the order
+     * their prices first applied. A price change inside the month therefore gives its own line.
+     */
+    public List<InvoiceLineRow> invoiceLines(String accountId, String period) {
+        @SuppressWarnings("unchecked")
+        List<Object[]> rows = getEntityManager()
+                .createNativeQuery("""
+                        select price_tier, included_in_plan, unit_price_micros, count(*), sum(amount_micros)
+                          from usage_ledger
+                         where account_id = ?1 and billing_period = ?2 and billable
+                         group by price_tier, included_in_plan, unit_price_micros
+                         order by price_tier, included_in_plan desc, min(occurred_at), unit_price_micros""")
+                .setParameter(1, accountId)
+                .setParameter(2, period)
+                .getResultList();
+        return rows.stream()
+                .map(r -> new InvoiceLineRow(
+                        (String) r[0],
+                        (Boolean) r[1],
+                        ((Number) r[2]).longValue(),
+                        ((Number) r[3]).longValue(),
+                        ((Number) r[4]).longValue()))
+                .toList();
+    }
+
     /** Whether a request at or after {@code from} was rated with this tier, plan or account. */
     public boolean ratedSince(Dimension dimension, String value, Instant from) {
         return find(dimension.field + " = ?1 and occurredAt >= ?2", value, from)
