@@ -1,6 +1,7 @@
 package io.flatfare.metering.api;
 
 import io.flatfare.metering.config.MeteringConfig;
+import io.flatfare.support.api.ApiError;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.Response;

@@ -9,6 +9,7 @@ import io.flatfare.metering.api.RateCardViews.TierPriceView;
 import io.flatfare.metering.service.RateCardService;
 import io.flatfare.metering.service.RateCardService.NewPlanVersion;
 import io.flatfare.metering.service.RateCardService.NewTierPrice;
+import io.flatfare.support.api.ListView;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.ws.rs.Consumes;

@@ -1,23 +1,12 @@
 package io.flatfare.metering.service;
 
+import io.flatfare.support.api.ApiException;
+
 /** A failure the API caller can act on; the REST layer maps {@link Kind} to a status and the error envelope. */
-public class MeteringException extends RuntimeException {
-
-    public enum Kind {
-        INVALID_ARGUMENT,
-        NOT_FOUND,
-        CONFLICT
-    }
-
-    private final Kind kind;
-    private final String param;
-    private final String code;
+public class MeteringException extends ApiException {
 
     public MeteringException(Kind kind, String message, String param, String code) {
-        super(message, null, false, false);
-        this.kind = kind;
-        this.param = param;
-        this.code = code;
+        super(kind, message, param, code);
     }
 
     public static MeteringException invalid(String param, String message) {
@@ -30,17 +19,5 @@ public class MeteringException extends RuntimeException {
 
     public static MeteringException conflict(String param, String code, String message) {
         return new MeteringException(Kind.CONFLICT, message, param, code);
-    }
-
-    public Kind kind() {
-        return kind;
-    }
-
-    public String param() {
-        return param;
-    }
-
-    public String code() {
-        return code;
     }
 }

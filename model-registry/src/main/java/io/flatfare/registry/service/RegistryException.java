@@ -1,23 +1,12 @@
 package io.flatfare.registry.service;
 
+import io.flatfare.support.api.ApiException;
+
 /** A failure the caller can act on; the REST and gRPC layers each map {@link Kind} to their status. */
-public class RegistryException extends RuntimeException {
-
-    public enum Kind {
-        INVALID_ARGUMENT,
-        NOT_FOUND,
-        CONFLICT
-    }
-
-    private final Kind kind;
-    private final String param;
-    private final String code;
+public class RegistryException extends ApiException {
 
     public RegistryException(Kind kind, String message, String param, String code) {
-        super(message, null, false, false);
-        this.kind = kind;
-        this.param = param;
-        this.code = code;
+        super(kind, message, param, code);
     }
 
     public static RegistryException invalid(String param, String message) {
@@ -39,18 +28,5 @@ public class RegistryException extends RuntimeException {
 
     public static RegistryException conflict(String param, String code, String message) {
         return new RegistryException(Kind.CONFLICT, message, param, code);
-    }
-
-    public Kind kind() {
-        return kind;
-    }
-
-    /** The request field at fault, in the API's spelling, or null. */
-    public String param() {
-        return param;
-    }
-
-    public String code() {
-        return code;
     }
 }

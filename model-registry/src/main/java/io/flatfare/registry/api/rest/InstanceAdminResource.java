@@ -1,6 +1,7 @@
 package io.flatfare.registry.api.rest;
 
 import io.flatfare.registry.service.InstanceService;
+import io.flatfare.support.api.ListView;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;

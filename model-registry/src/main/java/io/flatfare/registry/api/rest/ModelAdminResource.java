@@ -2,6 +2,7 @@ package io.flatfare.registry.api.rest;
 
 import io.flatfare.registry.service.CatalogService;
 import io.flatfare.registry.service.RegistryException;
+import io.flatfare.support.api.ListView;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.ws.rs.Consumes;

@@ -1,4 +1,4 @@
-package io.flatfare.metering.api;
+package io.flatfare.support.api;
 
 import java.util.List;
 

@@ -1,9 +1,8 @@
-package io.flatfare.metering.api;
+package io.flatfare.support.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
-import io.flatfare.metering.service.MeteringException;
 import io.quarkus.logging.Log;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
@@ -14,11 +13,11 @@ import java.util.Comparator;
 import java.util.stream.Collectors;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
-/** The one error path of the admin and finance APIs: every failure becomes an {@link ApiError} with its status. */
+/** The one error path of every Flatfare HTTP API: each failure becomes an {@link ApiError} with its status. */
 public class ErrorMapper {
 
     @ServerExceptionMapper
-    public Response metering(MeteringException e) {
+    public Response api(ApiException e) {
         return switch (e.kind()) {
             case INVALID_ARGUMENT ->
                 ApiError.response(400, "invalid_request_error", e.getMessage(), e.param(), e.code());

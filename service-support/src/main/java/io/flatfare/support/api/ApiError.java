@@ -1,4 +1,4 @@
-package io.flatfare.registry.api.rest;
+package io.flatfare.support.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import jakarta.ws.rs.core.MediaType;
