@@ -261,7 +261,8 @@ final class NativeLibrary {
         }
     }
 
-    private static int indexOf(byte[] haystack, byte[] needle) {
+    /** The first position of {@code needle} in {@code haystack}, or -1. */
+    static int indexOf(byte[] haystack, byte[] needle) {
         outer:
         for (int i = 0; i <= haystack.length - needle.length; i++) {
             for (int j = 0; j < needle.length; j++) {

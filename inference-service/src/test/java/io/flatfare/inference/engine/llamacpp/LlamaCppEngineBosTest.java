@@ -103,25 +103,12 @@ class LlamaCppEngineBosTest {
     private static Path withAddBos(Path source, Path target) throws IOException {
         byte[] bytes = Files.readAllBytes(source);
         byte[] key = "tokenizer.ggml.add_bos_token".getBytes(StandardCharsets.US_ASCII);
-        int at = indexOf(bytes, key);
+        int at = NativeLibrary.indexOf(bytes, key);
         assertThat(at).isPositive();
         int typeAt = at + key.length;
         assertThat(bytes[typeAt]).as("GGUF type BOOL").isEqualTo((byte) 7);
         assertThat(bytes[typeAt + 4]).as("false").isZero();
         bytes[typeAt + 4] = 1;
         return Files.write(target, bytes);
-    }
-
-    private static int indexOf(byte[] haystack, byte[] needle) {
-        outer:
-        for (int i = 0; i <= haystack.length - needle.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
     }
 }
