@@ -7,6 +7,7 @@ import java.io.BufferedReader;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,6 +50,8 @@ class ProcessesTest {
             Processes.stop(stubborn.toHandle(), Duration.ofMillis(300));
 
             assertThat(Processes.isRunning(stubborn.toHandle())).isFalse();
+            // Gone (possibly a zombie not yet reaped); waitFor reaps it so its exit status can be read.
+            assertThat(stubborn.waitFor(10, TimeUnit.SECONDS)).isTrue();
             assertThat(stubborn.exitValue()).as("killed by SIGKILL").isEqualTo(128 + 9);
         }
     }
