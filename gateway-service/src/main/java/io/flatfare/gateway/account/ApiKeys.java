@@ -1,0 +1,14 @@
+package io.flatfare.gateway.account;
+
+import java.util.Optional;
+
+/** Looks up the caller behind a presented API key. */
+public interface ApiKeys {
+
+    /**
+     * The caller for a presented secret key, or empty when the key is malformed, unknown, revoked or expired, or the
+     * account is disabled. Blocking (a database read on a cache miss); results are cached briefly, so a revocation
+     * takes effect within the cache's TTL.
+     */
+    Optional<Caller> authenticate(String presentedKey);
+}

@@ -1,0 +1,14 @@
+package io.flatfare.gateway.routing;
+
+import java.util.List;
+import java.util.Optional;
+
+/** The model catalog from the registry, cached and refreshed. */
+public interface ModelDirectory {
+
+    /** The model for a canonical id or alias, or empty when the catalog has no active model by that name. Blocking. */
+    Optional<ResolvedModel> resolve(String name);
+
+    /** Every active model. Blocking. */
+    List<ResolvedModel> list();
+}

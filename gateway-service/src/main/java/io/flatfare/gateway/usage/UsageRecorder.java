@@ -1,0 +1,23 @@
+package io.flatfare.gateway.usage;
+
+import io.flatfare.contracts.events.UsageEvent;
+import java.util.Map;
+
+/**
+ * Takes one {@link UsageEvent} per finished request and delivers it to Kafka ({@code flatfare.usage.v1}, key =
+ * account id) at least once, keeping it on local disk until the broker has acknowledged it, so an event survives a
+ * slow or absent broker and a graceful restart. Consumers are idempotent on the event id.
+ */
+public interface UsageRecorder {
+
+    /**
+     * Hands an event over for delivery; never blocks on Kafka and never throws for a broker problem.
+     *
+     * @param event the event
+     * @param headers trace-context headers (W3C {@code traceparent}, {@code tracestate}) to put on the Kafka record
+     */
+    void record(UsageEvent event, Map<String, String> headers);
+
+    /** Events handed over and not yet acknowledged by Kafka. */
+    long backlog();
+}
