@@ -34,6 +34,7 @@ final class WireMapping {
                 prompt,
                 // uint32 values above 2^31 arrive negative and are rejected by the engine's range check.
                 s.hasMaxTokens() ? s.getMaxTokens() : null,
+                s.hasMaxTokensCap() ? s.getMaxTokensCap() : null,
                 s.hasTemperature() ? s.getTemperature() : null,
                 s.hasTopP() ? s.getTopP() : null,
                 s.hasSeed() ? s.getSeed() : null,

@@ -6,13 +6,15 @@ import java.util.Map;
 
 /**
  * A generation as the engine sees it, already mapped from the wire. Exactly one of {@code messages} and
- * {@code prompt} is set. Nullable boxed fields mean "not given" (engine default).
+ * {@code prompt} is set. Nullable boxed fields mean "not given" (engine default). {@code maxTokensCap} bounds the
+ * output only when {@code maxTokens} is not given.
  */
 public record GenerationRequest(
         String requestId,
         List<ChatMessage> messages,
         String prompt,
         Integer maxTokens,
+        Integer maxTokensCap,
         Float temperature,
         Float topP,
         Long seed,

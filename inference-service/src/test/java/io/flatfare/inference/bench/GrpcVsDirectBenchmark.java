@@ -229,6 +229,7 @@ public final class GrpcVsDirectBenchmark {
                 tokens,
                 null,
                 null,
+                null,
                 (long) seed,
                 List.of(),
                 null,

@@ -535,7 +535,11 @@ public final class LlamaCppEngine implements InferenceEngine {
         }
         int maxTokens;
         if (request.maxTokens() == null) {
-            maxTokens = Math.min(context - promptTokens, options.defaultMaxTokensCap());
+            int cap = options.defaultMaxTokensCap();
+            if (request.maxTokensCap() != null && request.maxTokensCap() > 0) {
+                cap = Math.min(cap, request.maxTokensCap());
+            }
+            maxTokens = Math.min(context - promptTokens, cap);
         } else {
             maxTokens = request.maxTokens();
             if ((long) promptTokens + maxTokens > context) {
@@ -734,8 +738,8 @@ public final class LlamaCppEngine implements InferenceEngine {
     private static GenerationRequest request(
             List<ChatMessage> messages, int maxTokens, ResponseFormat format, List<String> stop) {
         return new GenerationRequest(
-                "warm-up", messages, null, maxTokens, 0f, null, 1L, stop, null, null, null, 1, format, 0, false, null,
-                null);
+                "warm-up", messages, null, maxTokens, null, 0f, null, 1L, stop, null, null, null, 1, format, 0, false,
+                null, null);
     }
 
     @Override

@@ -104,6 +104,23 @@ class LlamaCppEngineGenerationTest {
         PreparedGeneration prepared =
                 engine.prepare(Request.prompt("x".repeat(100)).build());
         assertThat(prepared.maxTokens()).isEqualTo(1024 - 100);
+        // A caller's cap (a plan's output limit) lowers the default, never the rest of the context...
+        assertThat(engine.prepare(
+                                Request.prompt("x".repeat(100)).maxTokensCap(64).build())
+                        .maxTokens())
+                .isEqualTo(64);
+        assertThat(engine.prepare(Request.prompt("x".repeat(1000))
+                                .maxTokensCap(64)
+                                .build())
+                        .maxTokens())
+                .isEqualTo(24);
+        // ...and an explicit max_tokens is not bounded by it (the caller checks max_tokens itself).
+        assertThat(engine.prepare(Request.prompt("x".repeat(100))
+                                .maxTokens(80)
+                                .maxTokensCap(64)
+                                .build())
+                        .maxTokens())
+                .isEqualTo(80);
 
         try (LlamaCppEngine capped = LlamaCppEngine.load(
                 TestModels.settings("capped", 1, 256, false),
@@ -677,6 +694,7 @@ class LlamaCppEngineGenerationTest {
                 r.messages(),
                 r.prompt(),
                 r.maxTokens(),
+                r.maxTokensCap(),
                 r.temperature(),
                 r.topP(),
                 r.seed(),

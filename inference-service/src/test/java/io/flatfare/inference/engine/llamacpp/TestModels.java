@@ -62,6 +62,7 @@ final class TestModels {
         List<ChatMessage> messages;
         String prompt;
         Integer maxTokens;
+        Integer maxTokensCap;
         Float temperature = 0.8f;
         Float topP;
         Long seed = 7L;
@@ -86,6 +87,11 @@ final class TestModels {
             Request r = new Request();
             r.messages = List.of(messages);
             return r;
+        }
+
+        Request maxTokensCap(Integer value) {
+            maxTokensCap = value;
+            return this;
         }
 
         Request maxTokens(Integer value) {
@@ -170,6 +176,7 @@ final class TestModels {
                     messages,
                     prompt,
                     maxTokens,
+                    maxTokensCap,
                     temperature,
                     topP,
                     seed,
