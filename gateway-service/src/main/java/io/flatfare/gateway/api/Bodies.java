@@ -1,0 +1,105 @@
+package io.flatfare.gateway.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.Path;
+import jakarta.validation.Validator;
+import java.io.IOException;
+import java.util.Comparator;
+import java.util.Locale;
+
+/**
+ * Reads and validates a {@code /v1} request body. The body is read by the endpoint (not bound by the framework) so
+ * that the API key is checked first, and a bad body of an authenticated caller still produces its usage event.
+ */
+@ApplicationScoped
+public class Bodies {
+
+    private final ObjectMapper json;
+    private final Validator validator;
+
+    Bodies(ObjectMapper json, Validator validator) {
+        this.json = json;
+        this.validator = validator;
+    }
+
+    public <T> T read(byte[] body, Class<T> type) {
+        if (body == null || body.length == 0) {
+            throw OpenAiException.invalid(null, "The request body is empty; send a JSON object.", "invalid_json");
+        }
+        T value;
+        try {
+            value = json.readValue(body, type);
+        } catch (JsonMappingException e) {
+            String param = param(e);
+            throw OpenAiException.invalid(
+                    param,
+                    param == null
+                            ? "The request body is not a valid JSON object for this endpoint."
+                            : "Invalid type for '" + param + "'.",
+                    param == null ? "invalid_json" : "invalid_type");
+        } catch (JsonProcessingException e) {
+            throw OpenAiException.invalid(null, "The request body is not valid JSON.", "invalid_json");
+        } catch (IOException e) {
+            throw OpenAiException.invalid(null, "The request body could not be read.", "invalid_json");
+        }
+        if (value == null) {
+            throw OpenAiException.invalid(null, "The request body must be a JSON object.", "invalid_json");
+        }
+        var violation = validator.validate(value).stream()
+                .min(Comparator.comparing(
+                        (ConstraintViolation<T> v) -> v.getPropertyPath().toString()));
+        if (violation.isPresent()) {
+            String param = param(violation.get().getPropertyPath());
+            throw OpenAiException.invalid(
+                    param,
+                    "Invalid value for '" + param + "': " + violation.get().getMessage() + ".");
+        }
+        return value;
+    }
+
+    private static String param(JsonMappingException e) {
+        StringBuilder path = new StringBuilder();
+        for (JsonMappingException.Reference ref : e.getPath()) {
+            if (ref.getFieldName() != null) {
+                if (!path.isEmpty()) {
+                    path.append('.');
+                }
+                path.append(ref.getFieldName());
+            } else if (ref.getIndex() >= 0) {
+                path.append('[').append(ref.getIndex()).append(']');
+            }
+        }
+        return path.isEmpty() ? null : path.toString();
+    }
+
+    /** {@code messages[0].role} in the API's snake_case spelling; map entries as {@code logit_bias[123]}. */
+    static String param(Path path) {
+        StringBuilder out = new StringBuilder();
+        for (Path.Node node : path) {
+            // The index or key of a node is that of the container it sits in, so it comes before its name.
+            if (node.isInIterable()) {
+                if (node.getIndex() != null) {
+                    out.append('[').append(node.getIndex()).append(']');
+                } else if (node.getKey() != null) {
+                    out.append('[').append(node.getKey()).append(']');
+                }
+            }
+            String name = node.getName();
+            if (name != null && !name.startsWith("<")) {
+                if (!out.isEmpty()) {
+                    out.append('.');
+                }
+                out.append(snake(name));
+            }
+        }
+        return out.toString();
+    }
+
+    static String snake(String camel) {
+        return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
+    }
+}

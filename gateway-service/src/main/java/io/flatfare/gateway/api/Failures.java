@@ -1,0 +1,81 @@
+package io.flatfare.gateway.api;
+
+import io.flatfare.gateway.limits.LimitExceededException;
+import io.flatfare.gateway.limits.LimitsUnavailableException;
+import io.flatfare.gateway.routing.UpstreamException;
+import io.quarkus.logging.Log;
+import java.time.Duration;
+
+/** Turns every failure of a {@code /v1} request into the one {@link OpenAiException} the client sees. */
+public final class Failures {
+
+    private Failures() {}
+
+    public static OpenAiException toOpenAi(Throwable failure, Duration unavailableRetryAfter) {
+        return switch (failure) {
+            case OpenAiException e -> e;
+            case LimitExceededException e -> limit(e);
+            case LimitsUnavailableException e ->
+                new OpenAiException(
+                                503,
+                                "server_error",
+                                "Request limits cannot be checked right now; please retry shortly.",
+                                null,
+                                "limits_unavailable")
+                        .retryAfter(e.retryAfter());
+            case UpstreamException e -> upstream(e, unavailableRetryAfter);
+            default -> {
+                // The client sees a generic 500; the cause stays in the log (never prompt or key text).
+                Log.errorf(failure, "Unexpected failure in a /v1 request");
+                yield OpenAiException.internal();
+            }
+        };
+    }
+
+    private static OpenAiException limit(LimitExceededException e) {
+        OpenAiException error = switch (e.kind()) {
+            case RATE, CONCURRENCY ->
+                new OpenAiException(429, "requests", e.getMessage(), null, "rate_limit_exceeded")
+                        .retryAfter(e.retryAfter());
+            case QUOTA ->
+                // The quota does not refill by retrying: tell the SDKs not to.
+                new OpenAiException(429, "insufficient_quota", e.getMessage(), null, "insufficient_quota")
+                        .header("x-should-retry", "false");
+        };
+        e.rate().ifPresent(rate -> RateLimitHeaders.put(rate, error.headers()));
+        return error;
+    }
+
+    private static OpenAiException upstream(UpstreamException e, Duration unavailableRetryAfter) {
+        return switch (e.kind()) {
+            case INVALID_REQUEST -> OpenAiException.invalid(e.param(), e.getMessage());
+            case CONTEXT_LENGTH_EXCEEDED ->
+                OpenAiException.invalid(e.param(), e.getMessage(), "context_length_exceeded");
+            case OVERLOADED ->
+                new OpenAiException(
+                                429,
+                                "requests",
+                                "The model is at capacity right now; please retry shortly.",
+                                null,
+                                "model_overloaded")
+                        .retryAfter(e.retryAfter().orElse(unavailableRetryAfter));
+            case NO_INSTANCE ->
+                new OpenAiException(
+                                503,
+                                "server_error",
+                                "No instance of the model is ready to serve requests; please retry shortly.",
+                                null,
+                                "model_unavailable")
+                        .retryAfter(e.retryAfter().orElse(unavailableRetryAfter));
+            case DEADLINE_EXCEEDED ->
+                new OpenAiException(504, "timeout", "The request timed out before it finished.", null, "timeout");
+            case FAILED ->
+                new OpenAiException(
+                        502,
+                        "server_error",
+                        "The model server failed while processing your request.",
+                        null,
+                        "upstream_failed");
+        };
+    }
+}

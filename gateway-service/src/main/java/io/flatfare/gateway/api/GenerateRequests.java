@@ -1,0 +1,341 @@
+package io.flatfare.gateway.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.google.protobuf.Timestamp;
+import io.flatfare.contracts.inference.v1.ChatInput;
+import io.flatfare.contracts.inference.v1.ChatMessage;
+import io.flatfare.contracts.inference.v1.GenerateRequest;
+import io.flatfare.contracts.inference.v1.ResponseFormat;
+import io.flatfare.contracts.inference.v1.SamplingParams;
+import io.flatfare.gateway.account.Plan;
+import io.flatfare.gateway.api.dto.ChatCompletionRequest;
+import io.flatfare.gateway.api.dto.CompletionRequest;
+import io.flatfare.gateway.routing.ResolvedModel;
+import io.flatfare.gateway.service.V1Call;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Checks an OpenAI request against what this release and the caller's plan allow, and turns it into a {@code
+ * Generate} call. Known features that cannot be honoured are refused with a 400 naming the field, never dropped.
+ */
+final class GenerateRequests {
+
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
+
+    private GenerateRequests() {}
+
+    static GenerateRequest chat(
+            ChatCompletionRequest r, V1Call call, Plan plan, ResolvedModel model, Instant deadline) {
+        unsupported(r.tools(), "tools", "Tool calling is not supported yet.");
+        unsupported(r.toolChoice(), "tool_choice", "Tool calling is not supported yet.");
+        if (Boolean.TRUE.equals(r.parallelToolCalls())) {
+            throw OpenAiException.unsupported("parallel_tool_calls", "Tool calling is not supported yet.");
+        }
+        unsupported(r.functions(), "functions", "Function calling is not supported yet.");
+        unsupported(r.functionCall(), "function_call", "Function calling is not supported yet.");
+        unsupported(r.audio(), "audio", "Audio output is not supported yet.");
+        unsupported(r.prediction(), "prediction", "Predicted outputs are not supported.");
+        unsupported(r.webSearchOptions(), "web_search_options", "Web search is not supported.");
+        if (r.modalities() != null && !r.modalities().isNull()) {
+            for (JsonNode m : r.modalities()) {
+                if (!"text".equals(m.asText())) {
+                    throw OpenAiException.unsupported("modalities", "Only the text modality is supported.");
+                }
+            }
+        }
+        if (Boolean.TRUE.equals(r.logprobs())) {
+            throw OpenAiException.unsupported("logprobs", "logprobs are not supported by this model server yet.");
+        }
+        if (r.topLogprobs() != null) {
+            throw OpenAiException.unsupported(
+                    "top_logprobs", "top_logprobs needs logprobs, which this model server does not support yet.");
+        }
+
+        ChatInput.Builder input = ChatInput.newBuilder();
+        long promptChars = 0;
+        for (int i = 0; i < r.messages().size(); i++) {
+            ChatCompletionRequest.ChatMessage m = r.messages().get(i);
+            String param = "messages[" + i + "]";
+            String role = m.role();
+            if ("tool".equals(role) || "function".equals(role)) {
+                throw OpenAiException.unsupported(
+                        param + ".role", "Messages with role '" + role + "' need tool calling, not supported yet.");
+            }
+            if (!ROLES.contains(role)) {
+                throw OpenAiException.invalid(
+                        param + ".role",
+                        "Invalid value for '" + param + ".role': must be system, developer, user or assistant.");
+            }
+            unsupported(m.toolCalls(), param + ".tool_calls", "Tool calling is not supported yet.");
+            unsupported(m.functionCall(), param + ".function_call", "Function calling is not supported yet.");
+            unsupported(m.audio(), param + ".audio", "Audio is not supported yet.");
+            String text = content(m.content(), param + ".content", "assistant".equals(role));
+            promptChars += text.length();
+            ChatMessage.Builder message = ChatMessage.newBuilder()
+                    // The chat template knows system, user and assistant; developer messages are system messages.
+                    .setRole("developer".equals(role) ? "system" : role)
+                    .setContent(text);
+            if (m.name() != null) {
+                message.setName(m.name());
+            }
+            input.addMessages(message);
+        }
+        checkPromptSize(promptChars, plan, "messages");
+        Integer maxTokens = r.maxCompletionTokens() != null ? r.maxCompletionTokens() : r.maxTokens();
+        String maxParam = r.maxCompletionTokens() != null ? "max_completion_tokens" : "max_tokens";
+
+        GenerateRequest.Builder request = GenerateRequest.newBuilder()
+                .setRequestId(call.eventId())
+                .setModel(model.id())
+                .setChat(input)
+                .setSampling(sampling(
+                        maxTokens,
+                        maxParam,
+                        plan,
+                        model,
+                        r.n(),
+                        r.temperature(),
+                        r.topP(),
+                        r.seed(),
+                        r.stop(),
+                        r.presencePenalty(),
+                        r.frequencyPenalty(),
+                        r.logitBias()))
+                .setDeadline(timestamp(deadline));
+        if (r.responseFormat() != null) {
+            request.setResponseFormat(responseFormat(r.responseFormat()));
+        }
+        return request.build();
+    }
+
+    static GenerateRequest completion(
+            CompletionRequest r, V1Call call, Plan plan, ResolvedModel model, Instant deadline) {
+        String prompt = prompt(r.prompt());
+        checkPromptSize(prompt.length(), plan, "prompt");
+        if (r.bestOf() != null && r.bestOf() != (r.n() == null ? 1 : r.n())) {
+            throw OpenAiException.unsupported("best_of", "best_of is supported only when it equals n.");
+        }
+        GenerateRequest.Builder request = GenerateRequest.newBuilder()
+                .setRequestId(call.eventId())
+                .setModel(model.id())
+                .setPrompt(prompt)
+                .setSampling(sampling(
+                        r.maxTokens(),
+                        "max_tokens",
+                        plan,
+                        model,
+                        r.n(),
+                        r.temperature(),
+                        r.topP(),
+                        r.seed(),
+                        r.stop(),
+                        r.presencePenalty(),
+                        r.frequencyPenalty(),
+                        r.logitBias()))
+                .setDeadline(timestamp(deadline))
+                // The engine refuses what it cannot do (logprobs, suffix) with a message naming the field.
+                .setLogprobs(r.logprobs() == null ? 0 : r.logprobs())
+                .setEcho(Boolean.TRUE.equals(r.echo()));
+        if (r.suffix() != null) {
+            request.setSuffix(r.suffix());
+        }
+        return request.build();
+    }
+
+    private static SamplingParams sampling(
+            Integer maxTokens,
+            String maxParam,
+            Plan plan,
+            ResolvedModel model,
+            Integer n,
+            Double temperature,
+            Double topP,
+            Long seed,
+            JsonNode stop,
+            Double presencePenalty,
+            Double frequencyPenalty,
+            Map<String, Double> logitBias) {
+        SamplingParams.Builder s = SamplingParams.newBuilder().setN(n == null ? 1 : n);
+        int cap = outputCap(plan, model);
+        if (maxTokens != null) {
+            if (cap > 0 && maxTokens > cap) {
+                throw OpenAiException.invalid(
+                        maxParam,
+                        "'" + maxParam + "' is " + maxTokens + "; the most this plan and model allow is " + cap + ".");
+            }
+            s.setMaxTokens(maxTokens);
+        } else if (cap > 0) {
+            s.setMaxTokensCap(cap);
+        }
+        if (temperature != null) {
+            s.setTemperature(temperature.floatValue());
+        }
+        if (topP != null) {
+            s.setTopP(topP.floatValue());
+        }
+        if (seed != null) {
+            s.setSeed(seed);
+        }
+        s.addAllStop(stop(stop));
+        if (presencePenalty != null) {
+            s.setPresencePenalty(presencePenalty.floatValue());
+        }
+        if (frequencyPenalty != null) {
+            s.setFrequencyPenalty(frequencyPenalty.floatValue());
+        }
+        if (logitBias != null) {
+            logitBias.forEach((token, bias) -> s.putLogitBias(tokenId(token), bias.floatValue()));
+        }
+        return s.build();
+    }
+
+    /** The smaller of the plan's and the model's output limits; 0 when neither sets one. */
+    private static int outputCap(Plan plan, ResolvedModel model) {
+        int cap = model.maxOutputTokens();
+        Integer planCap = plan.maxOutputTokens();
+        if (planCap != null && (cap == 0 || planCap < cap)) {
+            cap = planCap;
+        }
+        return cap;
+    }
+
+    private static int tokenId(String key) {
+        try {
+            int id = Integer.parseInt(key);
+            if (id >= 0) {
+                return id;
+            }
+        } catch (NumberFormatException e) {
+            // answered below
+        }
+        throw OpenAiException.invalid(
+                "logit_bias", "Invalid key '" + key + "' in 'logit_bias': keys must be token ids (integers >= 0).");
+    }
+
+    private static List<String> stop(JsonNode stop) {
+        if (stop == null || stop.isNull()) {
+            return List.of();
+        }
+        if (stop.isTextual()) {
+            return List.of(stop.asText());
+        }
+        if (stop.isArray() && stop.size() <= 4) {
+            List<String> out = new ArrayList<>(stop.size());
+            for (JsonNode s : stop) {
+                if (!s.isTextual()) {
+                    throw OpenAiException.invalid("stop", "'stop' must be a string or an array of up to 4 strings.");
+                }
+                out.add(s.asText());
+            }
+            return out;
+        }
+        throw OpenAiException.invalid("stop", "'stop' must be a string or an array of up to 4 strings.");
+    }
+
+    private static ResponseFormat responseFormat(io.flatfare.gateway.api.dto.ResponseFormat f) {
+        return switch (f.type()) {
+            case "json_object" ->
+                ResponseFormat.newBuilder()
+                        .setType(ResponseFormat.Type.JSON_OBJECT)
+                        .build();
+            case "json_schema" -> {
+                if (f.jsonSchema() == null) {
+                    throw OpenAiException.invalid(
+                            "response_format.json_schema",
+                            "'response_format.json_schema' is required when the type is json_schema.");
+                }
+                if (!f.jsonSchema().schema().isObject()) {
+                    throw OpenAiException.invalid(
+                            "response_format.json_schema.schema", "The JSON schema must be a JSON object.");
+                }
+                yield ResponseFormat.newBuilder()
+                        .setType(ResponseFormat.Type.JSON_SCHEMA)
+                        .setSchemaName(f.jsonSchema().name())
+                        .setJsonSchema(f.jsonSchema().schema().toString())
+                        .setStrict(Boolean.TRUE.equals(f.jsonSchema().strict()))
+                        .build();
+            }
+            default ->
+                ResponseFormat.newBuilder().setType(ResponseFormat.Type.TEXT).build();
+        };
+    }
+
+    /** Message content: a string, or an array of text parts (other part types are not supported yet). */
+    private static String content(JsonNode content, String param, boolean mayBeNull) {
+        if (content == null || content.isNull()) {
+            if (mayBeNull) {
+                return "";
+            }
+            throw OpenAiException.invalid(param, "'" + param + "' is required.");
+        }
+        if (content.isTextual()) {
+            return content.asText();
+        }
+        if (content.isArray()) {
+            StringBuilder text = new StringBuilder();
+            for (int j = 0; j < content.size(); j++) {
+                JsonNode part = content.get(j);
+                String type = part.path("type").asText("");
+                if (!"text".equals(type)) {
+                    throw OpenAiException.unsupported(
+                            param + "[" + j + "].type",
+                            "Content parts of type '" + type + "' are not supported yet; only text parts are.");
+                }
+                JsonNode partText = part.get("text");
+                if (partText == null || !partText.isTextual()) {
+                    throw OpenAiException.invalid(param + "[" + j + "].text", "A text part needs a string 'text'.");
+                }
+                text.append(partText.asText());
+            }
+            return text.toString();
+        }
+        throw OpenAiException.invalid(param, "'" + param + "' must be a string or an array of content parts.");
+    }
+
+    private static String prompt(JsonNode prompt) {
+        if (prompt.isTextual()) {
+            return prompt.asText();
+        }
+        if (prompt.isArray() && !prompt.isEmpty()) {
+            JsonNode first = prompt.get(0);
+            if (first.isNumber() || first.isArray()) {
+                throw OpenAiException.unsupported("prompt", "Prompts given as token ids are not supported; send text.");
+            }
+            if (prompt.size() == 1 && first.isTextual()) {
+                return first.asText();
+            }
+            if (prompt.size() > 1) {
+                throw OpenAiException.unsupported(
+                        "prompt", "One prompt per request is supported; send each prompt as its own request.");
+            }
+        }
+        throw OpenAiException.invalid("prompt", "'prompt' must be a string or an array with one string.");
+    }
+
+    private static void checkPromptSize(long chars, Plan plan, String param) {
+        if (plan.maxPromptChars() != null && chars > plan.maxPromptChars()) {
+            throw OpenAiException.invalid(
+                    param,
+                    "The prompt has " + chars + " characters; this plan allows at most " + plan.maxPromptChars() + ".",
+                    "prompt_too_large");
+        }
+    }
+
+    private static void unsupported(JsonNode value, String param, String message) {
+        // Some clients send an empty list for "none"; that asks for nothing unsupported.
+        if (value != null && !value.isNull() && !(value.isArray() && value.isEmpty())) {
+            throw OpenAiException.unsupported(param, message);
+        }
+    }
+
+    static Timestamp timestamp(Instant instant) {
+        return Timestamp.newBuilder()
+                .setSeconds(instant.getEpochSecond())
+                .setNanos(instant.getNano())
+                .build();
+    }
+}

@@ -1,0 +1,65 @@
+package io.flatfare.gateway.api;
+
+import io.flatfare.gateway.service.V1Call;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.context.Context;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.jboss.resteasy.reactive.server.ServerRequestFilter;
+
+/**
+ * Starts the {@link V1Call} of every {@code /v1} request: ids, receipt time, trace context, and the headers every
+ * answer carries ({@code x-request-id}, {@code openai-processing-ms}), error envelopes and streams included.
+ */
+@ApplicationScoped
+public class V1Calls {
+
+    private static final String KEY = V1Call.class.getName();
+    /** A client's {@code x-request-id} is echoed only when it is a plain, short token. */
+    private static final Pattern WELL_FORMED = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+
+    private final OpenTelemetry telemetry;
+
+    V1Calls(OpenTelemetry telemetry) {
+        this.telemetry = telemetry;
+    }
+
+    @ServerRequestFilter(nonBlocking = true)
+    public void begin(RoutingContext context) {
+        if (!context.normalizedPath().startsWith("/v1/")) {
+            return;
+        }
+        long start = System.nanoTime();
+        String eventId = "req_" + UUID.randomUUID().toString().replace("-", "");
+        String given = context.request().getHeader("x-request-id");
+        String requestId = given != null && WELL_FORMED.matcher(given).matches() ? given : eventId;
+        Map<String, String> trace = new HashMap<>();
+        telemetry.getPropagators().getTextMapPropagator().inject(Context.current(), trace, Map::put);
+        V1Call call = new V1Call(eventId, requestId, Instant.now(), start, trace);
+        context.put(KEY, call);
+        HttpServerResponse response = context.response();
+        response.putHeader("x-request-id", requestId);
+        response.headersEndHandler(v ->
+                response.putHeader("openai-processing-ms", Long.toString((System.nanoTime() - start) / 1_000_000)));
+        response.closeHandler(v -> {
+            if (!response.ended()) {
+                call.clientGone();
+            }
+        });
+    }
+
+    /** The call of a {@code /v1} request. */
+    public V1Call of(RoutingContext context) {
+        V1Call call = context.get(KEY);
+        if (call == null) {
+            throw new IllegalStateException("No call started for " + context.normalizedPath());
+        }
+        return call;
+    }
+}

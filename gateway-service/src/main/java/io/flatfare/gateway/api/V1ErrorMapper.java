@@ -1,0 +1,47 @@
+package io.flatfare.gateway.api;
+
+import io.flatfare.gateway.config.ApiConfig;
+import io.flatfare.gateway.limits.LimitExceededException;
+import io.flatfare.gateway.limits.LimitsUnavailableException;
+import io.flatfare.gateway.routing.UpstreamException;
+import io.flatfare.support.api.ApiError;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.core.Response;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+/**
+ * The one error path of {@code /v1/*}: every failure becomes OpenAI's envelope with its status and retry headers.
+ * (Malformed JSON and unknown paths are mapped by the shared {@code ErrorMapper}, already in the same envelope.)
+ */
+public class V1ErrorMapper {
+
+    @Inject
+    ApiConfig config;
+
+    @ServerExceptionMapper
+    public Response openAi(OpenAiException e) {
+        return response(e);
+    }
+
+    @ServerExceptionMapper
+    public Response limit(LimitExceededException e) {
+        return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
+    }
+
+    @ServerExceptionMapper
+    public Response limitsUnavailable(LimitsUnavailableException e) {
+        return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
+    }
+
+    @ServerExceptionMapper
+    public Response upstream(UpstreamException e) {
+        return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
+    }
+
+    static Response response(OpenAiException e) {
+        Response.ResponseBuilder builder =
+                Response.fromResponse(ApiError.response(e.status(), e.type(), e.getMessage(), e.param(), e.code()));
+        e.headers().forEach(builder::header);
+        return builder.build();
+    }
+}

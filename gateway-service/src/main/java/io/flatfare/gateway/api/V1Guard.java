@@ -1,0 +1,102 @@
+package io.flatfare.gateway.api;
+
+import io.flatfare.contracts.events.Outcome;
+import io.flatfare.contracts.registry.v1.Capability;
+import io.flatfare.gateway.account.ApiKeys;
+import io.flatfare.gateway.account.Caller;
+import io.flatfare.gateway.config.ApiConfig;
+import io.flatfare.gateway.limits.RequestLimiter;
+import io.flatfare.gateway.routing.ModelDirectory;
+import io.flatfare.gateway.routing.ResolvedModel;
+import io.flatfare.gateway.service.CallLifecycle;
+import io.flatfare.gateway.service.ClientGoneException;
+import io.flatfare.gateway.service.V1Call;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.Locale;
+
+/**
+ * The checks every {@code /v1} request passes, in the order that leaks least and costs least: API key, then body,
+ * model and plan, then the shared limits (last, so a refused request never uses up quota). Also ends refused calls.
+ */
+@ApplicationScoped
+public class V1Guard {
+
+    private final ApiKeys keys;
+    private final ModelDirectory models;
+    private final RequestLimiter limiter;
+    private final CallLifecycle lifecycle;
+    private final ApiConfig config;
+
+    V1Guard(ApiKeys keys, ModelDirectory models, RequestLimiter limiter, CallLifecycle lifecycle, ApiConfig config) {
+        this.keys = keys;
+        this.models = models;
+        this.limiter = limiter;
+        this.lifecycle = lifecycle;
+        this.config = config;
+    }
+
+    /** The caller of a {@code Authorization: Bearer <key>} header; one identical 401 for every bad key. */
+    public Caller authenticate(V1Call call, String authorization) {
+        if (authorization == null
+                || authorization.length() <= 7
+                || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw OpenAiException.unauthorized();
+        }
+        Caller caller =
+                keys.authenticate(authorization.substring(7).strip()).orElseThrow(OpenAiException::unauthorized);
+        call.caller(caller);
+        return caller;
+    }
+
+    /** The model the request names, if it exists, the plan allows it, and it can do what the endpoint needs. */
+    public ResolvedModel model(V1Call call, String name, Capability needed) {
+        ResolvedModel model = models.resolve(name).orElseThrow(() -> OpenAiException.modelNotFound(name));
+        if (!call.caller().plan().allows(model.id(), model.priceTier())) {
+            // Same answer as an unknown model would leak which models exist to whom; a 403 is what the issue asks.
+            throw OpenAiException.modelNotAllowed(name);
+        }
+        call.model(model, name);
+        if (!model.capabilities().contains(needed)) {
+            throw OpenAiException.invalid(
+                    "model",
+                    "The model '" + name + "' does not support " + describe(needed) + ".",
+                    "model_not_supported");
+        }
+        return model;
+    }
+
+    /** Admits the request against the plan's rate, concurrency and monthly quota. */
+    public void admit(V1Call call) {
+        call.admission(limiter.admit(call.caller(), call.eventId()));
+    }
+
+    /**
+     * Ends a call that failed and returns what the client must see. A client that left gets nothing (499 in the
+     * usage event); a 4xx is a rejection, a 504 a timeout, any other 5xx a platform failure.
+     */
+    public RuntimeException fail(V1Call call, Throwable failure, boolean inferenceStarted) {
+        if (failure instanceof ClientGoneException gone) {
+            lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 499, inferenceStarted);
+            return gone;
+        }
+        OpenAiException error = Failures.toOpenAi(failure, config.unavailableRetryAfter());
+        lifecycle.finish(call, outcome(error.status()), error.status(), inferenceStarted);
+        return error;
+    }
+
+    static Outcome outcome(int status) {
+        if (status / 100 == 4) {
+            return Outcome.REJECTED;
+        }
+        return status == 504 ? Outcome.TIMEOUT : Outcome.FAILED;
+    }
+
+    private static String describe(Capability capability) {
+        return switch (capability) {
+            case CHAT -> "chat completions (/v1/chat/completions)";
+            case COMPLETION -> "text completions (/v1/completions)";
+            case EMBEDDINGS -> "embeddings (/v1/embeddings)";
+            default -> capability.name().toLowerCase(Locale.ROOT);
+        };
+    }
+}

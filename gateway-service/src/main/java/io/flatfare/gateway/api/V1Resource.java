@@ -1,0 +1,408 @@
+package io.flatfare.gateway.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.flatfare.contracts.events.Endpoint;
+import io.flatfare.contracts.events.Outcome;
+import io.flatfare.contracts.inference.v1.EmbedRequest;
+import io.flatfare.contracts.inference.v1.EmbedResponse;
+import io.flatfare.contracts.inference.v1.Embedding;
+import io.flatfare.contracts.inference.v1.GenerateRequest;
+import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.contracts.registry.v1.Capability;
+import io.flatfare.gateway.account.Caller;
+import io.flatfare.gateway.api.dto.ChatCompletionRequest;
+import io.flatfare.gateway.api.dto.CompletionRequest;
+import io.flatfare.gateway.api.dto.EmbeddingRequest;
+import io.flatfare.gateway.api.dto.StreamOptions;
+import io.flatfare.gateway.config.ApiConfig;
+import io.flatfare.gateway.routing.InferenceRouter;
+import io.flatfare.gateway.routing.ModelDirectory;
+import io.flatfare.gateway.routing.ResolvedModel;
+import io.flatfare.gateway.routing.UpstreamException;
+import io.flatfare.gateway.service.CallLifecycle;
+import io.flatfare.gateway.service.ClientGoneException;
+import io.flatfare.gateway.service.Generations;
+import io.flatfare.gateway.service.V1Call;
+import io.flatfare.support.api.ApiError;
+import io.smallrye.common.annotation.Blocking;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jboss.resteasy.reactive.RestMulti;
+
+/**
+ * The OpenAI-compatible API. Endpoints only read, check and map; the request's life (limits, usage event, metrics)
+ * is {@link V1Guard}'s and {@link CallLifecycle}'s, and SSE framing is {@link Sse}'s. The body is read as bytes so
+ * the API key is checked before it.
+ */
+@Path("/v1")
+@Blocking
+public class V1Resource {
+
+    private final V1Calls calls;
+    private final V1Guard guard;
+    private final Bodies bodies;
+    private final Generations generations;
+    private final CallLifecycle lifecycle;
+    private final InferenceRouter router;
+    private final ModelDirectory models;
+    private final ObjectMapper json;
+    private final ApiConfig config;
+
+    V1Resource(
+            V1Calls calls,
+            V1Guard guard,
+            Bodies bodies,
+            Generations generations,
+            CallLifecycle lifecycle,
+            InferenceRouter router,
+            ModelDirectory models,
+            ObjectMapper json,
+            ApiConfig config) {
+        this.calls = calls;
+        this.guard = guard;
+        this.bodies = bodies;
+        this.generations = generations;
+        this.lifecycle = lifecycle;
+        this.router = router;
+        this.models = models;
+        this.json = json;
+        this.config = config;
+    }
+
+    // One @Produces for every answer: the real Content-Type (JSON or SSE) is set per response below.
+    @POST
+    @Path("/chat/completions")
+    @Produces(MediaType.WILDCARD)
+    public RestMulti<Buffer> chatCompletions(RoutingContext context, byte[] body) {
+        V1Call call = calls.of(context);
+        call.endpoint(Endpoint.CHAT_COMPLETIONS, false, 1);
+        try {
+            Caller caller = guard.authenticate(call, authorization(context));
+            ChatCompletionRequest r = bodies.read(body, ChatCompletionRequest.class);
+            boolean stream = Boolean.TRUE.equals(r.stream());
+            call.endpoint(Endpoint.CHAT_COMPLETIONS, stream, r.n() == null ? 1 : r.n());
+            ResolvedModel model = guard.model(call, r.model(), Capability.CHAT);
+            GenerateRequest request = GenerateRequests.chat(r, call, caller.plan(), model, deadline(call));
+            checkStreamOptions(r.streamOptions(), stream);
+            guard.admit(call);
+            return generate(call, request, ChoiceFormat.CHAT, includeUsage(r.streamOptions()));
+        } catch (RuntimeException e) {
+            throw guard.fail(call, e, false);
+        }
+    }
+
+    @POST
+    @Path("/completions")
+    @Produces(MediaType.WILDCARD)
+    public RestMulti<Buffer> completions(RoutingContext context, byte[] body) {
+        V1Call call = calls.of(context);
+        call.endpoint(Endpoint.COMPLETIONS, false, 1);
+        try {
+            Caller caller = guard.authenticate(call, authorization(context));
+            CompletionRequest r = bodies.read(body, CompletionRequest.class);
+            boolean stream = Boolean.TRUE.equals(r.stream());
+            call.endpoint(Endpoint.COMPLETIONS, stream, r.n() == null ? 1 : r.n());
+            ResolvedModel model = guard.model(call, r.model(), Capability.COMPLETION);
+            GenerateRequest request = GenerateRequests.completion(r, call, caller.plan(), model, deadline(call));
+            checkStreamOptions(r.streamOptions(), stream);
+            guard.admit(call);
+            return generate(call, request, ChoiceFormat.TEXT, includeUsage(r.streamOptions()));
+        } catch (RuntimeException e) {
+            throw guard.fail(call, e, false);
+        }
+    }
+
+    @POST
+    @Path("/embeddings")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<Response> embeddings(RoutingContext context, byte[] body) {
+        V1Call call = calls.of(context);
+        call.endpoint(Endpoint.EMBEDDINGS, false, 1);
+        EmbeddingRequest r;
+        ResolvedModel model;
+        EmbedRequest request;
+        try {
+            Caller caller = guard.authenticate(call, authorization(context));
+            r = bodies.read(body, EmbeddingRequest.class);
+            model = guard.model(call, r.model(), Capability.EMBEDDINGS);
+            List<String> inputs = embeddingInputs(r.input(), caller);
+            EmbedRequest.Builder builder = EmbedRequest.newBuilder()
+                    .setRequestId(call.eventId())
+                    .setModel(model.id())
+                    .addAllInputs(inputs)
+                    .setDeadline(GenerateRequests.timestamp(deadline(call)));
+            if (r.dimensions() != null) {
+                builder.setDimensions(r.dimensions());
+            }
+            request = builder.build();
+            guard.admit(call);
+        } catch (RuntimeException e) {
+            throw guard.fail(call, e, false);
+        }
+        lifecycle.inferenceStarted(call);
+        boolean base64 = "base64".equals(r.encodingFormat());
+        Uni<EmbedResponse> answer = router.embed(model, request, deadline(call), call::instanceId);
+        return Uni.createFrom()
+                .<EmbedResponse>emitter(emitter -> {
+                    var subscription = answer.subscribe().with(emitter::complete, emitter::fail);
+                    call.onClientGone(() -> {
+                        subscription.cancel();
+                        emitter.fail(new ClientGoneException());
+                    });
+                })
+                .map(result -> {
+                    call.firstOutput();
+                    call.usage(result.getUsage().getPromptTokens(), 0, null);
+                    byte[] out = embeddingsJson(result, model, base64);
+                    lifecycle.finish(call, Outcome.COMPLETED, 200, true);
+                    Response.ResponseBuilder response = Response.ok(out).type(MediaType.APPLICATION_JSON_TYPE);
+                    successHeaders(call).forEach(response::header);
+                    return response.build();
+                })
+                .onFailure()
+                .transform(t -> guard.fail(call, t, true));
+    }
+
+    @GET
+    @Path("/models")
+    @Produces(MediaType.APPLICATION_JSON)
+    public ObjectNode listModels(RoutingContext context) {
+        V1Call call = calls.of(context);
+        Caller caller = guard.authenticate(call, authorization(context));
+        ObjectNode root = json.createObjectNode();
+        root.put("object", "list");
+        ArrayNode data = root.putArray("data");
+        models.list().stream()
+                .filter(m -> caller.plan().allows(m.id(), m.priceTier()))
+                .sorted(Comparator.comparing(ResolvedModel::id))
+                .forEach(m -> model(data.addObject(), m));
+        return root;
+    }
+
+    @GET
+    @Path("/models/{model}")
+    @Produces(MediaType.APPLICATION_JSON)
+    public ObjectNode getModel(RoutingContext context, @PathParam("model") String name) {
+        V1Call call = calls.of(context);
+        Caller caller = guard.authenticate(call, authorization(context));
+        ResolvedModel model = models.resolve(name)
+                .filter(m -> caller.plan().allows(m.id(), m.priceTier()))
+                .orElseThrow(() -> OpenAiException.modelNotFound(name));
+        return model(json.createObjectNode(), model);
+    }
+
+    /** The answer of a generation: headers and status known once the call opened, then the body. */
+    record Answer(Multi<Buffer> body, Map<String, List<String>> headers, int status) {}
+
+    private RestMulti<Buffer> generate(V1Call call, GenerateRequest request, ChoiceFormat format, boolean usage) {
+        lifecycle.inferenceStarted(call);
+        Completions out = new Completions(json, format, call, usage);
+        Uni<Answer> answer = generations
+                .open(call, request)
+                .onItem()
+                .transformToUni(opened -> {
+                    Multi<GenerateResponse> events = opened.first() == null
+                            ? opened.rest()
+                            : Multi.createBy()
+                                    .concatenating()
+                                    .streams(Multi.createFrom().item(opened.first()), opened.rest());
+                    return call.stream()
+                            ? Uni.createFrom().item(stream(call, out, events))
+                            : collect(call, out, events);
+                })
+                .onFailure()
+                .transform(t -> guard.fail(call, t, true));
+        return RestMulti.fromUniResponse(answer, Answer::body, Answer::headers, Answer::status);
+    }
+
+    private Uni<Answer> collect(V1Call call, Completions out, Multi<GenerateResponse> events) {
+        return events.onItem().invoke(out::accept).collect().last().map(ignored -> {
+            byte[] body = out.response();
+            lifecycle.finish(call, Outcome.COMPLETED, 200, true);
+            return new Answer(
+                    Multi.createFrom().item(Buffer.buffer(body)), headers(call, MediaType.APPLICATION_JSON), 200);
+        });
+    }
+
+    private Answer stream(V1Call call, Completions out, Multi<GenerateResponse> events) {
+        Multi<Buffer> body = events.onItem()
+                .transformToIterable(out::chunks)
+                .onCompletion()
+                .continueWith(out::end)
+                .onCompletion()
+                .invoke(() -> lifecycle.finish(call, Outcome.COMPLETED, 200, true))
+                .onFailure()
+                .recoverWithMulti(failure -> {
+                    // The status line is sent: a failure now ends the stream with an error event, as the SDKs expect.
+                    if (failure instanceof ClientGoneException) {
+                        lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 200, true);
+                        return Multi.createFrom().empty();
+                    }
+                    OpenAiException error = Failures.toOpenAi(failure, config.unavailableRetryAfter());
+                    boolean timeout = failure instanceof UpstreamException u
+                            && u.kind() == UpstreamException.Kind.DEADLINE_EXCEEDED;
+                    lifecycle.finish(call, timeout ? Outcome.TIMEOUT : Outcome.FAILED, 200, true);
+                    return Multi.createFrom().item(Sse.data(errorJson(error)));
+                })
+                .onCancellation()
+                .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 200, true));
+        Map<String, List<String>> headers = headers(call, Sse.CONTENT_TYPE);
+        headers.put("cache-control", List.of("no-cache"));
+        return new Answer(body, headers, 200);
+    }
+
+    private Map<String, List<String>> headers(V1Call call, String contentType) {
+        Map<String, List<String>> headers = new LinkedHashMap<>();
+        headers.put("content-type", List.of(contentType));
+        successHeaders(call).forEach((name, value) -> headers.put(name, List.of(value)));
+        return headers;
+    }
+
+    /** Rate-limit state and the request's flat price tier, known before any compute. */
+    private static Map<String, String> successHeaders(V1Call call) {
+        Map<String, String> headers = new LinkedHashMap<>();
+        if (call.admission() != null) {
+            call.admission().rate().ifPresent(rate -> RateLimitHeaders.put(rate, headers));
+        }
+        if (call.model() != null) {
+            headers.put("x-flatfare-price-tier", call.model().priceTier());
+        }
+        return headers;
+    }
+
+    private byte[] errorJson(OpenAiException error) {
+        try {
+            return json.writeValueAsBytes(
+                    new ApiError(new ApiError.Body(error.getMessage(), error.type(), error.param(), error.code())));
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private byte[] embeddingsJson(EmbedResponse result, ResolvedModel model, boolean base64) {
+        ObjectNode root = json.createObjectNode();
+        root.put("object", "list");
+        ArrayNode data = root.putArray("data");
+        for (Embedding embedding : result.getEmbeddingsList()) {
+            ObjectNode item = data.addObject();
+            item.put("object", "embedding");
+            item.put("index", embedding.getIndex());
+            if (base64) {
+                // OpenAI's base64 format: the float32 values, little-endian, base64-encoded.
+                ByteBuffer bytes =
+                        ByteBuffer.allocate(embedding.getValuesCount() * 4).order(ByteOrder.LITTLE_ENDIAN);
+                embedding.getValuesList().forEach(bytes::putFloat);
+                item.put("embedding", Base64.getEncoder().encodeToString(bytes.array()));
+            } else {
+                ArrayNode values = item.putArray("embedding");
+                embedding.getValuesList().forEach(values::add);
+            }
+        }
+        root.put("model", model.id());
+        ObjectNode usage = root.putObject("usage");
+        usage.put("prompt_tokens", result.getUsage().getPromptTokens());
+        usage.put("total_tokens", result.getUsage().getPromptTokens());
+        try {
+            return json.writeValueAsBytes(root);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private List<String> embeddingInputs(JsonNode input, Caller caller) {
+        List<String> inputs = new ArrayList<>();
+        if (input.isTextual()) {
+            inputs.add(input.asText());
+        } else if (input.isArray() && !input.isEmpty()) {
+            for (JsonNode item : input) {
+                if (item.isNumber() || item.isArray()) {
+                    throw OpenAiException.unsupported(
+                            "input", "Inputs given as token ids are not supported; send text.");
+                }
+                if (!item.isTextual()) {
+                    throw OpenAiException.invalid("input", "'input' must be a string or an array of strings.");
+                }
+                inputs.add(item.asText());
+            }
+        } else {
+            throw OpenAiException.invalid("input", "'input' must be a non-empty string or array of strings.");
+        }
+        if (inputs.size() > config.maxEmbeddingInputs()) {
+            throw OpenAiException.invalid(
+                    "input", "'input' has " + inputs.size() + " items; at most " + config.maxEmbeddingInputs() + ".");
+        }
+        long chars = inputs.stream().mapToLong(String::length).sum();
+        Integer limit = caller.plan().maxPromptChars();
+        if (limit != null && chars > limit) {
+            throw OpenAiException.invalid(
+                    "input",
+                    "The input has " + chars + " characters; this plan allows at most " + limit + ".",
+                    "prompt_too_large");
+        }
+        for (int i = 0; i < inputs.size(); i++) {
+            if (inputs.get(i).isEmpty()) {
+                throw OpenAiException.invalid("input", "'input' must not contain empty strings.");
+            }
+        }
+        return inputs;
+    }
+
+    private ObjectNode model(ObjectNode node, ResolvedModel model) {
+        node.put("id", model.id());
+        node.put("object", "model");
+        node.put("created", model.created() == null ? 0 : model.created().getEpochSecond());
+        node.put("owned_by", model.ownedBy());
+        ArrayNode aliases = node.putArray("aliases");
+        model.aliases().forEach(aliases::add);
+        ArrayNode capabilities = node.putArray("capabilities");
+        model.capabilities().stream()
+                .map(c -> c.name().toLowerCase(java.util.Locale.ROOT))
+                .sorted()
+                .forEach(capabilities::add);
+        node.put("context_length", model.contextLength());
+        node.put("price_tier", model.priceTier());
+        node.put("ready_instances", model.readyInstances());
+        return node;
+    }
+
+    private static void checkStreamOptions(StreamOptions options, boolean stream) {
+        if (options != null && !stream) {
+            throw OpenAiException.invalid("stream_options", "'stream_options' is only allowed when 'stream' is true.");
+        }
+    }
+
+    private static boolean includeUsage(StreamOptions options) {
+        return options != null && Boolean.TRUE.equals(options.includeUsage());
+    }
+
+    private Instant deadline(V1Call call) {
+        return call.receivedAt().plus(config.requestTimeout());
+    }
+
+    private static String authorization(RoutingContext context) {
+        return context.request().getHeader("Authorization");
+    }
+}

@@ -1,0 +1,96 @@
+package io.flatfare.gateway.service;
+
+import io.flatfare.contracts.events.Outcome;
+import io.flatfare.contracts.events.UsageEvent;
+import io.flatfare.gateway.usage.UsageRecorder;
+import io.quarkus.logging.Log;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Clock;
+
+/**
+ * Ends a {@code /v1} call exactly once: one usage event (for authenticated callers), the limiter's admission
+ * released, and the request metrics. Never throws: whatever happens here must not turn into a client error.
+ */
+@ApplicationScoped
+public class CallLifecycle {
+
+    private final UsageRecorder usage;
+    private final GatewayMetrics metrics;
+    private final Clock clock;
+
+    CallLifecycle(UsageRecorder usage, GatewayMetrics metrics) {
+        this.usage = usage;
+        this.metrics = metrics;
+        this.clock = Clock.systemUTC();
+    }
+
+    /** Counts a call that reached inference as in flight for its model until {@link #finish}. */
+    public void inferenceStarted(V1Call call) {
+        metrics.started(call.model().id());
+    }
+
+    /**
+     * Ends the call. {@code httpStatus} is the status sent (200 for a stream that began; 499 when the client left
+     * before a status was sent).
+     */
+    public void finish(V1Call call, Outcome outcome, int httpStatus, boolean countedInFlight) {
+        if (!call.finish()) {
+            return;
+        }
+        long durationNanos = System.nanoTime() - call.startNanos();
+        boolean billable = outcome.isBillable(call.hasOutput());
+        try {
+            if (call.admission() != null) {
+                call.admission().release(billable);
+            }
+        } catch (RuntimeException e) {
+            Log.warnf(e, "Releasing the limits of request %s failed", call.eventId());
+        }
+        if (countedInFlight && call.model() != null) {
+            metrics.ended(call.model().id());
+        }
+        String model = call.model() == null ? null : call.model().id();
+        metrics.finished(
+                call.endpoint() == null ? "unknown" : call.endpoint().path(),
+                model,
+                httpStatus,
+                outcome.wireName(),
+                durationNanos,
+                call.timeToFirstTokenMs());
+        if (call.caller() == null || call.endpoint() == null) {
+            return; // Not authenticated: nobody to bill, no event.
+        }
+        try {
+            String alias = call.model() != null
+                            && call.requestedModel() != null
+                            && !call.requestedModel().equals(model)
+                    ? call.requestedModel()
+                    : null;
+            UsageEvent event = UsageEvent.builder()
+                    .eventId(call.eventId())
+                    .accountId(call.caller().accountId())
+                    .apiKeyId(call.caller().apiKeyId())
+                    .model(model)
+                    .modelAlias(alias)
+                    .priceTier(call.model() == null ? null : call.model().priceTier())
+                    .endpoint(call.endpoint())
+                    .stream(call.stream())
+                    .outcome(outcome)
+                    .httpStatus(httpStatus)
+                    .promptTokens(call.promptTokens())
+                    .completionTokens(call.completionTokens())
+                    .n(call.n())
+                    .queueMs(call.queueMs())
+                    .timeToFirstTokenMs(call.timeToFirstTokenMs())
+                    .durationMs(durationNanos / 1_000_000)
+                    .instanceId(call.instanceId())
+                    .receivedAt(call.receivedAt())
+                    .occurredAt(clock.instant())
+                    .build();
+            usage.record(event, call.traceHeaders());
+        } catch (RuntimeException e) {
+            // A usage event that cannot even be built is a bug; it must be loud, and the client still gets its answer.
+            Log.errorf(e, "Could not record the usage event of request %s", call.eventId());
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package io.flatfare.gateway.service;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Request metrics per model and status: {@code flatfare_gateway_requests_total}, {@code
+ * flatfare_gateway_request_duration_seconds}, {@code flatfare_gateway_time_to_first_token_seconds} (histograms, so
+ * tail latency can be read) and {@code flatfare_gateway_requests_in_flight}. Models are tagged by canonical id only
+ * (or {@code unresolved}), which keeps the tag set bounded by the catalog.
+ */
+@ApplicationScoped
+public class GatewayMetrics {
+
+    static final String UNRESOLVED = "unresolved";
+
+    private final MeterRegistry registry;
+    private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
+
+    GatewayMetrics(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    public void started(String model) {
+        inFlight(model).incrementAndGet();
+    }
+
+    public void ended(String model) {
+        inFlight(model).decrementAndGet();
+    }
+
+    public void finished(String endpoint, String model, int status, String outcome, long durationNanos, Long ttftMs) {
+        String modelTag = model == null ? UNRESOLVED : model;
+        String statusTag = Integer.toString(status);
+        Counter.builder("flatfare.gateway.requests")
+                .description("Requests to the /v1 API by endpoint, model, status and outcome")
+                .tags("endpoint", endpoint, "model", modelTag, "status", statusTag, "outcome", outcome)
+                .register(registry)
+                .increment();
+        Timer.builder("flatfare.gateway.request.duration")
+                .description("Time from receipt of a /v1 request to its end")
+                .tags("endpoint", endpoint, "model", modelTag, "status", statusTag)
+                .publishPercentileHistogram()
+                .register(registry)
+                .record(durationNanos, TimeUnit.NANOSECONDS);
+        if (ttftMs != null) {
+            Timer.builder("flatfare.gateway.time.to.first.token")
+                    .description("Time from receipt of a /v1 request to its first output")
+                    .tags("endpoint", endpoint, "model", modelTag)
+                    .publishPercentileHistogram()
+                    .register(registry)
+                    .record(ttftMs, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private AtomicInteger inFlight(String model) {
+        return inFlight.computeIfAbsent(model, m -> {
+            AtomicInteger value = new AtomicInteger();
+            registry.gauge(
+                    "flatfare.gateway.requests.in.flight", io.micrometer.core.instrument.Tags.of("model", m), value);
+            return value;
+        });
+    }
+}

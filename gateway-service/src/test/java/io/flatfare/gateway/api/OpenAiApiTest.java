@@ -1,0 +1,420 @@
+package io.flatfare.gateway.api;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.not;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.startsWith;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.flatfare.contracts.events.Endpoint;
+import io.flatfare.contracts.events.Outcome;
+import io.flatfare.contracts.events.UsageEvent;
+import io.flatfare.gateway.InferencePlatformResource;
+import io.flatfare.gateway.account.Plan;
+import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.PostgresTestResource;
+import io.flatfare.testing.redis.RedisTestResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.Response;
+import jakarta.inject.Inject;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The {@code /v1} API over a real inference process (tiny model), a real registry, PostgreSQL, Redis and Kafka:
+ * response shapes, streaming, errors with their exact envelopes, and one usage event per request.
+ */
+@QuarkusTest
+@WithTestResource(PostgresTestResource.class)
+@WithTestResource(RedisTestResource.class)
+@WithTestResource(KafkaTestResource.class)
+@WithTestResource(InferencePlatformResource.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class OpenAiApiTest {
+
+    static final String MODEL = "flatfare-tiny";
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @Inject
+    Tenants tenants;
+
+    Tenants.Tenant tenant;
+    UsageTopic usage;
+
+    @BeforeAll
+    void setUp() {
+        tenant = tenants.generous();
+        usage = new UsageTopic();
+    }
+
+    @AfterAll
+    void tearDown() {
+        usage.close();
+    }
+
+    Response post(String path, Object body) {
+        return given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(body)
+                .post(path);
+    }
+
+    static Map<String, Object> chat(Object... extra) {
+        var body = new java.util.LinkedHashMap<String, Object>();
+        body.put("model", MODEL);
+        body.put("messages", List.of(Map.of("role", "user", "content", "Hello there")));
+        body.put("max_tokens", 8);
+        for (int i = 0; i < extra.length; i += 2) {
+            body.put((String) extra[i], extra[i + 1]);
+        }
+        return body;
+    }
+
+    /** The JSON payloads of an SSE body, checking the framing on the way. */
+    static List<String> events(String body) {
+        assertThat(body).endsWith("data: [DONE]\n\n");
+        List<String> out = new ArrayList<>();
+        for (String frame : body.split("\n\n")) {
+            assertThat(frame).startsWith("data: ");
+            out.add(frame.substring("data: ".length()));
+        }
+        return out;
+    }
+
+    @Test
+    void chatCompletionHasOpenAisShapeHeadersAndOneUsageEvent() throws Exception {
+        Response response = post("/v1/chat/completions", chat("model", "tiny", "seed", 3));
+        response.then()
+                .statusCode(200)
+                .contentType(ContentType.JSON)
+                .header("x-request-id", startsWith("req_"))
+                .header("openai-processing-ms", notNullValue())
+                .header("x-flatfare-price-tier", equalTo("small"))
+                .body("id", startsWith("chatcmpl-"))
+                .body("object", equalTo("chat.completion"))
+                .body("model", equalTo(MODEL))
+                .body("choices[0].index", equalTo(0))
+                .body("choices[0].message.role", equalTo("assistant"))
+                .body("choices[0].finish_reason", org.hamcrest.Matchers.oneOf("stop", "length"));
+        JsonNode json = JSON.readTree(response.asString());
+        assertThat(json.get("created").asLong()).isPositive();
+        assertThat(json.has("system_fingerprint")).isTrue();
+        JsonNode u = json.get("usage");
+        assertThat(u.get("prompt_tokens").asInt()).isPositive();
+        assertThat(u.get("completion_tokens").asInt()).isBetween(1, 8);
+        assertThat(u.get("total_tokens").asInt())
+                .isEqualTo(u.get("prompt_tokens").asInt() + u.get("completion_tokens").asInt());
+
+        UsageEvent event = usage.await(response.header("x-request-id"));
+        assertThat(event.accountId()).isEqualTo(tenant.account());
+        assertThat(event.apiKeyId()).isEqualTo(tenant.keyId());
+        assertThat(event.model()).isEqualTo(MODEL);
+        assertThat(event.modelAlias()).isEqualTo("tiny");
+        assertThat(event.endpoint()).isEqualTo(Endpoint.CHAT_COMPLETIONS);
+        assertThat(event.outcome()).isEqualTo(Outcome.COMPLETED);
+        assertThat(event.billable()).isTrue();
+        assertThat(event.httpStatus()).isEqualTo(200);
+        assertThat(event.promptTokens()).isEqualTo(u.get("prompt_tokens").asInt());
+        assertThat(event.completionTokens()).isEqualTo(u.get("completion_tokens").asInt());
+        assertThat(event.instanceId()).isEqualTo("gw-test-1");
+        assertThat(event.timeToFirstTokenMs()).isNotNull();
+    }
+
+    @Test
+    void sameSeedSameAnswer() {
+        String a = post("/v1/chat/completions", chat("seed", 42, "temperature", 1.0))
+                .then()
+                .statusCode(200)
+                .extract()
+                .path("choices[0].message.content");
+        String b = post("/v1/chat/completions", chat("seed", 42, "temperature", 1.0))
+                .then()
+                .statusCode(200)
+                .extract()
+                .path("choices[0].message.content");
+        assertThat(a).isEqualTo(b);
+    }
+
+    @Test
+    void streamingSendsChunksUsageAndDone() throws Exception {
+        Response response =
+                post("/v1/chat/completions", chat("stream", true, "stream_options", Map.of("include_usage", true)));
+        response.then().statusCode(200).header("content-type", startsWith("text/event-stream"));
+        List<String> events = events(response.asString());
+        assertThat(events.getLast()).isEqualTo("[DONE]");
+        List<JsonNode> chunks = new ArrayList<>();
+        for (String e : events.subList(0, events.size() - 1)) {
+            chunks.add(JSON.readTree(e));
+        }
+        JsonNode usageChunk = chunks.getLast();
+        assertThat(usageChunk.get("choices")).isEmpty();
+        assertThat(usageChunk.get("usage").get("completion_tokens").asInt()).isBetween(1, 8);
+        List<JsonNode> content = chunks.subList(0, chunks.size() - 1);
+        assertThat(content).isNotEmpty().allSatisfy(c -> {
+            assertThat(c.get("object").asText()).isEqualTo("chat.completion.chunk");
+            assertThat(c.get("id").asText()).isEqualTo(chunks.getFirst().get("id").asText());
+            assertThat(c.get("usage").isNull()).isTrue();
+        });
+        assertThat(content.getFirst().at("/choices/0/delta/role").asText()).isEqualTo("assistant");
+        assertThat(content.getLast().at("/choices/0/finish_reason").asText()).isIn("stop", "length");
+
+        UsageEvent event = usage.await(response.header("x-request-id"));
+        assertThat(event.stream()).isTrue();
+        assertThat(event.outcome()).isEqualTo(Outcome.COMPLETED);
+        assertThat(event.completionTokens())
+                .isEqualTo(usageChunk.get("usage").get("completion_tokens").asInt());
+    }
+
+    @Test
+    void withoutIncludeUsageChunksCarryNoUsageKey() throws Exception {
+        List<String> events =
+                events(post("/v1/chat/completions", chat("stream", true)).asString());
+        for (String e : events.subList(0, events.size() - 1)) {
+            JsonNode chunk = JSON.readTree(e);
+            assertThat(chunk.get("choices")).isNotEmpty();
+            assertThat(chunk.has("usage")).isFalse();
+        }
+    }
+
+    @Test
+    void nChoicesInJsonAndInStreams() throws Exception {
+        post("/v1/chat/completions", chat("n", 3))
+                .then()
+                .statusCode(200)
+                .body("choices.index", equalTo(List.of(0, 1, 2)));
+        List<String> events = events(post("/v1/chat/completions", chat("n", 2, "stream", true)).asString());
+        Set<Integer> indices = new java.util.TreeSet<>();
+        int roles = 0;
+        for (String e : events.subList(0, events.size() - 1)) {
+            JsonNode choice = JSON.readTree(e).at("/choices/0");
+            indices.add(choice.get("index").asInt());
+            roles += choice.at("/delta/role").isMissingNode() ? 0 : 1;
+        }
+        assertThat(indices).containsExactly(0, 1);
+        assertThat(roles).isEqualTo(2);
+    }
+
+    @Test
+    void legacyCompletionsInJsonAndStream() throws Exception {
+        Map<String, Object> body = Map.of("model", MODEL, "prompt", "Once upon a time", "max_tokens", 5);
+        post("/v1/completions", body)
+                .then()
+                .statusCode(200)
+                .body("id", startsWith("cmpl-"))
+                .body("object", equalTo("text_completion"))
+                .body("choices[0].text", notNullValue())
+                .body("usage.completion_tokens", org.hamcrest.Matchers.lessThanOrEqualTo(5));
+        Map<String, Object> streamed = Map.of("model", MODEL, "prompt", List.of("Once"), "max_tokens", 5, "stream", true);
+        List<String> events = events(post("/v1/completions", streamed).asString());
+        assertThat(JSON.readTree(events.getFirst()).get("object").asText()).isEqualTo("text_completion");
+    }
+
+    @Test
+    void embeddingsAsFloatsAndAsBase64AgreeAndAreBilled() {
+        Map<String, Object> floats = Map.of("model", "flatfare-tiny-embed", "input", List.of("hello", "world"));
+        Response a = post("/v1/embeddings", floats);
+        a.then()
+                .statusCode(200)
+                .body("object", equalTo("list"))
+                .body("data.index", equalTo(List.of(0, 1)))
+                .body("data[0].object", equalTo("embedding"))
+                .body("model", equalTo("flatfare-tiny-embed"))
+                .body("usage.prompt_tokens", org.hamcrest.Matchers.greaterThan(0));
+        List<Float> values = a.path("data[0].embedding");
+        String encoded = post(
+                        "/v1/embeddings",
+                        Map.of("model", "flatfare-tiny-embed", "input", "hello", "encoding_format", "base64"))
+                .then()
+                .statusCode(200)
+                .extract()
+                .path("data[0].embedding");
+        ByteBuffer bytes = ByteBuffer.wrap(Base64.getDecoder().decode(encoded)).order(ByteOrder.LITTLE_ENDIAN);
+        assertThat(bytes.remaining()).isEqualTo(values.size() * 4);
+        for (Float v : values) {
+            assertThat(bytes.getFloat()).isCloseTo(v, org.assertj.core.data.Offset.offset(1e-6f));
+        }
+        UsageEvent event = usage.await(a.header("x-request-id"));
+        assertThat(event.endpoint()).isEqualTo(Endpoint.EMBEDDINGS);
+        assertThat(event.billable()).isTrue();
+        assertThat(event.completionTokens()).isZero();
+    }
+
+    @Test
+    void modelsListsOnlyWhatThePlanAllows() {
+        given().header("Authorization", tenant.bearer())
+                .get("/v1/models")
+                .then()
+                .statusCode(200)
+                .body("object", equalTo("list"))
+                .body("data.id", hasItem(MODEL))
+                .body("data.id", hasItem("flatfare-tiny-embed"))
+                .body("data[0].object", equalTo("model"));
+        var narrow = tenants.create(Set.of(MODEL), null, null, null, null);
+        given().header("Authorization", narrow.bearer())
+                .get("/v1/models")
+                .then()
+                .statusCode(200)
+                .body("data.id", equalTo(List.of(MODEL)));
+        given().header("Authorization", narrow.bearer())
+                .get("/v1/models/tiny")
+                .then()
+                .statusCode(200)
+                .body("id", equalTo(MODEL))
+                .body("owned_by", notNullValue())
+                .body("ready_instances", org.hamcrest.Matchers.greaterThanOrEqualTo(1));
+        given().header("Authorization", narrow.bearer())
+                .get("/v1/models/flatfare-tiny-embed")
+                .then()
+                .statusCode(404)
+                .body("error.code", equalTo("model_not_found"));
+        given().header("Authorization", narrow.bearer())
+                .contentType(ContentType.JSON)
+                .body(Map.of("model", "flatfare-tiny-embed", "input", "x"))
+                .post("/v1/embeddings")
+                .then()
+                .statusCode(403)
+                .body("error.code", equalTo("model_not_allowed"))
+                .body("error.param", equalTo("model"));
+    }
+
+    @Test
+    void aClientRequestIdIsEchoedOnlyWhenWellFormedAndNeverBecomesTheEventId() {
+        Response echoed = given().header("Authorization", tenant.bearer())
+                .header("x-request-id", "client-123")
+                .contentType(ContentType.JSON)
+                .body(chat())
+                .post("/v1/chat/completions");
+        echoed.then().statusCode(200).header("x-request-id", equalTo("client-123"));
+        assertThat(usage.records("client-123")).isEmpty();
+        given().header("Authorization", tenant.bearer())
+                .header("x-request-id", "bad id with spaces")
+                .contentType(ContentType.JSON)
+                .body(chat())
+                .post("/v1/chat/completions")
+                .then()
+                .header("x-request-id", startsWith("req_"));
+    }
+
+    @Test
+    void rateLimitHeadersCountDown() {
+        var limited = tenants.create(Set.of(Plan.ALL_MODELS), 5, null, null, null);
+        List<Integer> remaining = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            Response r = given().header("Authorization", limited.bearer())
+                    .contentType(ContentType.JSON)
+                    .body(chat("max_tokens", 1))
+                    .post("/v1/chat/completions");
+            r.then().statusCode(200).header("x-ratelimit-limit-requests", equalTo("5"));
+            assertThat(r.header("x-ratelimit-reset-requests")).matches("\\d+(ms|s)|\\d+m\\d+s");
+            remaining.add(Integer.parseInt(r.header("x-ratelimit-remaining-requests")));
+        }
+        assertThat(remaining).containsExactly(4, 3);
+    }
+
+    @Test
+    void unknownFieldsAreIgnored() {
+        post("/v1/chat/completions", chat("store", false, "metadata", Map.of("a", "b"), "some_future_field", 1))
+                .then()
+                .statusCode(200);
+    }
+
+    @Test
+    void planOutputCapBoundsMaxTokensAndTheDefault() {
+        var capped = tenants.create(Set.of(Plan.ALL_MODELS), null, null, null, 4);
+        given().header("Authorization", capped.bearer())
+                .contentType(ContentType.JSON)
+                .body(chat("max_tokens", 5))
+                .post("/v1/chat/completions")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("max_tokens"));
+        var body = chat();
+        body.remove("max_tokens");
+        body.put("logit_bias", Map.of("261", -100));
+        given().header("Authorization", capped.bearer())
+                .contentType(ContentType.JSON)
+                .body(body)
+                .post("/v1/chat/completions")
+                .then()
+                .statusCode(200)
+                .body("usage.completion_tokens", equalTo(4))
+                .body("choices[0].finish_reason", equalTo("length"));
+    }
+
+    @Test
+    void jsonObjectResponseFormatGivesJson() throws Exception {
+        String content = post(
+                        "/v1/chat/completions",
+                        chat("max_tokens", 200, "response_format", Map.of("type", "json_object")))
+                .then()
+                .statusCode(200)
+                .body("choices[0].finish_reason", not(equalTo("length")))
+                .extract()
+                .path("choices[0].message.content");
+        assertThat(JSON.readTree(content).isObject()).isTrue();
+    }
+
+    @Test
+    void aClientThatDisconnectsCancelsTheUpstreamCall() throws Exception {
+        var body = JSON.writeValueAsString(chat(
+                "stream", true, "max_tokens", 8000, "logit_bias", Map.of("261", -100)));
+        String requestId;
+        try (var socket = new java.net.Socket("127.0.0.1", io.restassured.RestAssured.port)) {
+            var out = socket.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + tenant.bearer()
+                            + "\r\nContent-Type: application/json\r\nContent-Length: "
+                            + body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            out.flush();
+            var in = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(socket.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+            String line;
+            String id = null;
+            while ((line = in.readLine()) != null && !line.startsWith("data: ")) {
+                if (line.toLowerCase(java.util.Locale.ROOT).startsWith("x-request-id:")) {
+                    id = line.substring(line.indexOf(':') + 1).strip();
+                }
+            }
+            assertThat(line).as("a first chunk arrived").isNotNull();
+            requestId = id;
+        }
+        long closed = System.nanoTime();
+        var channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", InferencePlatformResource.inference().port())
+                .usePlaintext()
+                .build();
+        try {
+            var info = io.flatfare.contracts.inference.v1.InferenceServiceGrpc.newBlockingStub(channel);
+            org.awaitility.Awaitility.await()
+                    .atMost(java.time.Duration.ofSeconds(30))
+                    .until(() -> info.info(io.flatfare.contracts.inference.v1.InfoRequest.getDefaultInstance())
+                            .getModelsList()
+                            .stream()
+                            .filter(m -> m.getModel().equals(MODEL))
+                            .allMatch(m -> m.getSlotsBusy() == 0));
+        } finally {
+            channel.shutdownNow();
+        }
+        long freedMs = (System.nanoTime() - closed) / 1_000_000;
+        UsageEvent event = usage.await(requestId);
+        assertThat(event.outcome()).isEqualTo(Outcome.CLIENT_CANCELLED);
+        assertThat(event.billable()).as("output was produced before the client left").isTrue();
+        assertThat(event.httpStatus()).isEqualTo(200);
+        // 8,000 tokens take several seconds on this model; a slot freed well before that was cancelled.
+        assertThat(freedMs).isLessThan(2_000);
+    }
+}

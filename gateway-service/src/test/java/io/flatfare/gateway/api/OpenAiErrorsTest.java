@@ -1,0 +1,292 @@
+package io.flatfare.gateway.api;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.nullValue;
+
+import io.flatfare.contracts.events.Outcome;
+import io.flatfare.contracts.events.UsageEvent;
+import io.flatfare.gateway.InferencePlatformResource;
+import io.flatfare.gateway.account.Plan;
+import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.PostgresTestResource;
+import io.flatfare.testing.redis.RedisTestResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.Response;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/** Every error status of {@code /v1} with its exact envelope and headers, and what each does to usage. */
+@QuarkusTest
+@WithTestResource(PostgresTestResource.class)
+@WithTestResource(RedisTestResource.class)
+@WithTestResource(KafkaTestResource.class)
+@WithTestResource(InferencePlatformResource.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class OpenAiErrorsTest {
+
+    @Inject
+    Tenants tenants;
+
+    Tenants.Tenant tenant;
+    UsageTopic usage;
+
+    @BeforeAll
+    void setUp() {
+        tenant = tenants.generous();
+        usage = new UsageTopic();
+    }
+
+    @AfterAll
+    void tearDown() {
+        usage.close();
+    }
+
+    Response post(String authorization, Object body) {
+        var request = given().contentType(ContentType.JSON).body(body);
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
+        return request.post("/v1/chat/completions");
+    }
+
+    static Map<String, Object> chat(Object... extra) {
+        return OpenAiApiTest.chat(extra);
+    }
+
+    /** The envelope: all four keys present, param and code as given (null allowed). */
+    static void envelope(Response r, int status, String type, String param, String code) {
+        r.then()
+                .statusCode(status)
+                .contentType(ContentType.JSON)
+                .body("error.message", notNullValue())
+                .body("error.type", equalTo(type))
+                .body("error.param", param == null ? nullValue() : equalTo(param))
+                .body("error.code", code == null ? nullValue() : equalTo(code));
+        Map<String, Object> error = r.path("error");
+        assertThat(error).containsOnlyKeys("message", "type", "param", "code");
+        assertThat(r.asString()).doesNotContain("Exception").doesNotContain("at io.");
+    }
+
+    @Test
+    void everyBadKeyGetsTheSameBody() {
+        var victim = tenants.generous();
+        String expiring = tenants.expiringKey(victim.account(), Duration.ofSeconds(2));
+        var revoked = tenants.generous();
+        tenants.revoke(revoked);
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> post("Bearer " + expiring, chat()).statusCode() == 401
+                        && post(revoked.bearer(), chat()).statusCode() == 401);
+
+        List<String> authorizations = List.of(
+                "Bearer " + expiring,
+                revoked.bearer(),
+                "Bearer sk-ff-" + "A".repeat(43),
+                "Bearer not-even-a-key",
+                "Basic dXNlcjpwYXNz",
+                "Bearer ");
+        String first = null;
+        for (String authorization : authorizations) {
+            Response r = post(authorization, chat());
+            envelope(r, 401, "invalid_request_error", null, "invalid_api_key");
+            first = first == null ? r.asString() : first;
+            assertThat(r.asString()).isEqualTo(first);
+        }
+        Response missing = post(null, chat());
+        envelope(missing, 401, "invalid_request_error", null, "invalid_api_key");
+        assertThat(missing.asString()).isEqualTo(first);
+        // Not authenticated: nobody to bill, so no usage event.
+        assertThat(usage.records(missing.header("x-request-id"))).isEmpty();
+    }
+
+    @Test
+    void invalidParametersAre400NamingTheParamAndAreRejectedUsage() {
+        Response r = post(tenant.bearer(), chat("temperature", 5));
+        envelope(r, 400, "invalid_request_error", "temperature", "invalid_value");
+        UsageEvent event = usage.await(r.header("x-request-id"));
+        assertThat(event.outcome()).isEqualTo(Outcome.REJECTED);
+        assertThat(event.httpStatus()).isEqualTo(400);
+        assertThat(event.billable()).isFalse();
+
+        envelope(post(tenant.bearer(), chat("n", 0)), 400, "invalid_request_error", "n", "invalid_value");
+        envelope(
+                post(tenant.bearer(), chat("stop", List.of("a", "b", "c", "d", "e"))),
+                400,
+                "invalid_request_error",
+                "stop",
+                "invalid_value");
+        envelope(
+                post(tenant.bearer(), chat("messages", List.of(Map.of("role", "wizard", "content", "x")))),
+                400,
+                "invalid_request_error",
+                "messages[0].role",
+                "invalid_value");
+        envelope(
+                post(tenant.bearer(), chat("messages", List.of())),
+                400,
+                "invalid_request_error",
+                "messages",
+                "invalid_value");
+        envelope(
+                post(tenant.bearer(), chat("max_tokens", "many")),
+                400,
+                "invalid_request_error",
+                "max_tokens",
+                "invalid_type");
+        envelope(
+                post(tenant.bearer(), chat("stream_options", Map.of("include_usage", true))),
+                400,
+                "invalid_request_error",
+                "stream_options",
+                "invalid_value");
+        envelope(
+                post(tenant.bearer(), chat("response_format", Map.of("type", "json_schema"))),
+                400,
+                "invalid_request_error",
+                "response_format.json_schema",
+                "invalid_value");
+        envelope(
+                post(
+                        tenant.bearer(),
+                        chat(
+                                "response_format",
+                                Map.of(
+                                        "type",
+                                        "json_schema",
+                                        "json_schema",
+                                        Map.of("name", "x", "schema", Map.of("type", "object", "minProperties", "lots"))))),
+                400,
+                "invalid_request_error",
+                "response_format",
+                null);
+    }
+
+    @Test
+    void malformedJsonIs400() {
+        Response r = given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body("{\"model\": ")
+                .post("/v1/chat/completions");
+        envelope(r, 400, "invalid_request_error", null, "invalid_json");
+        assertThat(usage.await(r.header("x-request-id")).outcome()).isEqualTo(Outcome.REJECTED);
+    }
+
+    @Test
+    void unsupportedFeaturesAreRefusedNeverIgnored() {
+        envelope(
+                post(tenant.bearer(), chat("tools", List.of(Map.of("type", "function")))),
+                400,
+                "invalid_request_error",
+                "tools",
+                "unsupported_parameter");
+        envelope(
+                post(tenant.bearer(), chat("logprobs", true)),
+                400,
+                "invalid_request_error",
+                "logprobs",
+                "unsupported_parameter");
+        envelope(
+                post(
+                        tenant.bearer(),
+                        chat(
+                                "messages",
+                                List.of(Map.of(
+                                        "role",
+                                        "user",
+                                        "content",
+                                        List.of(Map.of("type", "image_url", "image_url", Map.of("url", "x"))))))),
+                400,
+                "invalid_request_error",
+                "messages[0].content[0].type",
+                "unsupported_parameter");
+        envelope(
+                post(tenant.bearer(), chat("audio", Map.of("voice", "alloy"))),
+                400,
+                "invalid_request_error",
+                "audio",
+                "unsupported_parameter");
+    }
+
+    @Test
+    void unknownModelIs404AndAWrongCapabilityIs400() {
+        Response r = post(tenant.bearer(), chat("model", "no-such-model"));
+        envelope(r, 404, "invalid_request_error", "model", "model_not_found");
+        UsageEvent event = usage.await(r.header("x-request-id"));
+        assertThat(event.model()).isNull();
+        assertThat(event.httpStatus()).isEqualTo(404);
+        envelope(
+                post(tenant.bearer(), chat("model", "flatfare-tiny-embed")),
+                400,
+                "invalid_request_error",
+                "model",
+                "model_not_supported");
+    }
+
+    @Test
+    void promptTooLongForTheContextIs400ContextLengthExceeded() {
+        Response r = post(tenant.bearer(), chat("max_tokens", 4090));
+        envelope(r, 400, "invalid_request_error", "max_tokens", "context_length_exceeded");
+    }
+
+    @Test
+    void bodyOverTheLimitIs413WithNoUsageEvent() {
+        var own = tenants.generous();
+        String big = "x".repeat(9 * 1024 * 1024);
+        Response r = given().header("Authorization", own.bearer())
+                .contentType(ContentType.JSON)
+                .body("{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"" + big + "\"}]}")
+                .post("/v1/chat/completions");
+        envelope(r, 413, "invalid_request_error", null, "request_too_large");
+        // Events of one account share a partition: once a later request's event is there, an event of the 413
+        // would be there too.
+        String later = post(own.bearer(), chat("max_tokens", 1)).header("x-request-id");
+        usage.await(later);
+        assertThat(usage.forAccount(own.account()))
+                .extracting(UsageEvent::eventId)
+                .containsExactly(later);
+    }
+
+    @Test
+    void rateLimitIs429WithRetryAfterAndIsNotBilled() {
+        var limited = tenants.create(Set.of(Plan.ALL_MODELS), 2, null, null, null);
+        for (int i = 0; i < 2; i++) {
+            post(limited.bearer(), chat("max_tokens", 1)).then().statusCode(200);
+        }
+        Response r = post(limited.bearer(), chat("max_tokens", 1));
+        envelope(r, 429, "requests", null, "rate_limit_exceeded");
+        assertThat(Integer.parseInt(r.header("retry-after"))).isBetween(1, 60);
+        assertThat(r.header("x-ratelimit-remaining-requests")).isEqualTo("0");
+        UsageEvent event = usage.await(r.header("x-request-id"));
+        assertThat(event.outcome()).isEqualTo(Outcome.REJECTED);
+        assertThat(event.httpStatus()).isEqualTo(429);
+    }
+
+    @Test
+    void exhaustedQuotaIs429InsufficientQuotaThatSdksDoNotRetry() {
+        var quota = tenants.create(Set.of(Plan.ALL_MODELS), null, null, 1L, null);
+        post(quota.bearer(), chat("max_tokens", 1)).then().statusCode(200);
+        Response r = post(quota.bearer(), chat("max_tokens", 1));
+        envelope(r, 429, "insufficient_quota", null, "insufficient_quota");
+        assertThat(r.header("x-should-retry")).isEqualTo("false");
+    }
+
+    @Test
+    void aNonBillableRequestGivesItsQuotaBack() {
+        var quota = tenants.create(Set.of(Plan.ALL_MODELS), null, null, 1L, null);
+        // Refused by inference (too long for the context) after admission: not billable, quota refunded.
+        post(quota.bearer(), chat("max_tokens", 4090)).then().statusCode(400);
+        post(quota.bearer(), chat("max_tokens", 1)).then().statusCode(200);
+    }
+}

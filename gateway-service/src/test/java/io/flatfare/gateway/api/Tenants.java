@@ -1,0 +1,49 @@
+package io.flatfare.gateway.api;
+
+import io.flatfare.gateway.account.AccountService;
+import io.flatfare.gateway.account.Plan;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Instant;
+import java.util.Set;
+import java.util.UUID;
+
+/** Creates throwaway plans, accounts and keys through the real account service. */
+@ApplicationScoped
+public class Tenants {
+
+    private final AccountService accounts;
+
+    Tenants(AccountService accounts) {
+        this.accounts = accounts;
+    }
+
+    /** A key for a fresh account on a fresh plan with these limits; returns the secret. */
+    public Tenant create(Set<String> models, Integer rpm, Integer concurrent, Long monthly, Integer maxOutput) {
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        String plan = "plan-" + suffix;
+        accounts.createPlan(new Plan(plan, models, Set.of(), rpm, concurrent, monthly, 100_000, maxOutput));
+        String account = "acct-" + suffix;
+        accounts.createAccount(account, "Test " + suffix, plan);
+        var key = accounts.createKey(account, "test", null);
+        return new Tenant(account, key.key().id, key.secret());
+    }
+
+    public Tenant generous() {
+        return create(Set.of(Plan.ALL_MODELS), null, null, null, null);
+    }
+
+    /** A key that expires in a moment. */
+    public String expiringKey(String account, java.time.Duration in) {
+        return accounts.createKey(account, "expiring", Instant.now().plus(in)).secret();
+    }
+
+    public void revoke(Tenant tenant) {
+        accounts.revokeKey(tenant.account(), tenant.keyId());
+    }
+
+    public record Tenant(String account, String keyId, String key) {
+        public String bearer() {
+            return "Bearer " + key;
+        }
+    }
+}
