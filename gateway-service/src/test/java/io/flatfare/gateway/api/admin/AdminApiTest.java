@@ -235,6 +235,15 @@ class AdminApiTest {
                 .statusCode(200)
                 .body("plan_id", equalTo("standard"))
                 .body("disabled", equalTo(true));
+        given().header("Authorization", "Bearer test-admin-token")
+                .contentType("application/merge-patch+json")
+                .body("{\"name\": \"Acme Inc\", \"disabled\": false}")
+                .patch("/admin/accounts/" + id)
+                .then()
+                .statusCode(200)
+                .body("name", equalTo("Acme Inc"))
+                .body("disabled", equalTo(false))
+                .body("plan_id", equalTo("standard"));
         admin().queryParam("plan_id", "standard").get("/admin/accounts").then().body("data.id", hasItem(id));
         admin().queryParam("plan_id", "developer").get("/admin/accounts").then().body("data.id", not(hasItem(id)));
 
