@@ -1,0 +1,36 @@
+package io.flatfare.gateway.account;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+
+/** Configuration of accounts, API keys and their admin API; every key is listed in the module README. */
+@ConfigMapping(prefix = "flatfare.gateway")
+public interface AccountsConfig {
+
+    /** Bearer token for {@code /admin/*}. No default: without one the service refuses to start. */
+    String adminToken();
+
+    Auth auth();
+
+    interface Auth {
+        /**
+         * How long a key lookup is trusted before the database is asked again. A change made through another
+         * replica (revocation, disabled account, plan change) takes effect within this; on the replica that made
+         * it, at once.
+         */
+        @WithDefault("5s")
+        Duration cacheTtl();
+
+        /**
+         * How long an unknown, revoked or expired key is remembered as such (at most {@link #cacheTtl()}), so a
+         * client retrying a bad key does not reach the database on every request.
+         */
+        @WithDefault("1s")
+        Duration negativeCacheTtl();
+
+        /** Lookups kept at most; the least recently used go first. */
+        @WithDefault("100000")
+        long cacheMaxEntries();
+    }
+}
