@@ -1,8 +1,12 @@
 package io.flatfare.gateway.usage;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.flatfare.contracts.events.EventJson;
+import io.flatfare.contracts.events.EventSchemas;
 import io.flatfare.contracts.events.Topics;
+import io.flatfare.contracts.events.UsageEvent;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -80,6 +84,21 @@ final class UsageTopicReader implements AutoCloseable {
     static String header(ConsumerRecord<String, byte[]> record, String name) {
         var header = record.headers().lastHeader(name);
         return header == null ? null : new String(header.value(), StandardCharsets.UTF_8);
+    }
+
+    /** The record is the one of {@code event}: key, contract-valid JSON value and CloudEvents headers. */
+    static void assertIsTheRecordOf(ConsumerRecord<String, byte[]> record, UsageEvent event) {
+        assertThat(record.topic()).isEqualTo(Topics.USAGE);
+        assertThat(record.key()).isEqualTo(event.accountId());
+        EventSchemas.Result validation = EventSchemas.validate(UsageEvent.class, record.value());
+        assertThat(validation.valid()).as(validation.summary()).isTrue();
+        assertThat(EventJson.fromJson(record.value(), UsageEvent.class)).isEqualTo(event);
+        assertThat(header(record, Topics.CE_ID)).isEqualTo(event.eventId());
+        assertThat(header(record, Topics.CE_TYPE)).isEqualTo(Topics.TYPE_USAGE);
+        assertThat(header(record, Topics.CE_SOURCE)).isEqualTo(Topics.SOURCE_GATEWAY);
+        assertThat(header(record, Topics.CE_TIME)).isEqualTo(event.occurredAt().toString());
+        assertThat(header(record, Topics.CE_SPECVERSION)).isEqualTo(Topics.SPEC_VERSION);
+        assertThat(header(record, Topics.CONTENT_TYPE)).isEqualTo(Topics.CONTENT_TYPE_JSON);
     }
 
     @Override
