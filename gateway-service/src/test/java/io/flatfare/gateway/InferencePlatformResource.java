@@ -49,8 +49,10 @@ public class InferencePlatformResource implements QuarkusTestResourceLifecycleMa
     public Map<String, String> start() {
         inference();
         return Map.of(
-                "quarkus.grpc.clients.registry.host", "127.0.0.1",
-                "quarkus.grpc.clients.registry.port", String.valueOf(registry().port()));
+                "quarkus.grpc.clients.registry.host",
+                "127.0.0.1",
+                "quarkus.grpc.clients.registry.port",
+                String.valueOf(registry().port()));
     }
 
     @Override

@@ -118,7 +118,8 @@ class OpenAiApiTest {
         assertThat(u.get("prompt_tokens").asInt()).isPositive();
         assertThat(u.get("completion_tokens").asInt()).isBetween(1, 8);
         assertThat(u.get("total_tokens").asInt())
-                .isEqualTo(u.get("prompt_tokens").asInt() + u.get("completion_tokens").asInt());
+                .isEqualTo(u.get("prompt_tokens").asInt()
+                        + u.get("completion_tokens").asInt());
 
         UsageEvent event = usage.await(response.header("x-request-id"));
         assertThat(event.accountId()).isEqualTo(tenant.account());
@@ -130,7 +131,8 @@ class OpenAiApiTest {
         assertThat(event.billable()).isTrue();
         assertThat(event.httpStatus()).isEqualTo(200);
         assertThat(event.promptTokens()).isEqualTo(u.get("prompt_tokens").asInt());
-        assertThat(event.completionTokens()).isEqualTo(u.get("completion_tokens").asInt());
+        assertThat(event.completionTokens())
+                .isEqualTo(u.get("completion_tokens").asInt());
         assertThat(event.instanceId()).isEqualTo("gw-test-1");
         assertThat(event.timeToFirstTokenMs()).isNotNull();
     }
@@ -167,7 +169,8 @@ class OpenAiApiTest {
         List<JsonNode> content = chunks.subList(0, chunks.size() - 1);
         assertThat(content).isNotEmpty().allSatisfy(c -> {
             assertThat(c.get("object").asText()).isEqualTo("chat.completion.chunk");
-            assertThat(c.get("id").asText()).isEqualTo(chunks.getFirst().get("id").asText());
+            assertThat(c.get("id").asText())
+                    .isEqualTo(chunks.getFirst().get("id").asText());
             assertThat(c.get("usage").isNull()).isTrue();
         });
         assertThat(content.getFirst().at("/choices/0/delta/role").asText()).isEqualTo("assistant");
@@ -197,7 +200,8 @@ class OpenAiApiTest {
                 .then()
                 .statusCode(200)
                 .body("choices.index", equalTo(List.of(0, 1, 2)));
-        List<String> events = events(post("/v1/chat/completions", chat("n", 2, "stream", true)).asString());
+        List<String> events = events(
+                post("/v1/chat/completions", chat("n", 2, "stream", true)).asString());
         Set<Integer> indices = new java.util.TreeSet<>();
         int roles = 0;
         for (String e : events.subList(0, events.size() - 1)) {
@@ -219,7 +223,8 @@ class OpenAiApiTest {
                 .body("object", equalTo("text_completion"))
                 .body("choices[0].text", notNullValue())
                 .body("usage.completion_tokens", org.hamcrest.Matchers.lessThanOrEqualTo(5));
-        Map<String, Object> streamed = Map.of("model", MODEL, "prompt", List.of("Once"), "max_tokens", 5, "stream", true);
+        Map<String, Object> streamed =
+                Map.of("model", MODEL, "prompt", List.of("Once"), "max_tokens", 5, "stream", true);
         List<String> events = events(post("/v1/completions", streamed).asString());
         assertThat(JSON.readTree(events.getFirst()).get("object").asText()).isEqualTo("text_completion");
     }
@@ -371,8 +376,7 @@ class OpenAiApiTest {
 
     @Test
     void aClientThatDisconnectsCancelsTheUpstreamCall() throws Exception {
-        var body = JSON.writeValueAsString(chat(
-                "stream", true, "max_tokens", 8000, "logit_bias", Map.of("261", -100)));
+        var body = JSON.writeValueAsString(chat("stream", true, "max_tokens", 8000, "logit_bias", Map.of("261", -100)));
         String requestId;
         try (var socket = new java.net.Socket("127.0.0.1", io.restassured.RestAssured.port)) {
             var out = socket.getOutputStream();
@@ -394,25 +398,30 @@ class OpenAiApiTest {
             requestId = id;
         }
         long closed = System.nanoTime();
-        var channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", InferencePlatformResource.inference().port())
+        var channel = io.grpc.ManagedChannelBuilder.forAddress(
+                        "127.0.0.1", InferencePlatformResource.inference().port())
                 .usePlaintext()
                 .build();
         try {
             var info = io.flatfare.contracts.inference.v1.InferenceServiceGrpc.newBlockingStub(channel);
             org.awaitility.Awaitility.await()
                     .atMost(java.time.Duration.ofSeconds(30))
-                    .until(() -> info.info(io.flatfare.contracts.inference.v1.InfoRequest.getDefaultInstance())
-                            .getModelsList()
-                            .stream()
-                            .filter(m -> m.getModel().equals(MODEL))
-                            .allMatch(m -> m.getSlotsBusy() == 0));
+                    .until(
+                            () -> info
+                                    .info(io.flatfare.contracts.inference.v1.InfoRequest.getDefaultInstance())
+                                    .getModelsList()
+                                    .stream()
+                                    .filter(m -> m.getModel().equals(MODEL))
+                                    .allMatch(m -> m.getSlotsBusy() == 0));
         } finally {
             channel.shutdownNow();
         }
         long freedMs = (System.nanoTime() - closed) / 1_000_000;
         UsageEvent event = usage.await(requestId);
         assertThat(event.outcome()).isEqualTo(Outcome.CLIENT_CANCELLED);
-        assertThat(event.billable()).as("output was produced before the client left").isTrue();
+        assertThat(event.billable())
+                .as("output was produced before the client left")
+                .isTrue();
         assertThat(event.httpStatus()).isEqualTo(200);
         // 8,000 tokens take several seconds on this model; a slot freed well before that was cancelled.
         assertThat(freedMs).isLessThan(2_000);

@@ -166,7 +166,11 @@ class OpenAiErrorsTest {
                                         "type",
                                         "json_schema",
                                         "json_schema",
-                                        Map.of("name", "x", "schema", Map.of("type", "object", "minProperties", "lots"))))),
+                                        Map.of(
+                                                "name",
+                                                "x",
+                                                "schema",
+                                                Map.of("type", "object", "minProperties", "lots"))))),
                 400,
                 "invalid_request_error",
                 "response_format",

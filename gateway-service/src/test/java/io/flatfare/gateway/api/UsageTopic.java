@@ -1,7 +1,5 @@
 package io.flatfare.gateway.api;
 
-import static org.awaitility.Awaitility.await;
-
 import io.flatfare.contracts.events.EventJson;
 import io.flatfare.contracts.events.Topics;
 import io.flatfare.contracts.events.UsageEvent;
@@ -45,7 +43,9 @@ final class UsageTopic implements AutoCloseable {
             seen.add(record);
         }
         return seen.stream()
-                .filter(r -> EventJson.fromJson(r.value(), UsageEvent.class).eventId().equals(eventId))
+                .filter(r -> EventJson.fromJson(r.value(), UsageEvent.class)
+                        .eventId()
+                        .equals(eventId))
                 .toList();
     }
 
@@ -60,7 +60,9 @@ final class UsageTopic implements AutoCloseable {
 
     /** Waits for the event with this id, then checks for a little longer that it is the only one. */
     UsageEvent await(String eventId) {
-        await().atMost(Duration.ofSeconds(30)).until(() -> !records(eventId).isEmpty());
+        org.awaitility.Awaitility.await()
+                .atMost(Duration.ofSeconds(30))
+                .until(() -> !records(eventId).isEmpty());
         var records = records(eventId);
         if (records.size() != 1) {
             throw new AssertionError(records.size() + " usage events for " + eventId);

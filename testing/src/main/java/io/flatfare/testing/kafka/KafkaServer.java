@@ -10,6 +10,7 @@ import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
+import kafka.server.BrokerServer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 import org.apache.kafka.metadata.bootstrap.BootstrapMetadata;
@@ -51,11 +52,18 @@ public final class KafkaServer implements AutoCloseable {
     private final String bootstrapServers;
     private final Path directory;
     private final Cleanup cleanup;
+    // Null for an existing cluster: only a broker started here can be stopped and restarted.
+    private final KafkaClusterTestKit cluster;
 
     private KafkaServer(String bootstrapServers, Path directory, Cleanup cleanup) {
+        this(bootstrapServers, directory, cleanup, null);
+    }
+
+    private KafkaServer(String bootstrapServers, Path directory, Cleanup cleanup, KafkaClusterTestKit cluster) {
         this.bootstrapServers = bootstrapServers;
         this.directory = directory;
         this.cleanup = cleanup;
+        this.cluster = cluster;
     }
 
     /** The cluster named by {@value #BOOTSTRAP_SERVERS_ENV}, else a new in-JVM broker. */
@@ -105,7 +113,39 @@ public final class KafkaServer implements AutoCloseable {
                 Dirs.delete(directory);
             }
         });
-        return new KafkaServer(started.bootstrapServers(), directory, cleanup);
+        return new KafkaServer(started.bootstrapServers(), directory, cleanup, started);
+    }
+
+    /**
+     * Stops the in-JVM broker but keeps its logs and its port, so that clients see a broker outage until
+     * {@link #restart()}. The controller keeps running, as a cluster's quorum would while one broker is down.
+     *
+     * @throws UnsupportedOperationException for an existing cluster, which this class does not own
+     */
+    public void stop() {
+        for (BrokerServer broker : ownCluster().brokers().values()) {
+            broker.shutdown();
+            broker.awaitShutdown();
+        }
+    }
+
+    /**
+     * Starts the broker stopped by {@link #stop()} again on the same port and log directory, and waits until it
+     * serves requests; records written before the stop are still there.
+     *
+     * @throws UnsupportedOperationException for an existing cluster, which this class does not own
+     */
+    public void restart() {
+        KafkaClusterTestKit own = ownCluster();
+        own.brokers().values().forEach(BrokerServer::startup);
+        try {
+            own.waitForReadyBrokers();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while restarting the Kafka broker in " + directory, e);
+        } catch (Exception e) {
+            throw new IllegalStateException("Could not restart the Kafka broker in " + directory, e);
+        }
     }
 
     /** The value for {@code bootstrap.servers}. */
@@ -127,6 +167,14 @@ public final class KafkaServer implements AutoCloseable {
     @Override
     public void close() {
         cleanup.run();
+    }
+
+    private KafkaClusterTestKit ownCluster() {
+        if (cluster == null) {
+            throw new UnsupportedOperationException(
+                    "Kafka at " + bootstrapServers + " is an existing cluster; only an in-JVM broker can be stopped");
+        }
+        return cluster;
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.flatfare.testing.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.flatfare.testing.support.FreePorts;
 import java.nio.file.Path;
@@ -9,6 +10,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -79,6 +81,58 @@ class KafkaServerTest {
 
         assertThat(directory).doesNotExist();
         assertThat(FreePorts.isAccepting(port)).isFalse();
+    }
+
+    @Test
+    void stoppedBrokerRefusesConnectionsAndComesBackOnTheSamePortWithItsRecords() throws Exception {
+        try (KafkaServer server = KafkaServer.startBroker()) {
+            String bootstrapServers = server.bootstrapServers();
+            int port = Integer.parseInt(bootstrapServers.substring(bootstrapServers.lastIndexOf(':') + 1));
+            try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
+                    ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                    ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
+                    ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class))) {
+                producer.send(new ProducerRecord<>(TOPIC, "before", "stop")).get();
+
+                server.stop();
+                assertThat(FreePorts.isAccepting(port)).isFalse();
+
+                server.restart();
+                assertThat(server.bootstrapServers()).isEqualTo(bootstrapServers);
+                assertThat(FreePorts.isAccepting(port)).isTrue();
+                producer.send(new ProducerRecord<>(TOPIC, "after", "restart")).get(60, TimeUnit.SECONDS);
+            }
+
+            List<String> received = new ArrayList<>();
+            try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+                    ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                    bootstrapServers,
+                    ConsumerConfig.GROUP_ID_CONFIG,
+                    "restart",
+                    ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                    "earliest",
+                    ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
+                    StringDeserializer.class,
+                    ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
+                    StringDeserializer.class))) {
+                consumer.subscribe(List.of(TOPIC));
+                Instant deadline = Instant.now().plusSeconds(60);
+                while (received.size() < 2 && Instant.now().isBefore(deadline)) {
+                    for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(500))) {
+                        received.add(record.key() + "=" + record.value());
+                    }
+                }
+            }
+            assertThat(received).containsExactly("before=stop", "after=restart");
+        }
+    }
+
+    @Test
+    void existingClusterCannotBeStopped() {
+        try (KafkaServer server = KafkaServer.existing("kafka.example:9092")) {
+            assertThatThrownBy(server::stop).isInstanceOf(UnsupportedOperationException.class);
+            assertThatThrownBy(server::restart).isInstanceOf(UnsupportedOperationException.class);
+        }
     }
 
     @Test

@@ -1,0 +1,263 @@
+package io.flatfare.gateway.usage;
+
+import io.flatfare.contracts.events.EventJson;
+import io.flatfare.contracts.events.Topics;
+import io.flatfare.contracts.events.UsageEvent;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
+import io.opentelemetry.context.Context;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.jboss.logging.Logger;
+
+/**
+ * Delivers usage events to {@link Topics#USAGE} at least once, through a local disk journal.
+ *
+ * <p>{@link #record} queues the event for the journal's writer and returns: it never waits for the disk or for
+ * Kafka. The writer fsyncs each batch (group commit), so an event handed over is on disk within one fsync, usually
+ * a few milliseconds; a process or node crash inside that window loses the events of that batch, a graceful stop
+ * does not. A relay thread sends what is on disk with an idempotent producer ({@code acks=all}) and forgets a
+ * record only once Kafka acknowledged it; while Kafka is down or slow the events wait on disk, however long.
+ *
+ * <p>Guarantee: every event handed over reaches Kafka at least once. Duplicates, byte-identical and with the same
+ * {@code event_id}, occur only after a crash (records acknowledged since the last cursor persist, at most
+ * {@value KafkaRelay#CURSOR_PERSIST_MILLIS} ms before it) or when a delivery failed ambiguously after the producer's
+ * own retries; metering de-duplicates on {@code event_id}. A clean restart sends nothing twice.
+ *
+ * <p>Each record carries key = account id, value = {@link EventJson} of the event, the CloudEvents headers
+ * ({@code ce_id}, {@code ce_type}, {@code ce_source}, {@code ce_time}, {@code ce_specversion}, {@code content-type})
+ * and the trace context ({@code traceparent}, {@code tracestate}).
+ */
+public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(DurableUsageRecorder.class);
+
+    /** How long a send may wait for metadata or buffer space; bounds how long the relay thread can block. */
+    private static final int MAX_BLOCK_MS = 5000;
+
+    /**
+     * @param journalDir the journal directory
+     * @param segmentBytes size beyond which a new segment is begun
+     * @param deliveryTimeout the producer's {@code delivery.timeout.ms}
+     * @param maxInFlight records handed to the producer and not acknowledged, at most
+     */
+    public record Settings(Path journalDir, long segmentBytes, Duration deliveryTimeout, int maxInFlight) {}
+
+    private final UsageJournal journal;
+    private final KafkaRelay relay;
+    private final AtomicLong backlog;
+    private final Counter recorded;
+    private final Counter sent;
+    private final Counter retried;
+    private volatile boolean closed;
+
+    private DurableUsageRecorder(
+            UsageJournal journal, Settings settings, Map<String, Object> producerConfig, MeterRegistry meters) {
+        this.journal = journal;
+        this.backlog = new AtomicLong(journal.recoveredBacklog());
+        this.recorded = Counter.builder("flatfare.gateway.usage.recorded")
+                .description("Usage events handed over for delivery")
+                .register(meters);
+        this.sent = Counter.builder("flatfare.gateway.usage.sent")
+                .description("Usage events acknowledged by Kafka")
+                .register(meters);
+        this.retried = Counter.builder("flatfare.gateway.usage.retried")
+                .description("Usage event sends repeated after a failed delivery")
+                .register(meters);
+        Gauge.builder("flatfare.gateway.usage.backlog", this, DurableUsageRecorder::backlog)
+                .description("Usage events handed over and not yet acknowledged by Kafka")
+                .register(meters);
+        Gauge.builder(
+                        "flatfare.gateway.usage.oldest.age",
+                        this,
+                        r -> r.oldestUnacknowledgedAge().toMillis() / 1000.0)
+                .description("Age of the oldest usage event not yet acknowledged by Kafka")
+                .baseUnit("seconds")
+                .register(meters);
+        this.relay = new KafkaRelay(
+                Topics.USAGE,
+                journal,
+                () -> new KafkaProducer<>(producerConfig),
+                settings.maxInFlight(),
+                new KafkaRelay.Listener() {
+                    @Override
+                    public void acknowledged() {
+                        backlog.decrementAndGet();
+                        sent.increment();
+                    }
+
+                    @Override
+                    public void retried() {
+                        retried.increment();
+                    }
+                });
+    }
+
+    /**
+     * Opens the journal in {@code settings.journalDir()}, recovers what a previous run left unacknowledged and
+     * starts sending it.
+     *
+     * @param kafka client settings, as in {@code kafka.*} without the prefix; {@code bootstrap.servers} at least.
+     *     Settings the guarantee depends on (acks, idempotence, serializers) are overridden.
+     * @throws IOException when the journal directory cannot be used
+     */
+    public static DurableUsageRecorder start(Settings settings, Map<String, Object> kafka, MeterRegistry meters)
+            throws IOException {
+        UsageJournal journal = UsageJournal.open(settings.journalDir(), settings.segmentBytes());
+        DurableUsageRecorder recorder =
+                new DurableUsageRecorder(journal, settings, producerConfig(kafka, settings), meters);
+        if (journal.recoveredBacklog() > 0) {
+            LOG.infof(
+                    "Usage journal %s holds %d event(s) not acknowledged by Kafka; sending them again",
+                    settings.journalDir(), journal.recoveredBacklog());
+        }
+        recorder.relay.start();
+        return recorder;
+    }
+
+    @Override
+    public void record(UsageEvent event, Map<String, String> headers) {
+        byte[] value = EventJson.toJson(event);
+        if (closed) {
+            // After shutdown (the HTTP server is stopped by then, so this is a stray caller): the log is all there is.
+            LOG.errorf("Usage event recorded after shutdown, not delivered: %s", EventJson.toJsonString(event));
+            return;
+        }
+        Map<String, String> recordHeaders = headers(event, headers);
+        try {
+            JournalRecord.checkFits(event.accountId(), recordHeaders, value);
+        } catch (IllegalArgumentException e) {
+            LOG.errorf("Usage event cannot be journaled (%s): %s", e.getMessage(), EventJson.toJsonString(event));
+            return;
+        }
+        UsageJournal.Entry entry =
+                new UsageJournal.Entry(System.currentTimeMillis(), event.accountId(), recordHeaders, value);
+        backlog.incrementAndGet();
+        if (!journal.append(entry)) {
+            backlog.decrementAndGet();
+            LOG.errorf("Usage event recorded during shutdown, not delivered: %s", EventJson.toJsonString(event));
+            return;
+        }
+        recorded.increment();
+    }
+
+    @Override
+    public long backlog() {
+        return backlog.get();
+    }
+
+    /** Whether events can be journaled now: the directory is there and writable and the last write succeeded. */
+    public boolean journalWritable() {
+        return !closed && journal.writable();
+    }
+
+    /** Why the journal cannot be written, while it cannot. */
+    public Optional<String> journalError() {
+        return journal.writeError();
+    }
+
+    /** Whether the producer holds a connection to a Kafka broker now. */
+    public boolean kafkaConnected() {
+        return relay.kafkaConnected();
+    }
+
+    /** How long the oldest event not yet acknowledged has waited; zero when there is none. */
+    public Duration oldestUnacknowledgedAge() {
+        long oldest = relay.oldestPendingMillis();
+        if (oldest < 0) {
+            oldest = journal.oldestUnwrittenMillis().orElse(-1L);
+        }
+        return oldest < 0 || backlog() == 0
+                ? Duration.ZERO
+                : Duration.ofMillis(Math.max(0, System.currentTimeMillis() - oldest));
+    }
+
+    public Path journalDirectory() {
+        return journal.directory();
+    }
+
+    /** Waits until every event handed over before the call is on disk; false when {@code timeout} passed first. */
+    boolean flush(Duration timeout) throws InterruptedException {
+        return journal.flush(timeout);
+    }
+
+    /**
+     * Journals what is queued, then waits up to {@code timeout} for Kafka to acknowledge the backlog; what is left
+     * stays in the journal for the next start.
+     */
+    public void close(Duration timeout) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        journal.stopWriting(timeout);
+        relay.stop(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        journal.close();
+        long left = backlog();
+        if (left > 0) {
+            LOG.infof(
+                    "Usage recorder stopped with %d event(s) not acknowledged by Kafka; they stay in %s for the next"
+                            + " start",
+                    left, journal.directory());
+        }
+    }
+
+    @Override
+    public void close() {
+        close(Duration.ofSeconds(10));
+    }
+
+    private static Map<String, String> headers(UsageEvent event, Map<String, String> given) {
+        Map<String, String> trace = given == null ? Map.of() : given;
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put(Topics.CE_ID, event.eventId());
+        headers.put(Topics.CE_TYPE, Topics.TYPE_USAGE);
+        headers.put(Topics.CE_SOURCE, Topics.SOURCE_GATEWAY);
+        headers.put(Topics.CE_TIME, event.occurredAt().toString());
+        headers.put(Topics.CE_SPECVERSION, Topics.SPEC_VERSION);
+        headers.put(Topics.CONTENT_TYPE, Topics.CONTENT_TYPE_JSON);
+        trace.forEach(headers::putIfAbsent);
+        if (!trace.containsKey("traceparent")) {
+            // The caller runs in the request's context: its span is the one to link the record to.
+            W3CTraceContextPropagator.getInstance().inject(Context.current(), headers, (carrier, name, value) -> {
+                if (carrier != null) {
+                    carrier.putIfAbsent(name, value);
+                }
+            });
+        }
+        return headers;
+    }
+
+    private static Map<String, Object> producerConfig(Map<String, Object> kafka, Settings settings) {
+        Map<String, Object> config = new HashMap<>();
+        kafka.forEach((name, value) -> {
+            // The shared kafka.* settings also hold consumer and Quarkus keys the producer would warn about.
+            if (ProducerConfig.configNames().contains(name)) {
+                config.put(name, value);
+            }
+        });
+        config.put(ProducerConfig.ACKS_CONFIG, "all");
+        config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        config.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
+        config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int)
+                settings.deliveryTimeout().toMillis());
+        config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, MAX_BLOCK_MS);
+        config.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
+        return config;
+    }
+}
