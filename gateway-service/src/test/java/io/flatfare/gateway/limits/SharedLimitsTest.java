@@ -202,6 +202,37 @@ class SharedLimitsTest {
     }
 
     @Test
+    void theReleaseScriptGivesBackOnceAndOnlyToTheMonthTheRequestWasCountedIn() {
+        Vertx vertx = Vertx.vertx();
+        try {
+            // Two stores, as when a replica's timed-out admission is undone and the request is also released.
+            Redis redis = Redis.createClient(vertx, SharedLimitsTest.redis.url());
+            RedisLimitStore store =
+                    new RedisLimitStore(redis, Duration.ofSeconds(10), Duration.ofMinutes(10), Duration.ZERO);
+            RedisLimitStore other = new RedisLimitStore(
+                    Redis.createClient(vertx, SharedLimitsTest.redis.url()),
+                    Duration.ofSeconds(10),
+                    Duration.ofMinutes(10),
+                    Duration.ZERO);
+            Caller caller = caller(null, null, 2L);
+            String account = caller.accountId();
+            Verdict first = store.admit(account, "r1", caller.plan());
+            Verdict second = store.admit(account, "r2", caller.plan());
+            assertThat(store.admit(account, "r3", caller.plan()).refused()).isEqualTo(Kind.QUOTA);
+
+            store.release(account, "r1", true, first.month()).await().indefinitely();
+            other.release(account, "r1", true, first.month()).await().indefinitely();
+            assertThat(store.admit(account, "r4", caller.plan()).admitted()).isTrue();
+            assertThat(store.admit(account, "r5", caller.plan()).refused()).isEqualTo(Kind.QUOTA);
+
+            other.release(account, "r2", true, second.month() - 1).await().indefinitely();
+            assertThat(store.admit(account, "r6", caller.plan()).refused()).isEqualTo(Kind.QUOTA);
+        } finally {
+            vertx.closeAndAwait();
+        }
+    }
+
+    @Test
     void aPlanWithoutLimitsIsAdmittedWithoutRateHeaders() {
         Admission admission = first.admit(caller(null, null, null));
         assertThat(admission.rate()).isEmpty();
