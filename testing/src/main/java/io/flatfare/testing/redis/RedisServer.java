@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntSupplier;
 
 /**
@@ -34,14 +35,19 @@ public final class RedisServer implements AutoCloseable {
 
     private final String url;
     private final Path directory;
-    private final Process process;
-    private final Cleanup cleanup;
+    /** The running process; {@link #restart()} replaces it. Null for an existing server. */
+    private final AtomicReference<Process> process;
 
-    private RedisServer(String url, Path directory, Process process, Cleanup cleanup) {
+    private final Cleanup cleanup;
+    private final List<String> command;
+
+    private RedisServer(
+            String url, Path directory, AtomicReference<Process> process, Cleanup cleanup, List<String> command) {
         this.url = url;
         this.directory = directory;
         this.process = process;
         this.cleanup = cleanup;
+        this.command = command;
     }
 
     /** The server named by {@value #URL_ENV}, else a new {@code redis-server} process. */
@@ -51,7 +57,7 @@ public final class RedisServer implements AutoCloseable {
 
     /** An existing server; {@link #close()} leaves it alone. */
     public static RedisServer existing(String url) {
-        return new RedisServer(url, null, null, Cleanup.nothing("Redis at " + url));
+        return new RedisServer(url, null, null, Cleanup.nothing("Redis at " + url), List.of());
     }
 
     /** Starts {@code redis-server} from the PATH on a free port, with persistence off. */
@@ -70,29 +76,29 @@ public final class RedisServer implements AutoCloseable {
                 int port = ports.getAsInt();
                 Path log = dir.resolve("redis.log");
                 Files.deleteIfExists(log); // so a clash seen in an earlier attempt is not mistaken for this one's
-                Process process = Processes.start(
-                        List.of(
-                                executable.toString(),
-                                "--port",
-                                Integer.toString(port),
-                                "--bind",
-                                "127.0.0.1",
-                                "--save",
-                                "",
-                                "--appendonly",
-                                "no",
-                                "--dir",
-                                dir.toString()),
-                        log);
+                List<String> command = List.of(
+                        executable.toString(),
+                        "--port",
+                        Integer.toString(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        dir.toString());
+                Process process = Processes.start(command, log);
                 if (awaitPong(process, port)) {
+                    AtomicReference<Process> current = new AtomicReference<>(process);
                     Cleanup cleanup = Cleanup.register("Redis on port " + port, () -> {
                         try {
-                            Processes.stop(process.toHandle(), Duration.ofSeconds(10));
+                            stopProcess(current.get());
                         } finally {
                             Dirs.delete(dir);
                         }
                     });
-                    return new RedisServer("redis://127.0.0.1:" + port, dir, process, cleanup);
+                    return new RedisServer("redis://127.0.0.1:" + port, dir, current, cleanup, command);
                 }
                 boolean exited = !process.isAlive();
                 Processes.stop(process.toHandle(), Duration.ofSeconds(5));
@@ -124,7 +130,44 @@ public final class RedisServer implements AutoCloseable {
 
     /** The server's process id, where this code started the server. */
     public OptionalLong pid() {
-        return process == null ? OptionalLong.empty() : OptionalLong.of(process.pid());
+        return process == null
+                ? OptionalLong.empty()
+                : OptionalLong.of(process.get().pid());
+    }
+
+    /**
+     * Stops the process but keeps its port and directory, so a test can see clients cope with Redis going away;
+     * {@link #restart()} brings it back, empty. Only for a server this code started.
+     */
+    public void stop() {
+        stopProcess(owned());
+    }
+
+    /** Starts the server again on the same port after {@link #stop()}; it starts empty (nothing is persisted). */
+    public void restart() {
+        if (Processes.isRunning(owned().toHandle())) {
+            throw new IllegalStateException("Redis at " + url + " is still running");
+        }
+        Path log = directory.resolve("redis.log");
+        Process restarted = Processes.start(command, log);
+        process.set(restarted);
+        if (!awaitPong(restarted, port())) {
+            throw new IllegalStateException(
+                    "redis-server did not answer PING after a restart at " + url + ". Output:\n" + Processes.tail(log));
+        }
+    }
+
+    /**
+     * Freezes the process (SIGSTOP): connections stay open but nothing is answered, like a hung server or a network
+     * partition that drops packets. {@link #resume()} thaws it; commands sent meanwhile run then.
+     */
+    public void suspend() {
+        signal("STOP");
+    }
+
+    /** Thaws a {@link #suspend() suspended} process. */
+    public void resume() {
+        signal("CONT");
     }
 
     /** The configuration a Quarkus Redis client needs to use this server. */
@@ -136,6 +179,44 @@ public final class RedisServer implements AutoCloseable {
     @Override
     public void close() {
         cleanup.run();
+    }
+
+    private Process owned() {
+        if (process == null) {
+            throw new IllegalStateException(
+                    "Redis at " + url + " was not started here; it cannot be stopped or paused");
+        }
+        return process.get();
+    }
+
+    private int port() {
+        return Integer.parseInt(url.substring(url.lastIndexOf(':') + 1));
+    }
+
+    private void signal(String name) {
+        Process current = owned();
+        Processes.runOrThrow(
+                List.of("kill", "-" + name, Long.toString(current.pid())),
+                directory.resolve("signals.log"),
+                Duration.ofSeconds(10));
+    }
+
+    /** A suspended process would hold SIGTERM until thawed, so it is thawed first. */
+    private static void stopProcess(Process process) {
+        if (Processes.isRunning(process.toHandle())) {
+            try {
+                new ProcessBuilder("kill", "-CONT", Long.toString(process.pid()))
+                        .redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .start()
+                        .waitFor(10, TimeUnit.SECONDS);
+            } catch (IOException e) {
+                // Without kill(1) the forcible stop below still ends it.
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        Processes.stop(process.toHandle(), Duration.ofSeconds(10));
     }
 
     /** Polls with PING until the server answers, exits, or {@link #START_TIMEOUT} passes. */

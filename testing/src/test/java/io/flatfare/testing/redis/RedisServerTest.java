@@ -72,6 +72,44 @@ class RedisServerTest {
     }
 
     @Test
+    void stoppedServerRestartsEmptyOnItsPortAndASuspendedOneAnswersOnlyOnceResumed() throws Exception {
+        try (RedisServer server = RedisServer.startProcess()) {
+            int port = port(server.url());
+            try (RespClient client = client(port)) {
+                assertThat(client.call("SET", "k", "v")).isEqualTo("OK");
+            }
+
+            server.stop();
+            assertThat(FreePorts.isAccepting(port)).isFalse();
+            server.restart();
+
+            try (RespClient client = client(port)) {
+                assertThat(client.call("GET", "k")).isNull();
+            }
+
+            server.suspend();
+            try (RespClient frozen =
+                    new RespClient(new InetSocketAddress(FreePorts.LOOPBACK, port), Duration.ofMillis(300))) {
+                assertThatThrownBy(() -> frozen.call("PING")).isInstanceOf(java.net.SocketTimeoutException.class);
+            }
+            server.resume();
+            try (RespClient client = client(port)) {
+                assertThat(client.call("PING")).isEqualTo("PONG");
+            }
+            server.suspend(); // close() must still end a frozen server
+            long pid = server.pid().orElseThrow();
+            server.close();
+            assertThat(ProcessHandle.of(pid).filter(Processes::isRunning)).isEmpty();
+        }
+    }
+
+    @Test
+    void existingServerCannotBeStopped() {
+        RedisServer existing = RedisServer.existing("redis://127.0.0.1:1");
+        assertThatThrownBy(existing::stop).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
     void failureToStartSaysWhy() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, FreePorts.LOOPBACK)) {
             assertThatThrownBy(() -> RedisServer.startProcess(taken::getLocalPort))

@@ -1,0 +1,94 @@
+package io.flatfare.gateway.limits;
+
+import io.flatfare.gateway.account.Plan;
+import io.flatfare.gateway.limits.LimitExceededException.Kind;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.redis.client.Redis;
+import io.vertx.mutiny.redis.client.Response;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The plan limits kept in Redis and shared by every gateway replica: one script call per admission and one per
+ * release. Keys are {@code flatfare:limits:{accountId}:rate|inflight|quota}; the hash tag puts an account's keys in
+ * one cluster slot, as a script touching several keys needs.
+ */
+final class RedisLimitStore {
+
+    private static final LuaScript ADMIT = LuaScript.fromResources("calendar.lua", "admit.lua");
+    private static final LuaScript RELEASE = LuaScript.fromResources("release.lua");
+
+    private final Redis redis;
+    private final Duration timeout;
+    private final Duration lease;
+    private final Duration concurrencyRetryAfter;
+
+    RedisLimitStore(Redis redis, Duration timeout, Duration lease, Duration concurrencyRetryAfter) {
+        this.redis = redis;
+        this.timeout = timeout;
+        this.lease = lease;
+        this.concurrencyRetryAfter = concurrencyRetryAfter;
+    }
+
+    /**
+     * Checks and consumes the plan's limits for one request. Blocking, for at most the timeout.
+     *
+     * @throws RuntimeException when Redis cannot be reached, or {@link io.smallrye.mutiny.TimeoutException} when it does
+     *     not answer in time
+     */
+    Verdict admit(String accountId, String requestId, Plan plan) {
+        Response reply = ADMIT.run(
+                        redis,
+                        keys(accountId, "rate", "inflight", "quota"),
+                        List.of(
+                                requestId,
+                                limit(plan.requestsPerMinute()),
+                                limit(plan.concurrentRequests()),
+                                limit(plan.requestsPerMonth()),
+                                Long.toString(lease.toMillis())))
+                .ifNoItem()
+                .after(timeout)
+                .fail()
+                .await()
+                .indefinitely();
+        String refused = reply.get(1).toString();
+        RateLimitStatus rate = plan.requestsPerMinute() == null
+                ? null
+                : new RateLimitStatus(
+                        plan.requestsPerMinute(),
+                        reply.get(3).toLong(),
+                        Duration.ofMillis(reply.get(4).toLong()));
+        Kind kind = refused.isEmpty() ? null : Kind.valueOf(refused);
+        Duration retryAfter = kind == Kind.CONCURRENCY
+                ? concurrencyRetryAfter
+                : Duration.ofMillis(reply.get(2).toLong());
+        return new Verdict(kind, retryAfter, rate, reply.get(5).toLong());
+    }
+
+    /** Whether admissions under this plan hold a slot in Redis that a release must free. */
+    static boolean tracksInFlight(Plan plan) {
+        return plan.concurrentRequests() != null || plan.requestsPerMonth() != null;
+    }
+
+    /** Frees the request's slot and, when {@code refund}, gives it back to the quota of {@code month}. */
+    Uni<Void> release(String accountId, String requestId, boolean refund, long month) {
+        return RELEASE.run(
+                        redis,
+                        keys(accountId, "inflight", "quota"),
+                        List.of(requestId, refund ? "1" : "0", Long.toString(month)))
+                .ifNoItem()
+                .after(timeout)
+                .fail()
+                .replaceWithVoid();
+    }
+
+    private static List<String> keys(String accountId, String... names) {
+        String prefix = "flatfare:limits:{" + accountId + "}:";
+        return Arrays.stream(names).map(name -> prefix + name).toList();
+    }
+
+    private static String limit(Number limit) {
+        return limit == null ? "" : limit.toString();
+    }
+}

@@ -1,0 +1,78 @@
+package io.flatfare.gateway.limits;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
+
+import io.flatfare.gateway.limits.LimitExceededException.Kind;
+import io.flatfare.gateway.limits.LimitsConfig.UnavailablePolicy;
+import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.PostgresTestResource;
+import io.flatfare.testing.redis.RedisTestResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The limiter as the application gets it: the configured Redis client, its config keys, the exported metrics. */
+@QuarkusTest
+@TestProfile(RequestLimiterWiringTest.RejectWhenRedisIsAway.class)
+@WithTestResource(PostgresTestResource.class)
+@WithTestResource(RedisTestResource.class)
+@WithTestResource(KafkaTestResource.class)
+class RequestLimiterWiringTest {
+
+    /**
+     * The non-default policy, to see the keys reach the limiter; a generous timeout, as a busy test machine may take
+     * longer than the production default for the first Redis connection.
+     */
+    public static class RejectWhenRedisIsAway implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of(
+                    "flatfare.gateway.limits.on-redis-unavailable", "reject",
+                    "flatfare.gateway.limits.redis-timeout", "10s",
+                    "flatfare.gateway.limits.lease", "5m");
+        }
+    }
+
+    @Inject
+    RequestLimiter limiter;
+
+    @Inject
+    LimitsConfig config;
+
+    @Test
+    void keysAreReadAndTheOthersDefault() {
+        assertThat(config.onRedisUnavailable()).isEqualTo(UnavailablePolicy.REJECT);
+        assertThat(config.redisTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(config.lease()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(config.redisRetryInterval()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(config.concurrencyRetryAfter()).isEqualTo(Duration.ofSeconds(1));
+    }
+
+    @Test
+    void limitsAreKeptInTheConfiguredRedisAndRefusalsAreCounted() {
+        var caller = Gateways.caller(100, 1, 2L);
+        Admission admission = limiter.admit(caller, "request-1");
+        assertThat(admission.rate().orElseThrow().remaining()).isEqualTo(99);
+        assertThat(SharedLimitsTest.kindOf(() -> limiter.admit(caller, "request-2")))
+                .isEqualTo(Kind.CONCURRENCY);
+        admission.release(true);
+        limiter.admit(caller, "request-3").release(true);
+        assertThat(SharedLimitsTest.kindOf(() -> limiter.admit(caller, "request-4")))
+                .isEqualTo(Kind.QUOTA);
+
+        given().get("/q/metrics")
+                .then()
+                .statusCode(200)
+                .body(containsString("flatfare_gateway_limit_rejections_total{kind=\"quota\"} 1.0"))
+                .body(containsString("flatfare_gateway_limit_rejections_total{kind=\"concurrency\"} 1.0"))
+                .body(containsString("flatfare_gateway_limit_rejections_total{kind=\"rate\"} 0.0"))
+                .body(containsString("flatfare_gateway_limit_fallbacks_total{policy=\"reject\"} 0.0"));
+    }
+}
