@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 
+import io.flatfare.gateway.routing.RegistryTestResource;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
@@ -16,6 +17,8 @@ import org.junit.jupiter.api.Test;
 @WithTestResource(PostgresTestResource.class)
 @WithTestResource(RedisTestResource.class)
 @WithTestResource(KafkaTestResource.class)
+// Readiness waits for the model catalog from the registry.
+@WithTestResource(RegistryTestResource.class)
 class GatewayHealthTest {
 
     @Test

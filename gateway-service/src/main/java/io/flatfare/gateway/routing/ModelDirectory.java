@@ -3,7 +3,11 @@ package io.flatfare.gateway.routing;
 import java.util.List;
 import java.util.Optional;
 
-/** The model catalog from the registry, cached and refreshed. */
+/**
+ * The model catalog from the registry, cached and refreshed. Both methods throw an {@link UpstreamException} of
+ * kind {@link UpstreamException.Kind#NO_INSTANCE} when the registry cannot be reached and no recent enough view
+ * of it is held.
+ */
 public interface ModelDirectory {
 
     /** The model for a canonical id or alias, or empty when the catalog has no active model by that name. Blocking. */

@@ -1,0 +1,105 @@
+package io.flatfare.gateway.routing;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.hasItem;
+
+import io.flatfare.contracts.inference.v1.GenerateRequest;
+import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.contracts.registry.v1.DeregisterRequest;
+import io.flatfare.contracts.registry.v1.InstanceState;
+import io.flatfare.contracts.registry.v1.ModelRegistryGrpc;
+import io.flatfare.contracts.registry.v1.RegisterRequest;
+import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.PostgresTestResource;
+import io.flatfare.testing.redis.RedisTestResource;
+import io.grpc.ManagedChannelBuilder;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.smallrye.mutiny.helpers.test.AssertSubscriber;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.microprofile.config.ConfigProvider;
+import org.junit.jupiter.api.Test;
+
+/** The routing beans as the application wires them: the configured registry client, readiness, channels. */
+@QuarkusTest
+@WithTestResource(PostgresTestResource.class)
+@WithTestResource(RedisTestResource.class)
+@WithTestResource(KafkaTestResource.class)
+@WithTestResource(RegistryTestResource.class)
+class RoutingWiringTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(30);
+
+    @Inject
+    ModelDirectory models;
+
+    @Inject
+    InferenceRouter router;
+
+    @Test
+    void readyOnceTheCatalogIsLoaded() {
+        given().get("/q/health/ready")
+                .then()
+                .statusCode(200)
+                .body("checks.name", hasItem("model-registry"))
+                .body("checks.find { it.name == 'model-registry' }.status", org.hamcrest.Matchers.equalTo("UP"));
+        assertThat(models.list()).extracting(ResolvedModel::id).contains("flatfare-tiny", "flatfare-tiny-embed");
+    }
+
+    @Test
+    void routesAnAliasToAnInstanceRegisteredWithTheRegistry() throws Exception {
+        int port = ConfigProvider.getConfig().getValue("quarkus.grpc.clients.registry.port", Integer.class);
+        var channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
+                .usePlaintext()
+                .build();
+        var registry = ModelRegistryGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+        try (FakeInference instance = FakeInference.start(FakeInference.streams(2))) {
+            registry.register(RegisterRequest.newBuilder()
+                    .setInstanceId("wiring-test")
+                    .setGrpcAddress(instance.address())
+                    .addModels("flatfare-tiny")
+                    .setSlots(1)
+                    .setState(InstanceState.READY)
+                    .build());
+            try {
+                await().atMost(WAIT)
+                        .until(() -> models.resolve("tiny").orElseThrow().readyInstances() == 1);
+                ResolvedModel tiny = models.resolve("tiny").orElseThrow();
+                assertThat(tiny.id()).isEqualTo("flatfare-tiny");
+                List<String> served = new CopyOnWriteArrayList<>();
+
+                var call = router.generate(
+                                tiny,
+                                GenerateRequest.newBuilder()
+                                        .setRequestId("wiring-1")
+                                        .setModel(tiny.id())
+                                        .setPrompt("hello")
+                                        .build(),
+                                Instant.now().plusSeconds(30),
+                                served::add)
+                        .subscribe()
+                        .withSubscriber(AssertSubscriber.<GenerateResponse>create(Long.MAX_VALUE));
+
+                call.awaitCompletion(WAIT);
+                assertThat(call.getItems()).hasSize(3);
+                assertThat(served).containsExactly("wiring-test");
+                assertThat(instance.requests())
+                        .singleElement()
+                        .satisfies(r -> assertThat(r.getPrompt()).isEqualTo("hello"));
+            } finally {
+                registry.deregister(DeregisterRequest.newBuilder()
+                        .setInstanceId("wiring-test")
+                        .build());
+            }
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+}

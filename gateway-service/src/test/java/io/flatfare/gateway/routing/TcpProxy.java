@@ -1,0 +1,135 @@
+package io.flatfare.gateway.routing;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A TCP forwarder in front of a real server, so a test can make that server vanish the way a crashed process
+ * does (connections reset, new connections refused) and bring it back on the same port.
+ */
+final class TcpProxy implements AutoCloseable {
+
+    private final InetSocketAddress target;
+    private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+    private int port;
+    private ServerSocket listener;
+
+    private TcpProxy(InetSocketAddress target) {
+        this.target = target;
+    }
+
+    static TcpProxy to(int targetPort) {
+        var proxy = new TcpProxy(new InetSocketAddress("127.0.0.1", targetPort));
+        proxy.up();
+        return proxy;
+    }
+
+    int port() {
+        return port;
+    }
+
+    String address() {
+        return "127.0.0.1:" + port;
+    }
+
+    /** Listens again (on the same port after the first time). */
+    synchronized void up() {
+        if (listener != null) {
+            return;
+        }
+        try {
+            var socket = new ServerSocket();
+            socket.setReuseAddress(true);
+            socket.bind(new InetSocketAddress("127.0.0.1", port));
+            port = socket.getLocalPort();
+            listener = socket;
+            Thread.ofVirtual().name("proxy-accept-" + port).start(() -> accept(socket));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Resets every open connection and refuses new ones, like a process killed with SIGKILL. */
+    synchronized void down() {
+        if (listener == null) {
+            return;
+        }
+        closeQuietly(listener);
+        listener = null;
+        for (Socket socket : sockets) {
+            try {
+                socket.setSoLinger(true, 0);
+            } catch (IOException e) {
+                // Already closed.
+            }
+            closeQuietly(socket);
+        }
+        sockets.clear();
+    }
+
+    @Override
+    public void close() {
+        down();
+    }
+
+    private void accept(ServerSocket socket) {
+        while (!socket.isClosed()) {
+            Socket client;
+            try {
+                client = socket.accept();
+            } catch (IOException e) {
+                return; // closed by down()
+            }
+            try {
+                Socket upstream = new Socket(target.getAddress(), target.getPort());
+                synchronized (this) {
+                    if (listener != socket) {
+                        closeQuietly(upstream);
+                        closeQuietly(client);
+                        return;
+                    }
+                    sockets.add(client);
+                    sockets.add(upstream);
+                }
+                Thread.ofVirtual().start(() -> pump(client, upstream));
+                Thread.ofVirtual().start(() -> pump(upstream, client));
+            } catch (IOException e) {
+                closeQuietly(client);
+            }
+        }
+    }
+
+    private void pump(Socket from, Socket to) {
+        byte[] buffer = new byte[16 * 1024];
+        try (InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream()) {
+            int read;
+            while ((read = in.read(buffer)) >= 0) {
+                out.write(buffer, 0, read);
+                out.flush();
+            }
+        } catch (IOException e) {
+            // One side went away; the other is closed below.
+        } finally {
+            closeQuietly(from);
+            closeQuietly(to);
+            sockets.remove(from);
+            sockets.remove(to);
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable closeable) {
+        try {
+            closeable.close();
+        } catch (Exception e) {
+            // Nothing to do: it is going away either way.
+        }
+    }
+}
