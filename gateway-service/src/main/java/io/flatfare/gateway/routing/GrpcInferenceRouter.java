@@ -12,6 +12,7 @@ import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import io.quarkus.logging.Log;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.MultiEmitter;
@@ -143,8 +144,14 @@ public class GrpcInferenceRouter implements InferenceRouter {
         });
     }
 
-    private void backOff(String address) {
-        backedOffUntil.put(address, clock.instant().plus(config.unavailableBackoff()));
+    private void backOff(String address, Status status) {
+        Instant until = clock.instant().plus(config.unavailableBackoff());
+        Instant before = backedOffUntil.put(address, until);
+        if (before == null || !before.isAfter(clock.instant())) {
+            Log.warnf(
+                    "Inference instance %s is unavailable (%s); left out of routing for %s",
+                    address, status.getDescription(), config.unavailableBackoff());
+        }
     }
 
     private void forgetDepartedInstances() {
@@ -311,7 +318,7 @@ public class GrpcInferenceRouter implements InferenceRouter {
             public void onClose(Status status, Metadata trailers) {
                 counter.decrementAndGet();
                 if (status.getCode() == Status.Code.UNAVAILABLE) {
-                    backOff(address);
+                    backOff(address, status);
                 }
                 if (status.isOk()) {
                     emitter.complete();

@@ -131,9 +131,16 @@ public class RegistryModelDirectory implements ModelDirectory {
         return current().models();
     }
 
-    /** The READY instances of a model (by canonical id) in the current view; empty when none or unknown. */
+    /**
+     * The READY instances of a model (by canonical id) in the current view; empty when none or unknown. Never waits
+     * for the registry, so routing may call it on an event loop.
+     */
     List<Instance> readyInstances(String modelId) {
-        Entry entry = current().byId().get(modelId);
+        View current = view.get();
+        if (!isFresh(current)) {
+            throw unreachable();
+        }
+        Entry entry = current.byId().get(modelId);
         return entry == null ? List.of() : entry.ready();
     }
 
@@ -257,7 +264,11 @@ public class RegistryModelDirectory implements ModelDirectory {
                 return view.get();
             }
         }
-        throw new UpstreamException(
+        throw unreachable();
+    }
+
+    private UpstreamException unreachable() {
+        return new UpstreamException(
                 UpstreamException.Kind.NO_INSTANCE,
                 "The model registry cannot be reached; retry shortly.",
                 retryAfter(config.refreshInterval()),

@@ -12,7 +12,12 @@ import io.flatfare.contracts.inference.v1.GenerateRequest;
 import io.flatfare.contracts.inference.v1.GenerateResponse;
 import io.flatfare.contracts.inference.v1.InferenceServiceGrpc;
 import io.flatfare.contracts.inference.v1.Usage;
+import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyServerBuilder;
@@ -45,13 +50,14 @@ final class FakeInference implements AutoCloseable {
     private final AtomicInteger embedCalls = new AtomicInteger();
     private final AtomicInteger cancellations = new AtomicInteger();
     private final List<GenerateRequest> requests = new CopyOnWriteArrayList<>();
+    private final List<Metadata> headers = new CopyOnWriteArrayList<>();
     private volatile Behaviour behaviour;
 
     private FakeInference(Behaviour behaviour) {
         this.behaviour = behaviour;
         try {
             this.server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-                    .addService(new Service())
+                    .addService(ServerInterceptors.intercept(new Service(), new HeaderRecorder()))
                     .build()
                     .start();
         } catch (IOException e) {
@@ -90,6 +96,11 @@ final class FakeInference implements AutoCloseable {
 
     List<GenerateRequest> requests() {
         return requests;
+    }
+
+    /** The request headers of every call, in arrival order. */
+    List<Metadata> headers() {
+        return headers;
     }
 
     @Override
@@ -171,6 +182,15 @@ final class FakeInference implements AutoCloseable {
                 .setMessage(message)
                 .addDetails(detail)
                 .build());
+    }
+
+    private final class HeaderRecorder implements ServerInterceptor {
+        @Override
+        public <Q, R> ServerCall.Listener<Q> interceptCall(
+                ServerCall<Q, R> call, Metadata metadata, ServerCallHandler<Q, R> next) {
+            headers.add(metadata);
+            return next.startCall(call, metadata);
+        }
     }
 
     private final class Service extends InferenceServiceGrpc.InferenceServiceImplBase {

@@ -7,8 +7,8 @@ import java.util.Map;
 
 /**
  * Gives a {@code @QuarkusTest} of the gateway a real model registry process (default catalog, no instances):
- * {@code @WithTestResource(RegistryTestResource.class)}. Sets {@code quarkus.grpc.clients.registry.host} and
- * {@code .port}; tests register instances through that address.
+ * {@code @WithTestResource(RegistryTestResource.class)}. Sets {@code quarkus.grpc.clients.registry.host},
+ * {@code .port} and {@code .test-port}; tests register instances through that address.
  */
 public class RegistryTestResource implements QuarkusTestResourceLifecycleManager {
 
@@ -20,11 +20,12 @@ public class RegistryTestResource implements QuarkusTestResourceLifecycleManager
     @Override
     public Map<String, String> start() {
         server = RegistryServer.start(INSTANCE_TTL);
+        String port = String.valueOf(server.port());
+        // In test mode Quarkus dials a gRPC client's test-port, not its port.
         return Map.of(
-                "quarkus.grpc.clients.registry.host",
-                "127.0.0.1",
-                "quarkus.grpc.clients.registry.port",
-                String.valueOf(server.port()));
+                "quarkus.grpc.clients.registry.host", "127.0.0.1",
+                "quarkus.grpc.clients.registry.port", port,
+                "quarkus.grpc.clients.registry.test-port", port);
     }
 
     @Override

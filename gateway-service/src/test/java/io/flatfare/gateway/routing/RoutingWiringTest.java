@@ -55,7 +55,7 @@ class RoutingWiringTest {
 
     @Test
     void routesAnAliasToAnInstanceRegisteredWithTheRegistry() throws Exception {
-        int port = ConfigProvider.getConfig().getValue("quarkus.grpc.clients.registry.port", Integer.class);
+        int port = ConfigProvider.getConfig().getValue("quarkus.grpc.clients.registry.test-port", Integer.class);
         var channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
                 .usePlaintext()
                 .build();
@@ -90,6 +90,10 @@ class RoutingWiringTest {
                 call.awaitCompletion(WAIT);
                 assertThat(call.getItems()).hasSize(3);
                 assertThat(served).containsExactly("wiring-test");
+                // The application's global client interceptors apply: the trace context travels with the call.
+                assertThat(instance.headers())
+                        .singleElement()
+                        .satisfies(h -> assertThat(h.keys()).contains("traceparent"));
                 assertThat(instance.requests())
                         .singleElement()
                         .satisfies(r -> assertThat(r.getPrompt()).isEqualTo("hello"));
