@@ -48,11 +48,12 @@ public class InferencePlatformResource implements QuarkusTestResourceLifecycleMa
     @Override
     public Map<String, String> start() {
         inference();
+        // In test mode Quarkus dials a gRPC client's test-port, not its port.
+        String port = String.valueOf(registry().port());
         return Map.of(
-                "quarkus.grpc.clients.registry.host",
-                "127.0.0.1",
-                "quarkus.grpc.clients.registry.port",
-                String.valueOf(registry().port()));
+                "quarkus.grpc.clients.registry.host", "127.0.0.1",
+                "quarkus.grpc.clients.registry.port", port,
+                "quarkus.grpc.clients.registry.test-port", port);
     }
 
     @Override

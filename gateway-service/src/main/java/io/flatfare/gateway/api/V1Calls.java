@@ -30,7 +30,8 @@ public class V1Calls {
         this.telemetry = telemetry;
     }
 
-    @ServerRequestFilter(nonBlocking = true)
+    // Non-blocking filters must run before all others; this one only reads headers and sets some.
+    @ServerRequestFilter(nonBlocking = true, priority = 10)
     public void begin(RoutingContext context) {
         if (!context.normalizedPath().startsWith("/v1/")) {
             return;
@@ -45,7 +46,8 @@ public class V1Calls {
         context.put(KEY, call);
         HttpServerResponse response = context.response();
         response.putHeader("x-request-id", requestId);
-        response.headersEndHandler(v ->
+        // addHeadersEndHandler, not response.headersEndHandler: the HTTP layer needs that single slot itself.
+        context.addHeadersEndHandler(v ->
                 response.putHeader("openai-processing-ms", Long.toString((System.nanoTime() - start) / 1_000_000)));
         response.closeHandler(v -> {
             if (!response.ended()) {
