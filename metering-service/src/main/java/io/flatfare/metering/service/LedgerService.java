@@ -21,6 +21,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -77,7 +78,8 @@ public class LedgerService {
                 assignments.of(
                         fresh.values().stream().map(i -> i.event().accountId()).collect(Collectors.toSet())),
                 config.defaultPlan());
-        Instant ratedAt = clock.instant();
+        // PostgreSQL keeps microseconds: the payload, the ledger row and the outbox row then agree exactly.
+        Instant ratedAt = clock.instant().truncatedTo(ChronoUnit.MICROS);
 
         // A billable event whose tier has no price at its time cannot be rated: it goes to the dead-letter
         // topic (to be replayed once the price exists) rather than into the ledger at a made-up price.
