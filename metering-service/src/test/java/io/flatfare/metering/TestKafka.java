@@ -40,9 +40,13 @@ final class TestKafka {
     }
 
     static void sendRaw(List<ProducerRecord<byte[], byte[]>> records) {
+        sendRaw(bootstrap(), records);
+    }
+
+    static void sendRaw(String bootstrap, List<ProducerRecord<byte[], byte[]>> records) {
         try (var producer = new KafkaProducer<byte[], byte[]>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                bootstrap(),
+                bootstrap,
                 ProducerConfig.ACKS_CONFIG,
                 "all",
                 ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
@@ -66,10 +70,19 @@ final class TestKafka {
             String topic,
             Predicate<ConsumerRecord<byte[], byte[]>> keep,
             Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
+        return readUntil(bootstrap(), topic, keep, done);
+    }
+
+    /** {@link #readUntil(String, Predicate, Predicate)} on the broker at {@code bootstrap}. */
+    static List<ConsumerRecord<byte[], byte[]>> readUntil(
+            String bootstrap,
+            String topic,
+            Predicate<ConsumerRecord<byte[], byte[]>> keep,
+            Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
         List<ConsumerRecord<byte[], byte[]>> kept = new ArrayList<>();
         try (var consumer = new KafkaConsumer<byte[], byte[]>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                bootstrap(),
+                bootstrap,
                 ConsumerConfig.GROUP_ID_CONFIG,
                 "test-" + UUID.randomUUID(),
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,

@@ -5,8 +5,10 @@ import io.flatfare.metering.service.FinanceService;
 import io.flatfare.metering.service.FinanceService.Invoice;
 import io.flatfare.metering.service.FinanceService.UsagePage;
 import io.flatfare.metering.service.MeteringException;
+import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
@@ -30,9 +32,11 @@ public class FinanceResource {
     static final String NEXT_AFTER_HEADER = "Flatfare-Next-After";
 
     private final FinanceService finance;
+    private final ReconciliationResource reconciliation;
 
-    FinanceResource(FinanceService finance) {
+    FinanceResource(FinanceService finance, ReconciliationResource reconciliation) {
         this.finance = finance;
+        this.reconciliation = reconciliation;
     }
 
     record UsageView(
@@ -154,6 +158,46 @@ public class FinanceResource {
                 .build();
     }
 
+    // Here, not in ReconciliationResource: this class's path is the more specific match for the URL.
+    @POST
+    @Path("/reconciliation")
+    @Consumes(MediaType.APPLICATION_JSON)
+    public Response oneAccount(
+            @PathParam("accountId") String accountId,
+            ReconciliationResource.RequestView body,
+            @QueryParam("from") String from,
+            @QueryParam("to") String to,
+            @QueryParam("after") String after,
+            @QueryParam("limit") Integer limit,
+            @QueryParam("format") String format,
+            @HeaderParam(HttpHeaders.ACCEPT) String accept) {
+        return reconciliation.answer(
+                accountId,
+                ReconciliationResource.rows(body),
+                ReconciliationResource.from(from, body),
+                ReconciliationResource.to(to, body),
+                after,
+                limit,
+                format,
+                accept);
+    }
+
+    @POST
+    @Path("/reconciliation")
+    @Consumes(Csv.MEDIA_TYPE)
+    public Response oneAccountCsv(
+            @PathParam("accountId") String accountId,
+            String body,
+            @QueryParam("from") String from,
+            @QueryParam("to") String to,
+            @QueryParam("after") String after,
+            @QueryParam("limit") Integer limit,
+            @QueryParam("format") String format,
+            @HeaderParam(HttpHeaders.ACCEPT) String accept) {
+        return reconciliation.answer(
+                accountId, ReconciliationResource.CsvSource.parse(body), from, to, after, limit, format, accept);
+    }
+
     private static UsageView view(UsageRow r, String model, String currency) {
         return new UsageView(
                 r.period(),
@@ -166,7 +210,7 @@ public class FinanceResource {
     }
 
     /** {@code format} wins over {@code Accept}; JSON unless CSV is asked for. */
-    private static boolean csv(String format, String accept) {
+    static boolean csv(String format, String accept) {
         if (format != null) {
             return switch (format) {
                 case "csv" -> true;

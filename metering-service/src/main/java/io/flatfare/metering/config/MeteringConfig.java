@@ -39,7 +39,33 @@ public interface MeteringConfig {
     @WithDefault("5s")
     Duration retryMaxBackoff();
 
+    /**
+     * How long start-up waits for Kafka to answer before it fails; the database fails faster on its own
+     * (Flyway migrates at start).
+     */
+    @WithDefault("30s")
+    Duration startupTimeout();
+
     Outbox outbox();
+
+    Connections connections();
+
+    /**
+     * What the service connects to, read through these keys (which application.properties points at the Quarkus
+     * ones) only so that a missing one stops start-up at once with its name and variable: Quarkus alone would
+     * deactivate a datasource without a URL, connect as the OS user without a username, or fail somewhere
+     * inside the Kafka client.
+     */
+    interface Connections {
+        /** {@code quarkus.datasource.jdbc.url} ({@code FLATFARE_METERING_DB_URL}). */
+        String databaseUrl();
+
+        /** {@code quarkus.datasource.username} ({@code FLATFARE_METERING_DB_USER}). */
+        String databaseUser();
+
+        /** {@code kafka.bootstrap.servers} ({@code FLATFARE_KAFKA_BOOTSTRAP_SERVERS}). */
+        String kafkaBootstrapServers();
+    }
 
     interface Outbox {
         /** How often the relay looks for rated usage not yet on Kafka (it also runs after every batch). */
@@ -49,5 +75,13 @@ public interface MeteringConfig {
         /** Records published per relay transaction. */
         @WithDefault("500")
         int batchSize();
+
+        /**
+         * The relay's Kafka transactional id, also the name of its PostgreSQL advisory lock and of the consumer
+         * group whose offset metadata records its last committed batch. One per deployment: every replica
+         * uses the same, so a new leader fences a stale one.
+         */
+        @WithDefault("flatfare-metering-rated-usage-relay")
+        String transactionalId();
     }
 }

@@ -1,56 +1,46 @@
 package io.flatfare.metering.messaging;
 
-import io.flatfare.contracts.events.EventJson;
-import io.flatfare.contracts.events.RatedUsage;
+import io.agroal.api.AgroalDataSource;
 import io.flatfare.contracts.events.Topics;
 import io.flatfare.metering.config.MeteringConfig;
-import io.flatfare.metering.domain.OutboxEntry;
-import io.flatfare.metering.domain.OutboxRepository;
 import io.quarkus.logging.Log;
-import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
-import io.quarkus.scheduler.Scheduled;
-import io.smallrye.mutiny.Uni;
-import io.smallrye.reactive.messaging.MutinyEmitter;
-import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import jakarta.inject.Inject;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.ExecutorService;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.apache.kafka.common.header.internals.RecordHeaders;
-import org.eclipse.microprofile.reactive.messaging.Channel;
-import org.eclipse.microprofile.reactive.messaging.Message;
-import org.eclipse.microprofile.reactive.messaging.OnOverflow;
 
 /**
- * Publishes the transactional outbox to {@code flatfare.rated-usage.v1}. A row is deleted only in the
- * transaction that saw Kafka acknowledge it, so a record is never lost; a crash after the acknowledgement and
- * before the commit publishes it again, byte-identical, which finance de-duplicates on {@code event_id}.
+ * Publishes the transactional outbox to {@code flatfare.rated-usage.v1}, exactly once for {@code read_committed}
+ * consumers (see {@link OutboxPublisher}). One replica at a time relays; the others' sweeps find the lock taken
+ * and return, and take over within a sweep once the leader's database session ends.
  */
 @ApplicationScoped
 public class RatedUsageRelay {
 
-    private static final Duration SEND_TIMEOUT = Duration.ofSeconds(60);
-
-    private final OutboxRepository outbox;
+    private final AgroalDataSource dataSource;
+    private final Map<String, Object> kafkaConfig;
     private final MeteringConfig config;
     private final AtomicBoolean queued = new AtomicBoolean();
-    private final ExecutorService worker = Executors.newSingleThreadExecutor(
+    private final ScheduledExecutorService worker = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("rated-usage-relay").daemon().factory());
 
-    @Inject
-    @Channel("rated-usage")
-    @OnOverflow(OnOverflow.Strategy.UNBOUNDED_BUFFER)
-    MutinyEmitter<String> emitter;
+    /** The current leadership term; touched only on the worker thread. */
+    private OutboxPublisher publisher;
 
-    RatedUsageRelay(OutboxRepository outbox, MeteringConfig config) {
-        this.outbox = outbox;
+    RatedUsageRelay(
+            AgroalDataSource dataSource,
+            @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig,
+            MeteringConfig config) {
+        this.dataSource = dataSource;
+        this.kafkaConfig = kafkaConfig;
         this.config = config;
     }
 
@@ -65,60 +55,49 @@ public class RatedUsageRelay {
         }
     }
 
-    // The timer catches rows left by a failed drain or written by a replica that died before relaying.
-    @Scheduled(
-            every = "${flatfare.metering.outbox.relay-interval:1s}",
-            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
-    void tick() {
-        wake();
+    /**
+     * Starts the sweep, which catches rows left by a failed drain or written by another replica. It starts on
+     * the application's start-up event, never from a framework scheduler that could fire before the service
+     * is up or after its shutdown began.
+     */
+    void start(@Observes StartupEvent event) {
+        long interval = config.outbox().relayInterval().toMillis();
+        worker.scheduleWithFixedDelay(this::wake, 0, interval, TimeUnit.MILLISECONDS);
     }
 
-    // Before the datasource goes away; a drain cut short leaves its rows in the outbox for the next start.
-    void stop(@Observes ShutdownEvent event) {
+    // Before the datasource goes away. A term cut short is settled by the next one, here or on another replica.
+    void stop(@Observes ShutdownEvent event) throws InterruptedException {
         worker.shutdownNow();
+        if (worker.awaitTermination(10, TimeUnit.SECONDS) && publisher != null) {
+            publisher.close();
+        }
     }
 
     private void drain() {
         queued.set(false);
         try {
+            if (publisher == null) {
+                Optional<OutboxPublisher> term = OutboxPublisher.lead(
+                        dataSource,
+                        kafkaConfig,
+                        Topics.RATED_USAGE,
+                        config.outbox().transactionalId(),
+                        config.outbox().batchSize());
+                if (term.isEmpty()) {
+                    return;
+                }
+                publisher = term.get();
+            }
             int sent;
             do {
-                sent = QuarkusTransaction.requiringNew().call(this::publishOneBatch);
-            } while (sent == config.outbox().batchSize());
-        } catch (RuntimeException e) {
-            Log.warn("Publishing rated usage failed; the rows stay in the outbox and are retried", e);
+                sent = publisher.publishBatch();
+            } while (sent == publisher.batchSize() && !Thread.currentThread().isInterrupted());
+        } catch (Exception e) {
+            Log.warn("Publishing rated usage failed; the rows stay in the outbox and the next sweep retries", e);
+            if (publisher != null) {
+                publisher.close();
+                publisher = null;
+            }
         }
-    }
-
-    private int publishOneBatch() {
-        List<OutboxEntry> rows = outbox.lockOldest(config.outbox().batchSize());
-        if (rows.isEmpty()) {
-            return 0;
-        }
-        List<Uni<Void>> sends =
-                rows.stream().map(r -> emitter.sendMessage(message(r))).toList();
-        Uni.join().all(sends).andFailFast().await().atMost(SEND_TIMEOUT);
-        outbox.delete("id in ?1", rows.stream().map(r -> r.id).toList());
-        return rows.size();
-    }
-
-    private static Message<String> message(OutboxEntry row) {
-        RatedUsage rated = EventJson.fromJson(row.payload, RatedUsage.class);
-        RecordHeaders headers = new RecordHeaders();
-        headers.add(Topics.CE_ID, utf8(rated.eventId()));
-        headers.add(Topics.CE_TYPE, utf8(Topics.TYPE_RATED_USAGE));
-        headers.add(Topics.CE_SOURCE, utf8(Topics.SOURCE_METERING));
-        headers.add(Topics.CE_TIME, utf8(rated.ratedAt().toString()));
-        headers.add(Topics.CE_SPECVERSION, utf8(Topics.SPEC_VERSION));
-        headers.add(Topics.CONTENT_TYPE, utf8(Topics.CONTENT_TYPE_JSON));
-        return Message.of(row.payload)
-                .addMetadata(OutgoingKafkaRecordMetadata.<String>builder()
-                        .withKey(row.accountId)
-                        .withHeaders(headers)
-                        .build());
-    }
-
-    private static byte[] utf8(String value) {
-        return value.getBytes(StandardCharsets.UTF_8);
     }
 }

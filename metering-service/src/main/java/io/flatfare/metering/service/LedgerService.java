@@ -6,8 +6,9 @@ import io.flatfare.contracts.events.UsageEvent;
 import io.flatfare.metering.config.MeteringConfig;
 import io.flatfare.metering.domain.LedgerEntry;
 import io.flatfare.metering.domain.LedgerRepository;
+import io.flatfare.metering.domain.LedgerRepository.Counts;
+import io.flatfare.metering.domain.LedgerRepository.Key;
 import io.flatfare.metering.domain.OutboxEntry;
-import io.flatfare.metering.domain.OutboxRepository;
 import io.flatfare.metering.domain.PlanAssignmentRepository;
 import io.flatfare.metering.domain.PlanRepository;
 import io.flatfare.metering.domain.PlanVersion;
@@ -20,12 +21,15 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
@@ -36,7 +40,6 @@ import java.util.stream.Collectors;
 public class LedgerService {
 
     private final LedgerRepository ledger;
-    private final OutboxRepository outbox;
     private final TierPriceRepository tierPrices;
     private final PlanRepository plans;
     private final PlanAssignmentRepository assignments;
@@ -45,24 +48,18 @@ public class LedgerService {
 
     LedgerService(
             LedgerRepository ledger,
-            OutboxRepository outbox,
             TierPriceRepository tierPrices,
             PlanRepository plans,
             PlanAssignmentRepository assignments,
             MeteringConfig config,
             Clock clock) {
         this.ledger = ledger;
-        this.outbox = outbox;
         this.tierPrices = tierPrices;
         this.plans = plans;
         this.assignments = assignments;
         this.config = config;
         this.clock = clock;
     }
-
-    private record Period(String accountId, String period) {}
-
-    private record Day(String accountId, LocalDate day) {}
 
     @Transactional
     public BatchResult record(List<Intake> batch) {
@@ -81,12 +78,13 @@ public class LedgerService {
                 assignments.of(
                         fresh.values().stream().map(i -> i.event().accountId()).collect(Collectors.toSet())),
                 config.defaultPlan());
-        Instant ratedAt = clock.instant();
+        // PostgreSQL keeps microseconds: the payload, the ledger row and the outbox row then agree exactly.
+        Instant ratedAt = clock.instant().truncatedTo(ChronoUnit.MICROS);
 
         // A billable event whose tier has no price at its time cannot be rated: it goes to the dead-letter
         // topic (to be replayed once the price exists) rather than into the ledger at a made-up price.
         Map<String, String> unrateable = new LinkedHashMap<>();
-        Map<Period, List<Intake>> byMonth = new LinkedHashMap<>();
+        SortedMap<Key, List<Intake>> byMonth = new TreeMap<>();
         for (Intake intake : fresh.values()) {
             UsageEvent event = intake.event();
             if (event.billable()
@@ -97,38 +95,44 @@ public class LedgerService {
                                 + "; add one through /admin/price-tiers and replay");
                 continue;
             }
-            byMonth.computeIfAbsent(new Period(event.accountId(), periodOf(event.occurredAt())), k -> new ArrayList<>())
+            byMonth.computeIfAbsent(new Key(event.accountId(), periodOf(event.occurredAt())), k -> new ArrayList<>())
                     .add(intake);
         }
 
-        Map<Day, Totals> days = new LinkedHashMap<>();
-        for (var month : byMonth.entrySet()) {
-            Period key = month.getKey();
-            List<Intake> events = month.getValue();
-            long billable = events.stream().filter(i -> i.event().billable()).count();
-            long usedBefore = ledger.addToMonthCounts(key.accountId(), key.period(), events.size(), billable);
-            long included = 0;
-            long amount = 0;
+        // A few statements per batch, whatever the number of accounts: the months first (which locks them and
+        // says how many included requests each has used), then the rows and the other totals.
+        SortedMap<Key, Counts> monthCounts = new TreeMap<>();
+        byMonth.forEach((key, events) -> monthCounts.put(
+                key,
+                new Counts(
+                        events.size(),
+                        events.stream().filter(i -> i.event().billable()).count())));
+        Map<Key, Long> usedBefore = ledger.addToMonthCounts(monthCounts);
+
+        List<LedgerEntry> entries = new ArrayList<>(fresh.size());
+        List<OutboxEntry> outboxRows = new ArrayList<>(fresh.size());
+        SortedMap<Key, Totals> monthAmounts = new TreeMap<>();
+        SortedMap<Key, Totals> days = new TreeMap<>();
+        byMonth.forEach((key, events) -> {
             long rank = 0;
             for (Intake intake : events) {
-                LedgerEntry entry = rate(intake, card, ratedAt, usedBefore + rank);
+                LedgerEntry entry = rate(intake, card, ratedAt, usedBefore.get(key) + rank);
                 if (entry.billable) {
                     rank++;
                 }
-                included += entry.includedInPlan ? 1 : 0;
-                amount += entry.amountMicros;
-                days.merge(
-                        new Day(entry.accountId, entry.usageDay),
-                        new Totals(1, entry.billable ? 1 : 0, entry.includedInPlan ? 1 : 0, entry.amountMicros),
-                        LedgerService::sum);
-                ledger.persist(entry);
+                Totals one = new Totals(1, entry.billable ? 1 : 0, entry.includedInPlan ? 1 : 0, entry.amountMicros);
+                monthAmounts.merge(key, one, LedgerService::sum);
+                days.merge(new Key(entry.accountId, entry.usageDay.toString()), one, LedgerService::sum);
+                entries.add(entry);
                 if (entry.billable) {
-                    outbox.persist(outboxEntry(intake.event(), entry));
+                    outboxRows.add(outboxEntry(intake.event(), entry));
                 }
             }
-            ledger.addToMonthAmounts(key.accountId(), key.period(), included, amount);
-        }
-        days.forEach((day, totals) -> ledger.addToDay(day.accountId(), day.day(), totals));
+        });
+        ledger.insert(entries);
+        ledger.insertOutbox(outboxRows);
+        ledger.addToMonthAmounts(monthAmounts);
+        ledger.addToDays(days);
         return new BatchResult(fresh.size() - unrateable.size(), duplicates, unrateable);
     }
 

@@ -1,0 +1,230 @@
+package io.flatfare.metering;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.flatfare.contracts.events.EventJson;
+import io.flatfare.contracts.events.RatedUsage;
+import io.flatfare.contracts.events.Topics;
+import io.flatfare.contracts.events.UsageEvent;
+import io.flatfare.testing.kafka.KafkaServer;
+import io.flatfare.testing.postgres.PostgresServer;
+import io.flatfare.testing.services.ServiceProcess;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The packaged service killed with SIGKILL and started again, against a real broker and database: no usage is
+ * lost or counted twice, and a {@code read_committed} consumer of rated usage sees each record exactly once,
+ * also when the kill falls between the relay's Kafka commit and its database commit.
+ */
+class MeteringCrashIT {
+
+    static final Instant MARCH_10 = Instant.parse("2026-03-10T12:00:00Z");
+    static final String TIER = "crash-small";
+
+    PostgresServer postgres;
+    KafkaServer kafka;
+
+    @BeforeEach
+    void startServers() {
+        postgres = PostgresServer.start();
+        kafka = KafkaServer.start();
+    }
+
+    @AfterEach
+    void stopServers() {
+        kafka.close();
+        postgres.close();
+    }
+
+    ServiceProcess startMetering() {
+        return ServiceProcess.builder("metering-service", ServiceProcess.quarkusJar("metering-service"))
+                .env("FLATFARE_METERING_DB_URL", postgres.jdbcUrl())
+                .env("FLATFARE_METERING_DB_USER", postgres.username())
+                .env("FLATFARE_METERING_DB_PASSWORD", postgres.password())
+                .env("FLATFARE_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers())
+                .env("FLATFARE_METERING_ADMIN_TOKEN", "it-admin-token")
+                .env("FLATFARE_METERING_FINANCE_TOKEN", "it-finance-token")
+                // Small batches: many database and Kafka commits for the kill to fall between.
+                .env("FLATFARE_METERING_BATCH_SIZE", "200")
+                .start()
+                .awaitReady(Duration.ofSeconds(90));
+    }
+
+    static void addPrice(ServiceProcess metering) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(metering.baseUrl() + "/admin/price-tiers/" + TIER))
+                .header("Authorization", "Bearer it-admin-token")
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"price_micros\":1000,\"currency\":\"USD\",\"effective_from\":\"2026-01-01T00:00:00Z\"}"))
+                .build();
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            assertThat(http.send(request, HttpResponse.BodyHandlers.ofString()).statusCode())
+                    .isEqualTo(201);
+        }
+    }
+
+    void send(List<UsageEvent> events) {
+        try (var producer = new KafkaProducer<byte[], byte[]>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                kafka.bootstrapServers(),
+                ProducerConfig.ACKS_CONFIG,
+                "all",
+                ProducerConfig.LINGER_MS_CONFIG,
+                5,
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
+                ByteArraySerializer.class,
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG,
+                ByteArraySerializer.class))) {
+            for (UsageEvent event : events) {
+                producer.send(new ProducerRecord<>(
+                        Topics.USAGE, event.accountId().getBytes(StandardCharsets.UTF_8), EventJson.toJson(event)));
+            }
+            producer.flush();
+        }
+    }
+
+    long query(String sql) throws SQLException {
+        try (Connection connection = postgres.connect();
+                Statement statement = connection.createStatement();
+                ResultSet result = statement.executeQuery(sql)) {
+            result.next();
+            return result.getLong(1);
+        }
+    }
+
+    void execute(String sql) throws SQLException {
+        try (Connection connection = postgres.connect();
+                Statement statement = connection.createStatement()) {
+            statement.execute(sql);
+        }
+    }
+
+    /** Every rated-usage record on the topic, as a read_committed consumer sees it, once there are {@code n}. */
+    List<RatedUsage> ratedUsage(int n) {
+        return TestKafka.readUntil(kafka.bootstrapServers(), Topics.RATED_USAGE, r -> true, kept -> kept.size() >= n)
+                .stream()
+                .map(ConsumerRecord::value)
+                .map(v -> EventJson.fromJson(v, RatedUsage.class))
+                .toList();
+    }
+
+    static List<UsageEvent> events(int accounts, int perAccount) {
+        return IntStream.range(0, accounts * perAccount)
+                .mapToObj(i -> Events.completed("crash-acct-" + (i % accounts), TIER, MARCH_10.plusMillis(i)))
+                .toList();
+    }
+
+    static Map<String, Long> countByEventId(List<RatedUsage> rated) {
+        return rated.stream().collect(Collectors.groupingBy(RatedUsage::eventId, Collectors.counting()));
+    }
+
+    @Test
+    void killedMidStreamAndRestartedLosesAndDuplicatesNothing() throws Exception {
+        List<UsageEvent> events = events(50, 400);
+        List<UsageEvent> stream = new ArrayList<>(events);
+        // The gateway may send an event twice: the first 1,000 again, at the end.
+        stream.addAll(events.subList(0, 1_000));
+
+        ServiceProcess first = startMetering();
+        addPrice(first);
+        send(stream);
+        await().atMost(Duration.ofSeconds(120)).until(() -> query("select count(*) from usage_ledger") >= 5_000);
+        first.kill();
+        assertThat(first.awaitExit(Duration.ofSeconds(30))).isNotZero();
+        long atKill = query("select count(*) from usage_ledger");
+        assertThat(atKill).as("killed mid-stream").isLessThan(events.size());
+
+        try (ServiceProcess second = startMetering()) {
+            await().atMost(Duration.ofSeconds(180))
+                    .until(() -> query("select count(*) from usage_ledger") == events.size()
+                            && query("select count(*) from rated_usage_outbox") == 0);
+            assertThat(query("select count(distinct event_id) from usage_ledger"))
+                    .isEqualTo(events.size());
+            // The totals were written in the ledger's transactions: a re-delivered batch must not count twice.
+            assertThat(query("select sum(requests) from account_daily_totals")).isEqualTo(events.size());
+            assertThat(query("select sum(billable_requests) from account_monthly_totals"))
+                    .isEqualTo(events.size());
+            assertThat(query("select sum(amount_micros) from account_daily_totals"))
+                    .isEqualTo(events.size() * 1_000L);
+
+            List<RatedUsage> rated = ratedUsage(events.size());
+            assertThat(rated).hasSize(events.size());
+            assertThat(countByEventId(rated).keySet())
+                    .isEqualTo(events.stream().map(UsageEvent::eventId).collect(Collectors.toSet()));
+        } finally {
+            first.close();
+        }
+    }
+
+    @Test
+    void killedBetweenTheKafkaCommitAndTheDatabaseCommitPublishesEachRecordOnce() throws Exception {
+        ServiceProcess first = startMetering();
+        addPrice(first);
+        // Every delete from the outbox now stalls: the relay's Kafka transaction commits, its database commit
+        // never comes before the kill.
+        execute("""
+                create function stall() returns trigger language plpgsql as $$
+                begin perform pg_sleep(600); return null; end $$;
+                create trigger stall before delete on rated_usage_outbox
+                    for each statement execute function stall()""");
+        List<UsageEvent> events = events(5, 20);
+        send(events);
+
+        // The relay claims a batch, commits it to Kafka and stalls deleting it; the rest waits behind it.
+        await().atMost(Duration.ofSeconds(60))
+                .until(() -> query("select count(*) from usage_ledger") == events.size()
+                        && query("select count(*) from rated_usage_outbox where relay_batch is not null") > 0);
+        int published = (int) query("select count(*) from rated_usage_outbox where relay_batch is not null");
+        assertThat(ratedUsage(published))
+                .as("committed to Kafka before the kill")
+                .hasSize(published);
+        assertThat(query("select count(*) from rated_usage_outbox")).isEqualTo(events.size());
+        first.kill();
+        assertThat(first.awaitExit(Duration.ofSeconds(30))).isNotZero();
+        // The killed process's database session sleeps on, holding the relay's lock, until the server notices
+        // the client is gone; ending it stands for that (TCP keepalive in production).
+        execute("select pg_terminate_backend(pid) from pg_stat_activity"
+                + " where query like '%delete from rated_usage_outbox%' and pid <> pg_backend_pid()");
+        execute("drop trigger stall on rated_usage_outbox");
+
+        try (ServiceProcess second = startMetering()) {
+            await().atMost(Duration.ofSeconds(60)).until(() -> query("select count(*) from rated_usage_outbox") == 0);
+            // One more event through the new relay: once it is read, everything before it has been too.
+            UsageEvent marker = Events.completed("crash-marker", TIER, MARCH_10);
+            send(List.of(marker));
+            List<RatedUsage> rated = ratedUsage(events.size() + 1);
+            Map<String, Long> counts = countByEventId(rated);
+            assertThat(counts).containsKey(marker.eventId());
+            assertThat(counts.values()).containsOnly(1L);
+            assertThat(counts.keySet())
+                    .containsAll(events.stream().map(UsageEvent::eventId).collect(Collectors.toSet()));
+            assertThat(rated).hasSize(events.size() + 1);
+        } finally {
+            first.close();
+        }
+    }
+}
