@@ -3,6 +3,12 @@ package io.flatfare.gateway;
 import io.flatfare.testing.services.InferenceServer;
 import io.flatfare.testing.services.RegistryServer;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Map;
 
@@ -12,6 +18,12 @@ import java.util.Map;
  * JVM, since starting them takes a while.
  */
 public class InferencePlatformResource implements QuarkusTestResourceLifecycleManager {
+
+    /**
+     * The tiny model once more under a catalog entry with room for long generations (the default catalog caps
+     * flatfare-tiny at 512 output tokens), so a test can tell a cancelled stream from a finished one.
+     */
+    public static final String LONG_MODEL = "flatfare-tiny-long";
 
     private static RegistryServer registry;
     private static InferenceServer inference;
@@ -26,14 +38,43 @@ public class InferencePlatformResource implements QuarkusTestResourceLifecycleMa
 
     public static synchronized InferenceServer inference() {
         if (inference == null) {
+            addLongModel(registry());
             inference = InferenceServer.builder(registry().port(), "gw-test-1")
                     .slots(2)
                     .queue(2)
-                    // Room for a long generation, so a test can tell a cancelled stream from a finished one.
-                    .context(8192)
+                    .context(4096)
+                    .property("flatfare.inference.models." + LONG_MODEL + ".path", InferenceServer.tinyModel().toString())
+                    .property("flatfare.inference.models." + LONG_MODEL + ".slots", "1")
+                    .property("flatfare.inference.models." + LONG_MODEL + ".context", "8192")
                     .start();
         }
         return inference;
+    }
+
+    private static void addLongModel(RegistryServer registry) {
+        String body = """
+                {"id": "%s", "display_name": "Tiny, long context (tests)", "aliases": [], "owned_by": "flatfare",
+                 "capabilities": ["chat", "completion"], "context_length": 8192, "max_output_tokens": 8192,
+                 "price_tier": "small"}"""
+                .formatted(LONG_MODEL);
+        try {
+            HttpResponse<String> response = HttpClient.newHttpClient()
+                    .send(
+                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + registry.port() + "/admin/models"))
+                                    .header("Authorization", "Bearer " + registry.adminToken())
+                                    .header("Content-Type", "application/json")
+                                    .POST(HttpRequest.BodyPublishers.ofString(body))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() != 201) {
+                throw new IllegalStateException("Registry refused the test model: " + response.body());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     private static synchronized void closeAll() {

@@ -6,6 +6,9 @@ import io.opentelemetry.context.Context;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.ws.rs.container.ContainerRequestContext;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
@@ -54,6 +57,17 @@ public class V1Calls {
                 call.clientGone();
             }
         });
+    }
+
+    /**
+     * Like OpenAI, {@code /v1} answers JSON or SSE by the body's {@code stream} flag, whatever {@code Accept} says;
+     * without this a client sending {@code Accept: text/event-stream} for a stream would get 406.
+     */
+    @ServerRequestFilter(preMatching = true, nonBlocking = true)
+    public void acceptAnything(ContainerRequestContext request) {
+        if (request.getUriInfo().getPath().startsWith("/v1/")) {
+            request.getHeaders().putSingle(HttpHeaders.ACCEPT, MediaType.APPLICATION_JSON);
+        }
     }
 
     /** The call of a {@code /v1} request. */

@@ -25,7 +25,6 @@ import io.flatfare.gateway.routing.ResolvedModel;
 import io.flatfare.gateway.routing.UpstreamException;
 import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.ClientGoneException;
-import io.flatfare.gateway.service.Generations;
 import io.flatfare.gateway.service.V1Call;
 import io.flatfare.support.api.ApiError;
 import io.smallrye.common.annotation.Blocking;
@@ -50,6 +49,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jboss.resteasy.reactive.RestMulti;
 
 /**
@@ -64,7 +64,6 @@ public class V1Resource {
     private final V1Calls calls;
     private final V1Guard guard;
     private final Bodies bodies;
-    private final Generations generations;
     private final CallLifecycle lifecycle;
     private final InferenceRouter router;
     private final ModelDirectory models;
@@ -75,7 +74,6 @@ public class V1Resource {
             V1Calls calls,
             V1Guard guard,
             Bodies bodies,
-            Generations generations,
             CallLifecycle lifecycle,
             InferenceRouter router,
             ModelDirectory models,
@@ -84,7 +82,6 @@ public class V1Resource {
         this.calls = calls;
         this.guard = guard;
         this.bodies = bodies;
-        this.generations = generations;
         this.lifecycle = lifecycle;
         this.router = router;
         this.models = models;
@@ -92,10 +89,11 @@ public class V1Resource {
         this.config = config;
     }
 
-    // One @Produces for every answer: the real Content-Type (JSON or SSE) is set per response below.
+    // One @Produces for every answer (Accept is normalised by V1Calls); the real Content-Type, JSON or SSE, is set
+    // per response in generate().
     @POST
     @Path("/chat/completions")
-    @Produces(MediaType.WILDCARD)
+    @Produces(MediaType.APPLICATION_JSON)
     public RestMulti<Buffer> chatCompletions(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.CHAT_COMPLETIONS, false, 1);
@@ -116,7 +114,7 @@ public class V1Resource {
 
     @POST
     @Path("/completions")
-    @Produces(MediaType.WILDCARD)
+    @Produces(MediaType.APPLICATION_JSON)
     public RestMulti<Buffer> completions(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.COMPLETIONS, false, 1);
@@ -214,52 +212,55 @@ public class V1Resource {
         return model(json.createObjectNode(), model);
     }
 
-    /** The answer of a generation: headers and status known once the call opened, then the body. */
-    record Answer(Multi<Buffer> body, Map<String, List<String>> headers, int status) {}
-
+    /**
+     * Streams the call's answer. Nothing is written before the first frame, so a failure before it (no instance,
+     * model at capacity, invalid for the engine) still gets its own HTTP status through the error mapper; a failure
+     * after it ends the stream with an SSE error event. The whole JSON answer of a non-streamed call is one frame.
+     */
     private RestMulti<Buffer> generate(V1Call call, GenerateRequest request, ChoiceFormat format, boolean usage) {
         lifecycle.inferenceStarted(call);
         Completions out = new Completions(json, format, call, usage);
-        Uni<Answer> answer = generations
-                .open(call, request)
-                .onItem()
-                .transformToUni(opened -> {
-                    Multi<GenerateResponse> events = opened.first() == null
-                            ? opened.rest()
-                            : Multi.createBy()
-                                    .concatenating()
-                                    .streams(Multi.createFrom().item(opened.first()), opened.rest());
-                    return call.stream()
-                            ? Uni.createFrom().item(stream(call, out, events))
-                            : collect(call, out, events);
-                })
+        Multi<GenerateResponse> events = router.generate(call.model(), request, deadline(call), call::instanceId);
+        Multi<Buffer> body = call.stream() ? stream(call, out, events) : collect(call, out, events);
+        RestMulti.SyncRestMulti.Builder<Buffer> answer = RestMulti.fromMultiData(body)
+                .encodeAsJsonArray(false)
+                .status(200)
+                .header("content-type", call.stream() ? Sse.CONTENT_TYPE : MediaType.APPLICATION_JSON);
+        if (call.stream()) {
+            answer.header("cache-control", "no-cache");
+        }
+        successHeaders(call).forEach(answer::header);
+        return answer.build();
+    }
+
+    private Multi<Buffer> collect(V1Call call, Completions out, Multi<GenerateResponse> events) {
+        return Multi.createFrom()
+                .uni(events.onItem().invoke(out::accept).collect().last().map(ignored -> {
+                    Buffer body = Buffer.buffer(out.response());
+                    lifecycle.finish(call, Outcome.COMPLETED, 200, true);
+                    return body;
+                }))
                 .onFailure()
-                .transform(t -> guard.fail(call, t, true));
-        return RestMulti.fromUniResponse(answer, Answer::body, Answer::headers, Answer::status);
+                .transform(failure -> guard.fail(call, failure, true))
+                .onCancellation()
+                .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 499, true));
     }
 
-    private Uni<Answer> collect(V1Call call, Completions out, Multi<GenerateResponse> events) {
-        return events.onItem().invoke(out::accept).collect().last().map(ignored -> {
-            byte[] body = out.response();
-            lifecycle.finish(call, Outcome.COMPLETED, 200, true);
-            return new Answer(
-                    Multi.createFrom().item(Buffer.buffer(body)), headers(call, MediaType.APPLICATION_JSON), 200);
-        });
-    }
-
-    private Answer stream(V1Call call, Completions out, Multi<GenerateResponse> events) {
-        Multi<Buffer> body = events.onItem()
+    private Multi<Buffer> stream(V1Call call, Completions out, Multi<GenerateResponse> events) {
+        AtomicBoolean started = new AtomicBoolean();
+        return events.onItem()
                 .transformToIterable(out::chunks)
                 .onCompletion()
                 .continueWith(out::end)
+                .onItem()
+                .invoke(() -> started.set(true))
                 .onCompletion()
                 .invoke(() -> lifecycle.finish(call, Outcome.COMPLETED, 200, true))
                 .onFailure()
                 .recoverWithMulti(failure -> {
-                    // The status line is sent: a failure now ends the stream with an error event, as the SDKs expect.
-                    if (failure instanceof ClientGoneException) {
-                        lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 200, true);
-                        return Multi.createFrom().empty();
+                    if (!started.get()) {
+                        // Nothing sent yet: the client gets the failure's own status and envelope.
+                        return Multi.createFrom().failure(guard.fail(call, failure, true));
                     }
                     OpenAiException error = Failures.toOpenAi(failure, config.unavailableRetryAfter());
                     boolean timeout = failure instanceof UpstreamException u
@@ -268,17 +269,7 @@ public class V1Resource {
                     return Multi.createFrom().item(Sse.data(errorJson(error)));
                 })
                 .onCancellation()
-                .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 200, true));
-        Map<String, List<String>> headers = headers(call, Sse.CONTENT_TYPE);
-        headers.put("cache-control", List.of("no-cache"));
-        return new Answer(body, headers, 200);
-    }
-
-    private Map<String, List<String>> headers(V1Call call, String contentType) {
-        Map<String, List<String>> headers = new LinkedHashMap<>();
-        headers.put("content-type", List.of(contentType));
-        successHeaders(call).forEach((name, value) -> headers.put(name, List.of(value)));
-        return headers;
+                .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, started.get() ? 200 : 499, true));
     }
 
     /** Rate-limit state and the request's flat price tier, known before any compute. */

@@ -376,9 +376,18 @@ class OpenAiApiTest {
 
     @Test
     void aClientThatDisconnectsCancelsTheUpstreamCall() throws Exception {
-        var body = JSON.writeValueAsString(chat("stream", true, "max_tokens", 8000, "logit_bias", Map.of("261", -100)));
+        var body = JSON.writeValueAsString(chat(
+                "model",
+                InferencePlatformResource.LONG_MODEL,
+                "stream",
+                true,
+                "max_tokens",
+                8000,
+                "logit_bias",
+                Map.of("261", -100)));
         String requestId;
         try (var socket = new java.net.Socket("127.0.0.1", io.restassured.RestAssured.port)) {
+            socket.setSoTimeout(30_000);
             var out = socket.getOutputStream();
             out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + tenant.bearer()
                             + "\r\nContent-Type: application/json\r\nContent-Length: "
@@ -389,6 +398,8 @@ class OpenAiApiTest {
                     new java.io.InputStreamReader(socket.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
             String line;
             String id = null;
+            String status = in.readLine();
+            assertThat(status).startsWith("HTTP/1.1 200");
             while ((line = in.readLine()) != null && !line.startsWith("data: ")) {
                 if (line.toLowerCase(java.util.Locale.ROOT).startsWith("x-request-id:")) {
                     id = line.substring(line.indexOf(':') + 1).strip();
@@ -411,7 +422,7 @@ class OpenAiApiTest {
                                     .info(io.flatfare.contracts.inference.v1.InfoRequest.getDefaultInstance())
                                     .getModelsList()
                                     .stream()
-                                    .filter(m -> m.getModel().equals(MODEL))
+                                    .filter(m -> m.getModel().equals(InferencePlatformResource.LONG_MODEL))
                                     .allMatch(m -> m.getSlotsBusy() == 0));
         } finally {
             channel.shutdownNow();

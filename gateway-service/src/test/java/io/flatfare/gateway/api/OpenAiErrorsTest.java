@@ -240,8 +240,10 @@ class OpenAiErrorsTest {
 
     @Test
     void promptTooLongForTheContextIs400ContextLengthExceeded() {
-        Response r = post(tenant.bearer(), chat("max_tokens", 4090));
+        Response r = post(tenant.bearer(), chat("model", InferencePlatformResource.LONG_MODEL, "max_tokens", 8190));
         envelope(r, 400, "invalid_request_error", "max_tokens", "context_length_exceeded");
+        // Over the model's output cap in the catalog: refused by the gateway before any compute.
+        envelope(post(tenant.bearer(), chat("max_tokens", 600)), 400, "invalid_request_error", "max_tokens", "invalid_value");
     }
 
     @Test
@@ -290,7 +292,9 @@ class OpenAiErrorsTest {
     void aNonBillableRequestGivesItsQuotaBack() {
         var quota = tenants.create(Set.of(Plan.ALL_MODELS), null, null, 1L, null);
         // Refused by inference (too long for the context) after admission: not billable, quota refunded.
-        post(quota.bearer(), chat("max_tokens", 4090)).then().statusCode(400);
+        post(quota.bearer(), chat("model", InferencePlatformResource.LONG_MODEL, "max_tokens", 8190))
+                .then()
+                .statusCode(400);
         post(quota.bearer(), chat("max_tokens", 1)).then().statusCode(200);
     }
 }
