@@ -43,7 +43,9 @@ public class InferencePlatformResource implements QuarkusTestResourceLifecycleMa
                     .slots(2)
                     .queue(2)
                     .context(4096)
-                    .property("flatfare.inference.models." + LONG_MODEL + ".path", InferenceServer.tinyModel().toString())
+                    .property(
+                            "flatfare.inference.models." + LONG_MODEL + ".path",
+                            InferenceServer.tinyModel().toString())
                     .property("flatfare.inference.models." + LONG_MODEL + ".slots", "1")
                     .property("flatfare.inference.models." + LONG_MODEL + ".context", "8192")
                     .start();
@@ -55,8 +57,7 @@ public class InferencePlatformResource implements QuarkusTestResourceLifecycleMa
         String body = """
                 {"id": "%s", "display_name": "Tiny, long context (tests)", "aliases": [], "owned_by": "flatfare",
                  "capabilities": ["chat", "completion"], "context_length": 8192, "max_output_tokens": 8192,
-                 "price_tier": "small"}"""
-                .formatted(LONG_MODEL);
+                 "price_tier": "small"}""".formatted(LONG_MODEL);
         try {
             HttpResponse<String> response = HttpClient.newHttpClient()
                     .send(

@@ -66,7 +66,7 @@ public class V1Calls {
     @ServerRequestFilter(preMatching = true, nonBlocking = true)
     public void acceptAnything(ContainerRequestContext request) {
         if (request.getUriInfo().getPath().startsWith("/v1/")) {
-            request.getHeaders().putSingle(HttpHeaders.ACCEPT, MediaType.APPLICATION_JSON);
+            request.getHeaders().putSingle(HttpHeaders.ACCEPT, MediaType.WILDCARD);
         }
     }
 

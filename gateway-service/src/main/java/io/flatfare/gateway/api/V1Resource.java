@@ -89,11 +89,11 @@ public class V1Resource {
         this.config = config;
     }
 
-    // One @Produces for every answer (Accept is normalised by V1Calls); the real Content-Type, JSON or SSE, is set
-    // per response in generate().
+    // One @Produces for every answer (Accept is normalised by V1Calls). Octet-stream makes the framework write each
+    // frame as it is, without JSON-array or line framing; the real Content-Type, JSON or SSE, is set in generate().
     @POST
     @Path("/chat/completions")
-    @Produces(MediaType.APPLICATION_JSON)
+    @Produces(MediaType.APPLICATION_OCTET_STREAM)
     public RestMulti<Buffer> chatCompletions(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.CHAT_COMPLETIONS, false, 1);
@@ -114,7 +114,7 @@ public class V1Resource {
 
     @POST
     @Path("/completions")
-    @Produces(MediaType.APPLICATION_JSON)
+    @Produces(MediaType.APPLICATION_OCTET_STREAM)
     public RestMulti<Buffer> completions(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.COMPLETIONS, false, 1);
@@ -223,7 +223,6 @@ public class V1Resource {
         Multi<GenerateResponse> events = router.generate(call.model(), request, deadline(call), call::instanceId);
         Multi<Buffer> body = call.stream() ? stream(call, out, events) : collect(call, out, events);
         RestMulti.SyncRestMulti.Builder<Buffer> answer = RestMulti.fromMultiData(body)
-                .encodeAsJsonArray(false)
                 .status(200)
                 .header("content-type", call.stream() ? Sse.CONTENT_TYPE : MediaType.APPLICATION_JSON);
         if (call.stream()) {

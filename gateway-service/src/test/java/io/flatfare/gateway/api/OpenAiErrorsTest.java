@@ -174,7 +174,7 @@ class OpenAiErrorsTest {
                 400,
                 "invalid_request_error",
                 "response_format",
-                null);
+                "invalid_value");
     }
 
     @Test
@@ -243,7 +243,12 @@ class OpenAiErrorsTest {
         Response r = post(tenant.bearer(), chat("model", InferencePlatformResource.LONG_MODEL, "max_tokens", 8190));
         envelope(r, 400, "invalid_request_error", "max_tokens", "context_length_exceeded");
         // Over the model's output cap in the catalog: refused by the gateway before any compute.
-        envelope(post(tenant.bearer(), chat("max_tokens", 600)), 400, "invalid_request_error", "max_tokens", "invalid_value");
+        envelope(
+                post(tenant.bearer(), chat("max_tokens", 600)),
+                400,
+                "invalid_request_error",
+                "max_tokens",
+                "invalid_value");
     }
 
     @Test
