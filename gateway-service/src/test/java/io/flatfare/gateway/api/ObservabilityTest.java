@@ -52,12 +52,17 @@ class ObservabilityTest {
     @Test
     void metricsPerModelAndStatus() {
         var tenant = tenants.generous();
-        given().header("Authorization", tenant.bearer())
+        String streamed = given().header("Authorization", tenant.bearer())
                 .contentType(ContentType.JSON)
                 .body(OpenAiApiTest.chat("stream", true))
                 .post("/v1/chat/completions")
                 .then()
-                .statusCode(200);
+                .statusCode(200)
+                .extract()
+                .header("x-request-id");
+        try (UsageTopic usage = new UsageTopic()) {
+            assertThat(usage.await(streamed).timeToFirstTokenMs()).isNotNull();
+        }
         given().header("Authorization", tenant.bearer())
                 .contentType(ContentType.JSON)
                 .body(OpenAiApiTest.chat("temperature", 9))

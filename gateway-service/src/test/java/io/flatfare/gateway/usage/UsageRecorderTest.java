@@ -7,6 +7,7 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.hasItem;
 
 import io.flatfare.contracts.events.UsageEvent;
+import io.flatfare.gateway.routing.RegistryTestResource;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
@@ -31,6 +32,8 @@ import org.junit.jupiter.api.Test;
 @WithTestResource(PostgresTestResource.class)
 @WithTestResource(RedisTestResource.class)
 @WithTestResource(KafkaTestResource.class)
+// Readiness as a whole also waits for the model catalog.
+@WithTestResource(RegistryTestResource.class)
 class UsageRecorderTest {
 
     @Inject
