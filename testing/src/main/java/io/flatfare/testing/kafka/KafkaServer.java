@@ -3,7 +3,11 @@ package io.flatfare.testing.kafka;
 import io.flatfare.testing.support.Cleanup;
 import io.flatfare.testing.support.Dirs;
 import io.flatfare.testing.support.Settings;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -11,9 +15,14 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
 import kafka.server.BrokerServer;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
+import org.apache.kafka.common.utils.Time;
 import org.apache.kafka.metadata.bootstrap.BootstrapMetadata;
+import org.apache.kafka.metadata.storage.Formatter;
 import org.apache.kafka.server.common.Feature;
 import org.apache.kafka.server.common.MetadataVersion;
 
@@ -114,6 +123,54 @@ public final class KafkaServer implements AutoCloseable {
             }
         });
         return new KafkaServer(started.bootstrapServers(), directory, cleanup, started);
+    }
+
+    /**
+     * Starts a KRaft broker (one node acting as broker and controller) in this JVM that keeps its logs in
+     * {@code directory}: formatted on the first start, reused on later ones. It listens on 127.0.0.1:{@code port}
+     * for clients and on 127.0.0.1:{@code controllerPort} for its own quorum. This is Kafka's production server
+     * class ({@code KafkaRaftServer}), as {@code kafka-server-start.sh} runs it, not the test kit: the test kit
+     * formats anew and picks its own ports on every start. {@link #close()} shuts it down cleanly and keeps the logs.
+     */
+    public static KafkaServer startPersistent(Path directory, int port, int controllerPort) {
+        quietLogs();
+        Path logs = directory.resolve("logs").toAbsolutePath();
+        Map<String, Object> config = new HashMap<>(BROKER_CONFIG);
+        config.put("process.roles", "broker,controller");
+        config.put("node.id", "1");
+        config.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
+        config.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        config.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port);
+        config.put("controller.listener.names", "CONTROLLER");
+        config.put("inter.broker.listener.name", "PLAINTEXT");
+        config.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        config.put("log.dirs", logs.toString());
+        KafkaRaftServer server;
+        try {
+            Files.createDirectories(logs);
+            if (!Files.exists(logs.resolve("meta.properties"))) {
+                new Formatter()
+                        .setPrintStream(new PrintStream(OutputStream.nullOutputStream()))
+                        .setClusterId(Uuid.randomUuid().toString())
+                        .setNodeId(1)
+                        .setControllerListenerName("CONTROLLER")
+                        .setMetadataLogDirectory(logs.toString())
+                        .setDirectories(List.of(logs.toString()))
+                        .setReleaseVersion(MetadataVersion.latestProduction())
+                        .setUnstableFeatureVersionsEnabled(false)
+                        .run();
+            }
+            server = new KafkaRaftServer(new KafkaConfig(config, false), Time.SYSTEM);
+            server.startup();
+        } catch (Exception e) {
+            throw new IllegalStateException("Could not start the Kafka broker in " + directory, e);
+        }
+        String bootstrap = "127.0.0.1:" + port;
+        Cleanup cleanup = Cleanup.register("Kafka broker in " + directory, () -> {
+            server.shutdown();
+            server.awaitShutdown();
+        });
+        return new KafkaServer(bootstrap, directory, cleanup);
     }
 
     /**

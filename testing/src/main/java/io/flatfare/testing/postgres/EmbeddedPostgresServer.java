@@ -37,6 +37,32 @@ final class EmbeddedPostgresServer {
     }
 
     /**
+     * A server that keeps its data in {@code dir/data}: initialised on the first start, reused on later ones, with
+     * fsync on. Close stops it and keeps the files.
+     */
+    static PostgresServer startPersistent(Path dir, int port) {
+        EmbeddedPostgres postgres;
+        try {
+            postgres = EmbeddedPostgres.builder()
+                    .setDataDirectory(dir.resolve("data"))
+                    .setCleanDataDirectory(false)
+                    .setPort(port)
+                    .setRegisterShutdownHook(false)
+                    .start();
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalStateException("Could not start embedded PostgreSQL in " + dir + " on port " + port, e);
+        }
+        Cleanup cleanup = Cleanup.register("embedded PostgreSQL in " + dir, postgres::close);
+        return new PostgresServer(
+                PostgresServer.Strategy.EMBEDDED,
+                postgres.getJdbcUrl(PostgresServer.USER, "postgres"),
+                PostgresServer.USER,
+                PostgresServer.PASSWORD,
+                dir,
+                cleanup);
+    }
+
+    /**
      * Another process may take the picked port first. Zonky's failure does not say why it failed, so any failure is
      * retried on a new port, a few times.
      */

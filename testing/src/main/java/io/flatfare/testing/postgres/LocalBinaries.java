@@ -106,6 +106,87 @@ final class LocalBinaries {
         }
     }
 
+    /**
+     * A cluster that keeps its data in {@code dir/data}: initialised on the first start, reused on later ones, with
+     * fsync on. Unix sockets are off ({@code -k ''}), so a long directory path cannot exceed their length limit.
+     */
+    static PostgresServer startPersistent(Path dir, int port) {
+        Path bin = find().orElseThrow(() ->
+                new IllegalStateException("No PostgreSQL server binaries (initdb, pg_ctl) on the PATH or under "
+                        + VERSIONED_INSTALLS + "/*/bin"));
+        Path data = dir.resolve("data");
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Could not create " + dir, e);
+        }
+        if (isRoot()) {
+            handToServerUser(dir);
+        }
+        if (!Files.exists(data.resolve("PG_VERSION"))) {
+            Processes.runOrThrow(
+                    serverCommand(
+                            bin.resolve("initdb"),
+                            "-D",
+                            data.toString(),
+                            "-U",
+                            PostgresServer.USER,
+                            "-A",
+                            "trust",
+                            "-E",
+                            "UTF8",
+                            "--no-locale"),
+                    dir.resolve("initdb.log"),
+                    COMMAND_TIMEOUT);
+        }
+        Path serverLog = dir.resolve("postgres.log");
+        Path pgCtlLog = dir.resolve("pg_ctl.log");
+        int exitCode = Processes.run(
+                serverCommand(
+                        bin.resolve("pg_ctl"),
+                        "-D",
+                        data.toString(),
+                        "-l",
+                        serverLog.toString(),
+                        "-o",
+                        "-p " + port + " -k '' -c listen_addresses=127.0.0.1",
+                        "-w",
+                        "-t",
+                        "60",
+                        "start"),
+                pgCtlLog,
+                COMMAND_TIMEOUT);
+        if (exitCode != 0) {
+            throw new IllegalStateException("pg_ctl could not start PostgreSQL in " + data + " on port " + port
+                    + " (exit code " + exitCode + "). pg_ctl output:\n" + Processes.tail(pgCtlLog)
+                    + "\nServer log:\n" + Processes.tail(serverLog));
+        }
+        Cleanup cleanup = Cleanup.register("PostgreSQL in " + dir, () -> stopKeepingFiles(bin, dir, data));
+        return new PostgresServer(
+                PostgresServer.Strategy.BINARIES,
+                "jdbc:postgresql://127.0.0.1:" + port + "/postgres",
+                PostgresServer.USER,
+                PostgresServer.PASSWORD,
+                dir,
+                cleanup);
+    }
+
+    /** A clean ("fast") shutdown that keeps the files; killed only if it does not end in time. */
+    private static void stopKeepingFiles(Path bin, Path dir, Path data) {
+        Optional<ProcessHandle> postmaster =
+                postmasterPid(data.resolve("postmaster.pid")).flatMap(ProcessHandle::of);
+        if (postmaster.isEmpty()) {
+            return;
+        }
+        int exitCode = Processes.run(
+                serverCommand(bin.resolve("pg_ctl"), "-D", data.toString(), "-m", "fast", "-w", "-t", "20", "stop"),
+                dir.resolve("pg_ctl.log"),
+                COMMAND_TIMEOUT);
+        if (exitCode != 0 || !Processes.awaitExit(postmaster.get(), Duration.ofSeconds(10))) {
+            Processes.stop(postmaster.get(), Duration.ofSeconds(5));
+        }
+    }
+
     /** Another process may take the picked port first; the server then fails to bind and is started again. */
     private static int startOnFreePort(Path bin, Path dir, Path data, IntSupplier ports) {
         Path serverLog = dir.resolve("postgres.log");

@@ -2,6 +2,9 @@ package io.flatfare.testing.postgres;
 
 import io.flatfare.testing.support.Cleanup;
 import io.flatfare.testing.support.Settings;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -9,8 +12,10 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.postgresql.Driver;
 
 /**
@@ -104,6 +109,17 @@ public final class PostgresServer implements AutoCloseable {
         };
     }
 
+    /**
+     * Starts a server that keeps its data: in {@code directory} (created and initialised on the first start, reused
+     * on later ones), listening on 127.0.0.1:{@code port}. {@link #close()} stops it cleanly and keeps the files.
+     * Uses the installed binaries where there are any, else the embedded ones.
+     */
+    public static PostgresServer startPersistent(Path directory, int port) {
+        return Strategy.BINARIES.isAvailable()
+                ? LocalBinaries.startPersistent(directory, port)
+                : EmbeddedPostgresServer.startPersistent(directory, port);
+    }
+
     /** Creates a throwaway database on an existing server, reached as a user allowed to create databases. */
     public static PostgresServer startExisting(String jdbcUrl, String username, String password) {
         return ThrowawayDatabase.create(jdbcUrl, username, password);
@@ -141,6 +157,24 @@ public final class PostgresServer implements AutoCloseable {
     /** The directory holding the server's files, where this code owns one; deleted on close. */
     public Optional<Path> directory() {
         return Optional.ofNullable(directory);
+    }
+
+    /**
+     * The server's main process ({@code postmaster.pid} in {@code directory()/data}), where this code started it
+     * there and it runs.
+     */
+    public OptionalLong postmasterPid() {
+        if (directory == null) {
+            return OptionalLong.empty();
+        }
+        try (Stream<String> lines = Files.lines(directory.resolve("data").resolve("postmaster.pid"))) {
+            return lines.findFirst()
+                    .map(String::trim)
+                    .map(pid -> OptionalLong.of(Long.parseLong(pid)))
+                    .orElse(OptionalLong.empty());
+        } catch (IOException | UncheckedIOException | NumberFormatException e) {
+            return OptionalLong.empty();
+        }
     }
 
     /**

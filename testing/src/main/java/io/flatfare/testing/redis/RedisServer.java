@@ -65,6 +65,16 @@ public final class RedisServer implements AutoCloseable {
         return startProcess(FreePorts::pick);
     }
 
+    /** Starts {@code redis-server} from the PATH on the given port, with persistence off. */
+    public static RedisServer startProcessOnPort(int port) {
+        return startProcess(() -> port);
+    }
+
+    /** Whether {@code redis-server} is on the PATH, so that {@link #startProcess()} can work. */
+    public static boolean isInstalled() {
+        return findOnPath("redis-server").isPresent();
+    }
+
     /** Starts on the ports {@code ports} hands out; tests pass a taken one first to see the retry. */
     static RedisServer startProcess(IntSupplier ports) {
         Path executable = findOnPath("redis-server")

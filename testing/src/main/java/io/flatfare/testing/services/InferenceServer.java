@@ -99,9 +99,17 @@ public final class InferenceServer implements AutoCloseable {
     }
 
     /** Writes the tiny model once (with the packaged service's own generator) and returns its path. */
-    public static synchronized Path tinyModel() {
+    public static Path tinyModel() {
+        return tinyModel(Path.of("target", "test-models"));
+    }
+
+    /**
+     * Writes the tiny model into {@code directory} unless it is there already (with the packaged service's own
+     * generator) and returns its path.
+     */
+    public static synchronized Path tinyModel(Path directory) {
         try {
-            Path dir = Files.createDirectories(Path.of("target", "test-models"));
+            Path dir = Files.createDirectories(directory);
             Path model = dir.resolve("flatfare-tiny.gguf").toAbsolutePath();
             if (Files.exists(model)) {
                 return model;

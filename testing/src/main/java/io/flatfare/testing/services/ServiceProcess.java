@@ -73,6 +73,7 @@ public final class ServiceProcess implements AutoCloseable {
         private final Map<String, String> properties = new LinkedHashMap<>();
         private final Map<String, String> environment = new LinkedHashMap<>();
         private int port;
+        private Path workDirectory;
 
         private Builder(String name, Path jar) {
             this.name = name;
@@ -96,9 +97,19 @@ public final class ServiceProcess implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Runs the process in this directory, appending its output to {@code <name>.log} there, and keeps the
+         * directory on close (state such as a journal outlives the process); a throwaway one when not set.
+         */
+        public Builder workDirectory(Path value) {
+            this.workDirectory = value;
+            return this;
+        }
+
         public ServiceProcess start() {
             int httpPort = port > 0 ? port : FreePorts.pick();
-            Path dir = Dirs.createTemp("flatfare-" + name);
+            boolean throwaway = workDirectory == null;
+            Path dir = throwaway ? Dirs.createTemp("flatfare-" + name) : createDirectories(workDirectory);
             Path log = dir.resolve(name + ".log");
             List<String> command = new ArrayList<>();
             command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -116,14 +127,26 @@ public final class ServiceProcess implements AutoCloseable {
                 builder.environment().putAll(environment);
                 process = builder.start();
             } catch (IOException e) {
-                Dirs.delete(dir);
+                if (throwaway) {
+                    Dirs.delete(dir);
+                }
                 throw new UncheckedIOException("Could not start " + name, e);
             }
             Cleanup cleanup = Cleanup.register(name, () -> {
                 Processes.stop(process.toHandle(), Duration.ofSeconds(30));
-                Dirs.delete(dir);
+                if (throwaway) {
+                    Dirs.delete(dir);
+                }
             });
             return new ServiceProcess(name, httpPort, process, log, cleanup);
+        }
+    }
+
+    private static Path createDirectories(Path dir) {
+        try {
+            return Files.createDirectories(dir.toAbsolutePath());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Could not create " + dir, e);
         }
     }
 

@@ -1,0 +1,231 @@
+package io.flatfare.launcher;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import sun.misc.Signal;
+
+/**
+ * {@code ./flatfare up}: runs the whole platform on this machine in the foreground until SIGINT (Ctrl-C) or SIGTERM,
+ * then stops everything it started. Progress goes to stderr; stdout carries only {@code FLATFARE_*=value} lines, once
+ * everything is ready.
+ *
+ * <p>The script passes {@code -Dflatfare.home} (the repository, where the packaged services are) and
+ * {@code -Dflatfare.cwd} (where the user ran it, for relative paths).
+ */
+public final class FlatfareUp {
+
+    /** Exit codes: a bad command line or a taken port, and a failed start or a service that died. */
+    static final int EXIT_USAGE = 2;
+
+    static final int EXIT_FAILED = 1;
+
+    private static final List<String> MODULES =
+            List.of("model-registry", "inference-service", "metering-service", "gateway-service");
+
+    private FlatfareUp() {}
+
+    public static void main(String[] args) {
+        System.exit(run(Arrays.asList(args)));
+    }
+
+    static int run(List<String> args) {
+        Path root = Path.of(System.getProperty("flatfare.home", "."))
+                .toAbsolutePath()
+                .normalize();
+        Path cwd = Path.of(System.getProperty("flatfare.cwd", "."))
+                .toAbsolutePath()
+                .normalize();
+        if (args.isEmpty() || !args.getFirst().equals("up")) {
+            System.err.print(UpOptions.USAGE);
+            return args.isEmpty() || args.getFirst().equals("--help") ? 0 : EXIT_USAGE;
+        }
+        UpOptions options;
+        try {
+            options = UpOptions.parse(args.subList(1, args.size()), cwd, root.resolve(".flatfare"));
+            checkPorts(options);
+            checkJars(root);
+        } catch (IllegalArgumentException e) {
+            Progress.say(e.getMessage());
+            return EXIT_USAGE;
+        }
+        try {
+            Files.createDirectories(options.dataDir());
+        } catch (IOException e) {
+            Progress.say("cannot create the data directory " + options.dataDir() + ": " + e.getMessage());
+            return EXIT_USAGE;
+        }
+        try (FileChannel lockFile = FileChannel.open(
+                        options.dataDir().resolve("launcher.lock"),
+                        StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE);
+                FileLock lock = lockFile.tryLock()) {
+            if (lock == null) {
+                Progress.say("another ./flatfare up is using " + options.dataDir());
+                return EXIT_USAGE;
+            }
+            return runPlatform(options, root);
+        } catch (IOException e) {
+            Progress.say("cannot lock " + options.dataDir() + ": " + e.getMessage());
+            return EXIT_FAILED;
+        }
+    }
+
+    private static int runPlatform(UpOptions options, Path root) {
+        Parts parts = new Parts();
+        CountDownLatch stopped = new CountDownLatch(1);
+        AtomicBoolean signalled = new AtomicBoolean();
+        // Replacing the default handlers keeps the JVM from running every shutdown hook at once: the parts are
+        // stopped in order (the gateway flushes its usage to Kafka before Kafka stops), then the JVM exits.
+        for (String name : List.of("INT", "TERM")) {
+            Signal.handle(new Signal(name), signal -> {
+                if (signalled.compareAndSet(false, true)) {
+                    Progress.say("SIG" + name + ": stopping everything");
+                    Thread.ofPlatform().name("flatfare-stop").start(() -> {
+                        parts.stopAll();
+                        stopped.countDown();
+                    });
+                }
+            });
+        }
+        Platform platform = new Platform(options, root, parts);
+        long started = System.nanoTime();
+        Platform.Access access;
+        try {
+            access = platform.start();
+        } catch (Parts.Stopping e) {
+            awaitQuietly(stopped);
+            return 0;
+        } catch (RuntimeException e) {
+            if (signalled.get()) {
+                awaitQuietly(stopped);
+                return 0;
+            }
+            Progress.say("start-up failed: " + e.getMessage());
+            parts.stopAll();
+            return EXIT_FAILED;
+        }
+        Progress.say("ready in " + Duration.ofNanos(System.nanoTime() - started).toSeconds() + " s");
+        printAccess(options, access);
+        return watch(parts, platform, stopped);
+    }
+
+    /** Waits for a signal; a service that dies meanwhile stops everything, with its log named. */
+    private static int watch(Parts parts, Platform platform, CountDownLatch stopped) {
+        try {
+            while (!stopped.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+                Optional<Parts.Service> exited = parts.exitedService();
+                if (exited.isPresent()) {
+                    Progress.say(exited.get().name() + " exited unexpectedly; its log: "
+                            + platform.log(exited.get().name()));
+                    parts.stopAll();
+                    return EXIT_FAILED;
+                }
+            }
+            return 0;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            parts.stopAll();
+            return EXIT_FAILED;
+        }
+    }
+
+    private static void printAccess(UpOptions options, Platform.Access access) {
+        String models = String.join(", ", access.extraModels());
+        System.err.printf(
+                """
+
+                Flatfare is running. Data: %s (tokens.properties holds the admin tokens). Ctrl-C stops it.
+                %s
+                curl:
+                  curl %s/chat/completions -H "Authorization: Bearer %s" \\
+                    -H 'Content-Type: application/json' \\
+                    -d '{"model":"%s","messages":[{"role":"user","content":"Hello"}]}'
+
+                Python (pip install openai):
+                  from openai import OpenAI
+                  client = OpenAI(base_url="%s", api_key="%s")
+                  print(client.chat.completions.create(model="%s",
+                        messages=[{"role": "user", "content": "Hello"}]).choices[0].message.content)
+
+                Node (npm install openai):
+                  import OpenAI from "openai";
+                  const client = new OpenAI({ baseURL: "%s", apiKey: "%s" });
+                  const r = await client.chat.completions.create({ model: "%s",
+                        messages: [{ role: "user", content: "Hello" }] });
+                  console.log(r.choices[0].message.content);
+
+                For scripts, on stdout:
+                """,
+                options.dataDir(),
+                models.isEmpty() ? "" : "Also serving: " + models + "\n",
+                access.baseUrl(),
+                access.apiKey(),
+                Platform.TINY,
+                access.baseUrl(),
+                access.apiKey(),
+                Platform.TINY,
+                access.baseUrl(),
+                access.apiKey(),
+                Platform.TINY);
+        System.err.flush();
+        System.out.println("FLATFARE_BASE_URL=" + access.baseUrl());
+        System.out.println("FLATFARE_API_KEY=" + access.apiKey());
+        System.out.println("FLATFARE_MODEL=" + Platform.TINY);
+        System.out.println("FLATFARE_EMBEDDING_MODEL=" + Platform.TINY_EMBED);
+        System.out.flush();
+    }
+
+    /** Every port must be free before anything starts, so a clash is one clear message, not a half-started platform. */
+    static void checkPorts(UpOptions options) {
+        Map<Integer, String> seen = new HashMap<>();
+        for (var entry : UpOptions.DEFAULT_PORTS.keySet()) {
+            int port = options.port(entry);
+            String previous = seen.putIfAbsent(port, entry);
+            if (previous != null) {
+                throw new IllegalArgumentException(
+                        "--" + previous + " and --" + entry + " are both " + port + ": give each its own port");
+            }
+            try (ServerSocket socket = new ServerSocket()) {
+                socket.setReuseAddress(true);
+                // The wildcard address: taken on any interface is taken.
+                socket.bind(new InetSocketAddress(port));
+            } catch (IOException e) {
+                throw new IllegalArgumentException("port " + port + " (--" + entry + ") is already in use;"
+                        + " stop what uses it or choose another port with --" + entry + " N");
+            }
+        }
+    }
+
+    private static void checkJars(Path root) {
+        for (String module : MODULES) {
+            Path jar = root.resolve(module).resolve("target/quarkus-app/quarkus-run.jar");
+            if (!Files.isRegularFile(jar)) {
+                throw new IllegalArgumentException(
+                        jar + " is missing: build first (./flatfare builds what is missing, or ./mvnw install"
+                                + " -DskipTests)");
+            }
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch stopped) {
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
