@@ -1,0 +1,420 @@
+package io.flatfare.gateway.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.Timestamp;
+import io.flatfare.contracts.inference.v1.ChatInput;
+import io.flatfare.contracts.inference.v1.ChatMessage;
+import io.flatfare.contracts.inference.v1.GenerateRequest;
+import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.contracts.inference.v1.InferenceServiceGrpc;
+import io.flatfare.contracts.inference.v1.SamplingParams;
+import io.flatfare.testing.kafka.KafkaServer;
+import io.flatfare.testing.postgres.PostgresServer;
+import io.flatfare.testing.redis.RedisServer;
+import io.flatfare.testing.services.InferenceServer;
+import io.flatfare.testing.services.RegistryServer;
+import io.flatfare.testing.services.ServiceProcess;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Latency the gateway adds, and its throughput, against calling the same inference instance directly over gRPC: the
+ * same chat request both ways, at fixed concurrency, the two sides alternating round after round so both see the
+ * same machine. Everything is real: PostgreSQL, Redis, Kafka, a registry process, an inference process serving the
+ * tiny model, and the packaged gateway jar as its own process; the load generator runs in this JVM.
+ *
+ * <p>Run: {@code ./mvnw -B -pl gateway-service -Pbench -DskipTests verify} after packaging model-registry and
+ * inference-service (see the module README). Arguments (system properties): {@code bench.concurrency} (1,4,16),
+ * {@code bench.seconds} (5 per side per round), {@code bench.rounds} (3), {@code bench.warmup-seconds} (20),
+ * {@code bench.max-tokens} (2), {@code bench.jfr} (a file: record the gateway with JFR into it).
+ */
+public final class GatewayOverheadBenchmark {
+
+    static final String MODEL = InferenceServer.MODEL;
+    static final String PROMPT = "Say hello.";
+    static final Duration DEADLINE = Duration.ofSeconds(60);
+
+    // Targets from the issue, on a 2-core machine shared by the load generator, the gateway and the upstream.
+    static final double MAX_ADDED_P50_MS = 1.0;
+    static final double MAX_ADDED_P99_MS = 3.0;
+    static final double MIN_THROUGHPUT_RATIO = 0.5;
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    /** One side of one round: latencies (ns) of every request, and the wall time the side ran for. */
+    record Run(long[] latencies, long nanos, long gatewayCpuNanos) {}
+
+    /** A side's totals over every round of one concurrency. */
+    record Totals(double requestsPerSecond, double p50, double p90, double p99, long requests, double cpuMicros) {
+
+        static Totals of(List<Run> runs) {
+            long nanos = runs.stream().mapToLong(Run::nanos).sum();
+            long[] all = runs.stream()
+                    .flatMapToLong(r -> Arrays.stream(r.latencies()))
+                    .sorted()
+                    .toArray();
+            long cpu = runs.stream().mapToLong(Run::gatewayCpuNanos).sum();
+            return new Totals(
+                    all.length / (nanos / 1e9),
+                    percentile(all, 50),
+                    percentile(all, 90),
+                    percentile(all, 99),
+                    all.length,
+                    all.length == 0 ? 0 : cpu / 1e3 / all.length);
+        }
+    }
+
+    interface Call {
+        void run(int thread) throws Exception;
+    }
+
+    public static void main(String[] args) throws Exception {
+        int[] concurrencies = Arrays.stream(
+                        System.getProperty("bench.concurrency", "1,4,16").split(","))
+                .mapToInt(s -> Integer.parseInt(s.trim()))
+                .toArray();
+        double seconds = Double.parseDouble(System.getProperty("bench.seconds", "5"));
+        int rounds = Integer.getInteger("bench.rounds", 3);
+        double warmup = Double.parseDouble(System.getProperty("bench.warmup-seconds", "20"));
+        int maxTokens = Integer.getInteger("bench.max-tokens", 2);
+        String jfr = System.getProperty("bench.jfr", "");
+        int slots = Arrays.stream(concurrencies).max().orElse(1);
+
+        System.out.printf(
+                "gateway overhead: concurrency %s, %d rounds x %.1f s per side, warm-up %.0f s per side, max_tokens %d,"
+                        + " %d CPUs%n",
+                Arrays.toString(concurrencies),
+                rounds,
+                seconds,
+                warmup,
+                maxTokens,
+                Runtime.getRuntime().availableProcessors());
+
+        String adminToken = UUID.randomUUID().toString();
+        Path journal = Files.createTempDirectory("flatfare-bench-journal").toAbsolutePath();
+        try (var postgres = PostgresServer.start();
+                var redis = RedisServer.start();
+                var kafka = KafkaServer.start();
+                var registry = RegistryServer.start(Duration.ofSeconds(10));
+                var inference = InferenceServer.builder(registry.port(), "bench-1")
+                        .slots(slots)
+                        .queue(slots)
+                        .context(1024)
+                        .property("quarkus.log.level", "WARN")
+                        .start()) {
+            ServiceProcess.Builder gatewayBuilder = ServiceProcess.builder(
+                            "gateway-bench", ServiceProcess.quarkusJar("gateway-service"))
+                    .env("FLATFARE_GATEWAY_DB_URL", postgres.jdbcUrl())
+                    .env("FLATFARE_GATEWAY_DB_USER", postgres.username())
+                    .env("FLATFARE_GATEWAY_DB_PASSWORD", postgres.password())
+                    .env("FLATFARE_REDIS_URL", redis.url())
+                    .env("FLATFARE_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers())
+                    .env("FLATFARE_REGISTRY_HOST", "127.0.0.1")
+                    .env("FLATFARE_REGISTRY_PORT", String.valueOf(registry.port()))
+                    .env("FLATFARE_GATEWAY_ADMIN_TOKEN", adminToken)
+                    .env("FLATFARE_GATEWAY_USAGE_JOURNAL_DIR", journal.toString())
+                    .property("quarkus.log.level", "WARN");
+            if (!jfr.isBlank()) {
+                // JAVA_TOOL_OPTIONS reaches the JVM flags, which ServiceProcess' -D properties cannot.
+                gatewayBuilder.env(
+                        "JAVA_TOOL_OPTIONS",
+                        "-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
+                                + Path.of(jfr).toAbsolutePath());
+            }
+            try (var gateway = gatewayBuilder.start()) {
+                gateway.awaitReady(Duration.ofSeconds(120));
+                ProcessHandle gatewayProcess = ProcessHandle.of(gateway.pid()).orElseThrow();
+                HttpClient http = HttpClient.newBuilder()
+                        .version(HttpClient.Version.HTTP_1_1)
+                        .connectTimeout(Duration.ofSeconds(5))
+                        .build();
+                String key = issueKey(http, gateway.baseUrl(), adminToken);
+                ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", inference.port())
+                        .usePlaintext()
+                        .build();
+                try {
+                    var grpc = InferenceServiceGrpc.newBlockingStub(channel);
+                    HttpRequest viaGateway = HttpRequest.newBuilder(
+                                    URI.create(gateway.baseUrl() + "/v1/chat/completions"))
+                            .header("Authorization", "Bearer " + key)
+                            .header("Content-Type", "application/json")
+                            .timeout(DEADLINE)
+                            .POST(HttpRequest.BodyPublishers.ofString(chatBody(maxTokens)))
+                            .build();
+                    Call direct = thread -> direct(grpc, maxTokens);
+                    Call gatewayCall = thread -> gateway(http, viaGateway);
+
+                    awaitRoutable(http, viaGateway);
+                    compareAnswers(grpc, http, viaGateway, maxTokens);
+                    for (int c : new int[] {1, slots}) {
+                        measure(direct, c, warmup / 2, null);
+                        measure(gatewayCall, c, warmup / 2, null);
+                    }
+
+                    System.out.printf(
+                            "%n%-5s %-8s %9s %9s %9s %9s %12s%n",
+                            "conc", "side", "req/s", "p50 ms", "p90 ms", "p99 ms", "gw CPU/req");
+                    List<String> verdicts = new ArrayList<>();
+                    for (int c : concurrencies) {
+                        List<Run> directRuns = new ArrayList<>();
+                        List<Run> gatewayRuns = new ArrayList<>();
+                        for (int r = 0; r < rounds; r++) {
+                            // Alternating which side goes first keeps a drift in machine load from favouring one.
+                            if (r % 2 == 0) {
+                                directRuns.add(measure(direct, c, seconds, null));
+                                gatewayRuns.add(measure(gatewayCall, c, seconds, gatewayProcess));
+                            } else {
+                                gatewayRuns.add(measure(gatewayCall, c, seconds, gatewayProcess));
+                                directRuns.add(measure(direct, c, seconds, null));
+                            }
+                        }
+                        Totals d = Totals.of(directRuns);
+                        Totals g = Totals.of(gatewayRuns);
+                        print(c, "direct", d, "");
+                        print(c, "gateway", g, String.format("%9.0f µs", g.cpuMicros()));
+                        double addedP50 = g.p50() - d.p50();
+                        double addedP99 = g.p99() - d.p99();
+                        double ratio = g.requestsPerSecond() / d.requestsPerSecond();
+                        boolean met = addedP50 <= MAX_ADDED_P50_MS
+                                && addedP99 <= MAX_ADDED_P99_MS
+                                && ratio >= MIN_THROUGHPUT_RATIO;
+                        String verdict = String.format(
+                                "%-5d added p50 %+.2f ms, added p99 %+.2f ms, throughput %.2fx direct (%d / %d"
+                                        + " requests): %s",
+                                c, addedP50, addedP99, ratio, g.requests(), d.requests(), met ? "PASS" : "NOT MET");
+                        System.out.println(verdict);
+                        verdicts.add(verdict);
+                    }
+                    System.out.printf(
+                            "%ntargets: added latency <= %.0f ms p50 and <= %.0f ms p99; throughput >= %.1fx direct%n",
+                            MAX_ADDED_P50_MS, MAX_ADDED_P99_MS, MIN_THROUGHPUT_RATIO);
+                    verdicts.forEach(System.out::println);
+                } finally {
+                    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                }
+                // A graceful stop, so JFR writes its recording before the directory goes.
+                gateway.terminate();
+                gateway.awaitExit(Duration.ofSeconds(60));
+            }
+        } finally {
+            deleteRecursively(journal);
+        }
+        if (!jfr.isBlank()) {
+            System.out.println("JFR recording of the gateway: " + Path.of(jfr).toAbsolutePath());
+        }
+        System.exit(0);
+    }
+
+    static void print(int concurrency, String side, Totals t, String cpu) {
+        System.out.printf(
+                "%-5d %-8s %9.1f %9.2f %9.2f %9.2f %12s%n",
+                concurrency, side, t.requestsPerSecond(), t.p50(), t.p90(), t.p99(), cpu);
+    }
+
+    /**
+     * {@code concurrency} threads, each sending requests back to back for {@code seconds}. With {@code gateway}
+     * given, also the gateway process' CPU time over the run.
+     */
+    static Run measure(Call call, int concurrency, double seconds, ProcessHandle gateway) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(concurrency);
+        try {
+            long cpuStart = cpuNanos(gateway);
+            long start = System.nanoTime();
+            long end = start + (long) (seconds * 1e9);
+            List<CompletableFuture<long[]>> threads = new ArrayList<>();
+            AtomicLong failures = new AtomicLong();
+            for (int t = 0; t < concurrency; t++) {
+                int thread = t;
+                threads.add(CompletableFuture.supplyAsync(
+                        () -> {
+                            long[] latencies = new long[1024];
+                            int n = 0;
+                            long now = System.nanoTime();
+                            while (now - end < 0) {
+                                try {
+                                    call.run(thread);
+                                } catch (Exception e) {
+                                    if (failures.incrementAndGet() == 1) {
+                                        e.printStackTrace();
+                                    }
+                                    throw new IllegalStateException(e);
+                                }
+                                long after = System.nanoTime();
+                                if (n == latencies.length) {
+                                    latencies = Arrays.copyOf(latencies, n * 2);
+                                }
+                                latencies[n++] = after - now;
+                                now = after;
+                            }
+                            return Arrays.copyOf(latencies, n);
+                        },
+                        pool));
+            }
+            List<long[]> all = new ArrayList<>();
+            for (var thread : threads) {
+                all.add(thread.get());
+            }
+            long nanos = System.nanoTime() - start;
+            long[] latencies = all.stream().flatMapToLong(Arrays::stream).toArray();
+            return new Run(latencies, nanos, cpuNanos(gateway) - cpuStart);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    static long cpuNanos(ProcessHandle process) {
+        return process == null
+                ? 0
+                : process.info().totalCpuDuration().orElseThrow().toNanos();
+    }
+
+    /** What the gateway sends for {@link #chatBody}: the same model, message, sampling and a deadline. */
+    static GenerateRequest generateRequest(int maxTokens) {
+        Instant deadline = Instant.now().plus(DEADLINE);
+        return GenerateRequest.newBuilder()
+                .setRequestId("req_" + UUID.randomUUID().toString().replace("-", ""))
+                .setModel(MODEL)
+                .setChat(ChatInput.newBuilder()
+                        .addMessages(ChatMessage.newBuilder().setRole("user").setContent(PROMPT)))
+                .setSampling(SamplingParams.newBuilder()
+                        .setN(1)
+                        .setMaxTokens(maxTokens)
+                        .setTemperature(0)
+                        .setSeed(7))
+                .setDeadline(Timestamp.newBuilder()
+                        .setSeconds(deadline.getEpochSecond())
+                        .setNanos(deadline.getNano()))
+                .build();
+    }
+
+    static String chatBody(int maxTokens) {
+        return """
+                {"model":"%s","messages":[{"role":"user","content":"%s"}],"max_tokens":%d,"temperature":0,"seed":7}""".formatted(MODEL, PROMPT, maxTokens);
+    }
+
+    /** The direct call: the whole stream consumed; returns the completion tokens the instance reported. */
+    static int direct(InferenceServiceGrpc.InferenceServiceBlockingStub grpc, int maxTokens) {
+        Iterator<GenerateResponse> stream =
+                grpc.withDeadlineAfter(DEADLINE.toSeconds(), TimeUnit.SECONDS).generate(generateRequest(maxTokens));
+        int tokens = -1;
+        while (stream.hasNext()) {
+            GenerateResponse response = stream.next();
+            if (response.hasDone()) {
+                tokens = response.getDone().getUsage().getCompletionTokens();
+            }
+        }
+        if (tokens < 0) {
+            throw new IllegalStateException("The stream ended without its done message");
+        }
+        return tokens;
+    }
+
+    static String gateway(HttpClient http, HttpRequest request) throws Exception {
+        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) {
+            throw new IllegalStateException("Gateway answered " + response.statusCode() + ": " + response.body());
+        }
+        return response.body();
+    }
+
+    /** Both sides must do the same work: the same number of generated tokens. */
+    static void compareAnswers(
+            InferenceServiceGrpc.InferenceServiceBlockingStub grpc, HttpClient http, HttpRequest request, int maxTokens)
+            throws Exception {
+        int direct = direct(grpc, maxTokens);
+        JsonNode answer = JSON.readTree(gateway(http, request));
+        int viaGateway = answer.path("usage").path("completion_tokens").asInt(-1);
+        if (direct != viaGateway) {
+            throw new IllegalStateException(
+                    "Direct and gateway calls generated " + direct + " and " + viaGateway + " tokens");
+        }
+        System.out.printf("both sides generate %d tokens per request%n", direct);
+    }
+
+    /** The gateway learns of the instance from the registry's view; waits until it routes to it. */
+    static void awaitRoutable(HttpClient http, HttpRequest request) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() == 200) {
+                return;
+            }
+            if (response.statusCode() != 503 || System.nanoTime() - deadline > 0) {
+                throw new IllegalStateException("Gateway answered " + response.statusCode() + ": " + response.body());
+            }
+            // The registry view refreshes every 2 s; polling faster would gain nothing.
+            Thread.sleep(200);
+        }
+    }
+
+    /**
+     * A plan whose limits are far above what the benchmark sends, so every request still runs the Redis admission
+     * script (as a real plan does) but none is refused; then an account on it and a key.
+     */
+    static String issueKey(HttpClient http, String baseUrl, String adminToken) throws Exception {
+        String plan = "bench-" + UUID.randomUUID().toString().substring(0, 8);
+        admin(http, baseUrl + "/admin/plans", adminToken, """
+                {"id":"%s","allowed_models":["*"],"requests_per_minute":100000000,"concurrent_requests":100000,
+                 "requests_per_month":1000000000000}""".formatted(plan));
+        String account = admin(http, baseUrl + "/admin/accounts", adminToken, """
+                        {"name":"bench","plan_id":"%s"}""".formatted(plan))
+                .path("id")
+                .asText();
+        return admin(http, baseUrl + "/admin/accounts/" + account + "/keys", adminToken, "{\"name\":\"bench\"}")
+                .path("key")
+                .asText();
+    }
+
+    static JsonNode admin(HttpClient http, String url, String adminToken, String body) throws Exception {
+        HttpResponse<String> response = http.send(
+                HttpRequest.newBuilder(URI.create(url))
+                        .header("Authorization", "Bearer " + adminToken)
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 201) {
+            throw new IllegalStateException(url + " answered " + response.statusCode() + ": " + response.body());
+        }
+        return JSON.readTree(response.body());
+    }
+
+    /** Nearest-rank percentile in milliseconds of sorted nanosecond values. */
+    static double percentile(long[] sorted, double p) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        int rank = (int) Math.ceil(p / 100 * sorted.length);
+        return sorted[Math.max(0, rank - 1)] / 1e6;
+    }
+
+    static void deleteRecursively(Path dir) throws Exception {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted((a, b) -> b.compareTo(a)).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}
