@@ -184,14 +184,14 @@ class UsageEventReaderTest {
                     .isEqualTo(EventSchemas.validateWithSchema(UsageEvent.class, json));
             assertThat(readOrReason(json)).as(document).isEqualTo(reference);
         }
-        assertThat(corpus).hasSizeGreaterThan(20_000);
-        assertThat(accepted).as("valid documents in the corpus").isGreaterThan(2_000);
+        assertThat(corpus).hasSize(16_000);
+        assertThat(accepted).as("valid documents in the corpus").isGreaterThan(1_000);
         assertThat(deferred)
                 .as("valid documents the fast path left to the full one")
                 .isLessThan(accepted / 50);
         assertThat(corpus.size() - accepted)
                 .as("invalid documents in the corpus")
-                .isGreaterThan(15_000);
+                .isGreaterThan(10_000);
     }
 
     @Test
@@ -232,6 +232,10 @@ class UsageEventReaderTest {
         Set<String> corpus = new LinkedHashSet<>();
         for (ObjectNode base : bases) {
             corpus.add(base.toString());
+        }
+        // Every property set to every value on the first five bases (the distinct shapes); the enum
+        // combinations get random mutations below.
+        for (ObjectNode base : bases.subList(0, 5)) {
             for (String property : PROPERTIES) {
                 ObjectNode missing = base.deepCopy();
                 missing.remove(property);
@@ -260,7 +264,7 @@ class UsageEventReaderTest {
 
         // Random combinations of one to three mutations on random bases, reproducible by the seed.
         Random random = new Random(20_261_130L);
-        while (corpus.size() < 24_000) {
+        while (corpus.size() < 16_000) {
             ObjectNode node = bases.get(random.nextInt(bases.size())).deepCopy();
             List<String[]> raws = new ArrayList<>();
             int mutations = 1 + random.nextInt(3);
