@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 import java.time.DateTimeException;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -26,18 +27,30 @@ final class UsageEventReader {
     private static final JsonFactory FACTORY = EventJson.mapper().getFactory();
 
     /**
-     * Identifiers: a whole match of {@code \S{1,255}} (the regex counts code points, a surrogate pair as one,
-     * as the validator's {@code minLength}/{@code maxLength} do) implies the schema's {@code minLength 1},
-     * {@code maxLength 255} and {@code pattern ^\S+$}.
+     * Identifiers: 1 to 255 code points, none of them whitespace as {@code \s} means it (ASCII space, tab,
+     * line feed, vertical tab, form feed, carriage return). That is the record's {@code \S{1,255}}, and it
+     * implies the schema's {@code minLength 1}, {@code maxLength 255} (the validator counts a surrogate pair as
+     * one, like code points) and {@code pattern ^\S+$}; checked without a regex, it being on every event.
      */
-    private static final Pattern ID = Pattern.compile("\\S{1,255}");
+    private static boolean isId(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            switch (value.charAt(i)) {
+                case ' ', '\t', '\n', '\013', '\f', '\r' -> {
+                    return false;
+                }
+                default -> {}
+            }
+        }
+        int codePoints = value.codePointCount(0, value.length());
+        return codePoints >= 1 && codePoints <= Checks.MAX_ID_LENGTH;
+    }
 
     /** The schema's {@code price_tier} pattern, matched whole (which implies the anchored search). */
     private static final Pattern PRICE_TIER = Pattern.compile("[a-z][a-z0-9_-]{0,63}");
 
     /**
-     * The schema's instant pattern, matched whole. Together with {@link #plausibleClock} and a successful
-     * {@link Instant#parse} it implies the schema's {@code format: date-time} as well: a valid calendar date
+     * The schema's instant pattern, matched whole. Together with {@link #plausibleClock} and a valid date it
+     * implies the schema's {@code format: date-time} as well: a valid calendar date
      * and a time of day of at most 23:59:59.
      */
     private static final Pattern INSTANT =
@@ -206,7 +219,7 @@ final class UsageEventReader {
             return null;
         }
         String value = string(parser);
-        if (!ID.matcher(value).matches()) {
+        if (!isId(value)) {
             throw NotCertain.INSTANCE;
         }
         return value;
@@ -286,13 +299,35 @@ final class UsageEventReader {
         if (!INSTANT.matcher(value).matches() || !plausibleClock(value)) {
             throw NotCertain.INSTANCE;
         }
-        // What EventJson's deserializer does for this shape (ISO_INSTANT); it also rejects impossible dates.
-        return Instant.parse(value);
+        // The same instant as EventJson's ISO_INSTANT parse of this shape, without the formatter's overhead;
+        // LocalDate.of rejects impossible dates (DateTimeException) as the parse does.
+        LocalDate date = LocalDate.of(digits(value, 0, 4), digits(value, 5, 2), digits(value, 8, 2));
+        long seconds = date.toEpochDay() * 86_400
+                + digits(value, 11, 2) * 3_600L
+                + digits(value, 14, 2) * 60L
+                + digits(value, 17, 2);
+        int nanos = 0;
+        if (value.charAt(19) == '.') {
+            int fraction = value.length() - 21;
+            nanos = digits(value, 20, fraction) * POWERS_OF_TEN[9 - fraction];
+        }
+        return Instant.ofEpochSecond(seconds, nanos);
+    }
+
+    private static final int[] POWERS_OF_TEN = {1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000};
+
+    /** The ASCII digits at {@code from} (the pattern has checked they are digits). */
+    private static int digits(String value, int from, int count) {
+        int result = 0;
+        for (int i = from; i < from + count; i++) {
+            result = result * 10 + value.charAt(i) - '0';
+        }
+        return result;
     }
 
     /**
-     * Hours 00–23, minutes and seconds 00–59: {@link Instant#parse} alone also takes {@code 24:00:00} and leap
-     * seconds, which are left to the full validator.
+     * Hours 00–23, minutes and seconds 00–59: Jackson's parse also takes {@code 24:00:00} and leap seconds,
+     * which are left to the full validator.
      */
     private static boolean plausibleClock(String value) {
         int hour = (value.charAt(11) - '0') * 10 + value.charAt(12) - '0';
