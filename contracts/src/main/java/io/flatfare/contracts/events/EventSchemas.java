@@ -43,6 +43,8 @@ public final class EventSchemas {
     private static final Map<Class<?>, Validator> VALIDATORS = RESOURCES.entrySet().stream()
             .collect(Collectors.toUnmodifiableMap(Map.Entry::getKey, e -> load(e.getValue())));
 
+    private static final Result VALID = new Result(List.of());
+
     private EventSchemas() {}
 
     /** A place in the document (a JSON Pointer as a URI fragment: {@code #} is the root) and what is wrong there. */
@@ -69,8 +71,41 @@ public final class EventSchemas {
         }
     }
 
-    /** Validates UTF-8 JSON against the schema of {@code eventType} ({@link UsageEvent} or {@link RatedUsage}). */
+    /**
+     * Validates UTF-8 JSON against the schema of {@code eventType} ({@link UsageEvent} or {@link RatedUsage}).
+     * A valid {@link UsageEvent} is recognised by a fast single-pass check; anything else goes through the full
+     * validator, so the violations listed are always the full validator's.
+     */
     public static Result validate(Class<?> eventType, byte[] json) {
+        if (eventType == UsageEvent.class && UsageEventReader.read(json) != null) {
+            return VALID;
+        }
+        return validateWithSchema(eventType, json);
+    }
+
+    /**
+     * Reads an event that must be valid against its schema and the record's own invariants, as an intake does:
+     * {@link #validate} and then {@link EventJson#fromJson}, with a single pass for a valid {@link UsageEvent}.
+     *
+     * @throws IllegalArgumentException when it is not; the message is {@link Result#summary()} for schema
+     *     violations, else the broken invariant, fit for a DLQ reason
+     */
+    public static <T> T read(Class<T> eventType, byte[] json) {
+        if (eventType == UsageEvent.class) {
+            UsageEvent event = UsageEventReader.read(json);
+            if (event != null) {
+                return eventType.cast(event);
+            }
+        }
+        Result check = validateWithSchema(eventType, json);
+        if (!check.valid()) {
+            throw new IllegalArgumentException(check.summary());
+        }
+        return EventJson.fromJson(json, eventType);
+    }
+
+    /** The full validator (Vert.x, every violation listed), whatever the type; the fast path's reference. */
+    static Result validateWithSchema(Class<?> eventType, byte[] json) {
         Validator validator = validator(eventType);
         JsonNode tree;
         try {

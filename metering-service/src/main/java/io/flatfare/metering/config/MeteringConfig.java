@@ -72,8 +72,8 @@ public interface MeteringConfig {
         @WithDefault("1s")
         Duration relayInterval();
 
-        /** Records published per relay transaction. */
-        @WithDefault("500")
+        /** Records published per relay transaction (a Kafka transaction costs several round trips). */
+        @WithDefault("2000")
         int batchSize();
 
         /**

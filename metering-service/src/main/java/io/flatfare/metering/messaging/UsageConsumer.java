@@ -1,6 +1,5 @@
 package io.flatfare.metering.messaging;
 
-import io.flatfare.contracts.events.EventJson;
 import io.flatfare.contracts.events.EventSchemas;
 import io.flatfare.contracts.events.UsageEvent;
 import io.flatfare.metering.config.MeteringConfig;
@@ -51,21 +50,16 @@ public class UsageConsumer {
     @Incoming("usage")
     @Blocking
     public void consume(ConsumerRecords<byte[], byte[]> records) {
-        List<ConsumerRecord<byte[], byte[]>> all = new ArrayList<>(records.count());
-        records.forEach(all::add);
-        // Schema validation is most of a batch's CPU; records are independent, so they are checked in parallel
-        // (the common pool, one thread per core) and then taken in their order.
-        Object[] parsed = all.parallelStream().map(UsageConsumer::parseOrReason).toArray();
-        List<Intake> valid = new ArrayList<>(all.size());
+        List<Intake> valid = new ArrayList<>(records.count());
         Map<String, ConsumerRecord<byte[], byte[]>> byEventId = new HashMap<>();
         List<DeadLetter> rejected = new ArrayList<>();
-        for (int i = 0; i < all.size(); i++) {
-            ConsumerRecord<byte[], byte[]> record = all.get(i);
-            if (parsed[i] instanceof UsageEvent event) {
+        for (ConsumerRecord<byte[], byte[]> record : records) {
+            try {
+                UsageEvent event = parse(record);
                 valid.add(new Intake(event, record.partition(), record.offset()));
                 byEventId.putIfAbsent(event.eventId(), record);
-            } else {
-                rejected.add(new DeadLetter(record, "invalid-record", (String) parsed[i]));
+            } catch (IllegalArgumentException e) {
+                rejected.add(new DeadLetter(record, "invalid-record", e.getMessage()));
             }
         }
         BatchResult result = withRetries(() -> {
@@ -82,26 +76,13 @@ public class UsageConsumer {
         }
     }
 
-    /** The usage event in the record, or why it can never be recorded. */
-    private static Object parseOrReason(ConsumerRecord<byte[], byte[]> record) {
-        try {
-            return parse(record);
-        } catch (IllegalArgumentException e) {
-            return e.getMessage();
-        }
-    }
-
     /** The usage event in the record; {@link IllegalArgumentException} says why it can never be recorded. */
     private static UsageEvent parse(ConsumerRecord<byte[], byte[]> record) {
         if (record.value() == null || record.value().length == 0) {
             throw new IllegalArgumentException("empty record value");
         }
-        EventSchemas.Result check = EventSchemas.validate(UsageEvent.class, record.value());
-        if (!check.valid()) {
-            throw new IllegalArgumentException(check.summary());
-        }
-        // The record's constructor then checks the cross-property rules JSON Schema cannot express.
-        return EventJson.fromJson(record.value(), UsageEvent.class);
+        // The schema, then the record's cross-property rules; one pass over the bytes for a valid event.
+        return EventSchemas.read(UsageEvent.class, record.value());
     }
 
     private <T> T withRetries(Supplier<T> work) {

@@ -38,7 +38,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *
  * <p>Run: {@code ./mvnw -B -pl metering-service -am -Pbench -DskipTests verify} (see the module README).
  * Arguments (system properties): {@code bench.events} (1,000,000), {@code bench.accounts} (1,000),
- * {@code bench.batch} (500: the consumer's poll batch and the baseline's JDBC batch).
+ * {@code bench.batch} (500: the baseline's JDBC batch, a commit each), {@code bench.poll} (the service's poll batch,
+ * {@code max.poll.records}; its production default unless given).
  */
 public final class LedgerIngestBenchmark {
 
@@ -51,20 +52,28 @@ public final class LedgerIngestBenchmark {
         int events = Integer.getInteger("bench.events", 1_000_000);
         int accounts = Integer.getInteger("bench.accounts", 1_000);
         int batch = Integer.getInteger("bench.batch", 500);
+        String poll = System.getProperty("bench.poll", "");
         System.out.printf(
-                "metering ingest benchmark: %,d events, %,d accounts, batch %d, %d CPUs%n",
-                events, accounts, batch, Runtime.getRuntime().availableProcessors());
+                "metering ingest benchmark: %,d events, %,d accounts, baseline batch %d, service poll batch %s,"
+                        + " %d CPUs%n",
+                events,
+                accounts,
+                batch,
+                poll.isEmpty() ? "default" : poll,
+                Runtime.getRuntime().availableProcessors());
+        ServiceProcess.Builder service =
+                ServiceProcess.builder("metering-service", ServiceProcess.quarkusJar("metering-service"));
+        if (!poll.isEmpty()) {
+            service.env("FLATFARE_METERING_BATCH_SIZE", poll);
+        }
         try (PostgresServer postgres = PostgresServer.start();
                 KafkaServer kafka = KafkaServer.start();
-                ServiceProcess metering = ServiceProcess.builder(
-                                "metering-service", ServiceProcess.quarkusJar("metering-service"))
-                        .env("FLATFARE_METERING_DB_URL", postgres.jdbcUrl())
+                ServiceProcess metering = service.env("FLATFARE_METERING_DB_URL", postgres.jdbcUrl())
                         .env("FLATFARE_METERING_DB_USER", postgres.username())
                         .env("FLATFARE_METERING_DB_PASSWORD", postgres.password())
                         .env("FLATFARE_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers())
                         .env("FLATFARE_METERING_ADMIN_TOKEN", ADMIN_TOKEN)
                         .env("FLATFARE_METERING_FINANCE_TOKEN", "bench-finance-token")
-                        .env("FLATFARE_METERING_BATCH_SIZE", Integer.toString(batch))
                         .start()) {
             metering.awaitReady(Duration.ofSeconds(120));
             addPrice(metering);
