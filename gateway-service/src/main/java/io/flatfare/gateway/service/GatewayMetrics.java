@@ -1,11 +1,15 @@
 package io.flatfare.gateway.service;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -22,6 +26,7 @@ public class GatewayMetrics {
 
     private final MeterRegistry registry;
     private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
+    private final List<Gauge> gauges = new CopyOnWriteArrayList<>();
 
     GatewayMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -62,9 +67,17 @@ public class GatewayMetrics {
     private AtomicInteger inFlight(String model) {
         return inFlight.computeIfAbsent(model, m -> {
             AtomicInteger value = new AtomicInteger();
-            registry.gauge(
-                    "flatfare.gateway.requests.in.flight", io.micrometer.core.instrument.Tags.of("model", m), value);
+            gauges.add(Gauge.builder("flatfare.gateway.requests.in.flight", value, AtomicInteger::get)
+                    .description("Requests of a model in inference right now")
+                    .tags("model", m)
+                    .register(registry));
             return value;
         });
+    }
+
+    /** Gauges hold their values weakly and outlive this bean in a shared registry: take them out with it. */
+    @PreDestroy
+    void removeGauges() {
+        gauges.forEach(registry::remove);
     }
 }

@@ -55,6 +55,9 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
      */
     public record Settings(Path journalDir, long segmentBytes, Duration deliveryTimeout, int maxInFlight) {}
 
+    private final MeterRegistry meters;
+    private final Gauge backlogGauge;
+    private final Gauge ageGauge;
     private final UsageJournal journal;
     private final KafkaRelay relay;
     private final AtomicLong backlog;
@@ -76,10 +79,11 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
         this.retried = Counter.builder("flatfare.gateway.usage.retried")
                 .description("Usage event sends repeated after a failed delivery")
                 .register(meters);
-        Gauge.builder("flatfare.gateway.usage.backlog", this, DurableUsageRecorder::backlog)
+        this.meters = meters;
+        this.backlogGauge = Gauge.builder("flatfare.gateway.usage.backlog", this, DurableUsageRecorder::backlog)
                 .description("Usage events handed over and not yet acknowledged by Kafka")
                 .register(meters);
-        Gauge.builder(
+        this.ageGauge = Gauge.builder(
                         "flatfare.gateway.usage.oldest.age",
                         this,
                         r -> r.oldestUnacknowledgedAge().toMillis() / 1000.0)
@@ -202,6 +206,10 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
             return;
         }
         closed = true;
+        // A gauge holds its object weakly and meters outlive one recorder in a shared registry (one JVM running
+        // several applications, as tests do): a later recorder must register its own, not find this one's.
+        meters.remove(backlogGauge);
+        meters.remove(ageGauge);
         long deadline = System.nanoTime() + timeout.toNanos();
         journal.stopWriting(timeout);
         relay.stop(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
