@@ -261,8 +261,13 @@ final class Platform {
     /** Metering dead-letters usage of a tier without a price; a fresh rate card gets a demo price for the tier. */
     private void seedPrice(ServiceProcess metering) {
         AdminClient admin = new AdminClient(metering.baseUrl(), tokens.getProperty("metering.admin-token"));
+        // A tier that never had a price is 404 tier_not_found; a history is never empty.
         AdminClient.Answer prices = admin.get("/admin/price-tiers/" + TIER);
-        if (prices.ok() && prices.body().path("data").isEmpty()) {
+        if (!prices.ok() && prices.status() != 404) {
+            throw new IllegalStateException("metering answered " + prices.status() + " for the price of tier " + TIER);
+        }
+        if (prices.status() == 404) {
+            Progress.say("giving tier '" + TIER + "' a demo price of " + DEMO_PRICE_MICROS + " micro-USD per request");
             admin.postOrThrow(
                     "/admin/price-tiers/" + TIER, Map.of("price_micros", DEMO_PRICE_MICROS, "currency", "USD"));
         }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.testing.services.ServiceProcess;
 import io.flatfare.testing.support.Dirs;
+import io.flatfare.testing.support.FreePorts;
 import io.flatfare.testing.support.Processes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -164,7 +165,7 @@ class FlatfareUpIT {
     private static List<String> portArguments() {
         List<String> args = new ArrayList<>();
         Iterator<Integer> free =
-                FreePortsForTests.distinct(UpOptions.DEFAULT_PORTS.size()).iterator();
+                FreePorts.distinct(UpOptions.DEFAULT_PORTS.size()).iterator();
         for (String option : UpOptions.DEFAULT_PORTS.keySet()) {
             args.add("--" + option);
             args.add(String.valueOf(free.next()));

@@ -3,6 +3,7 @@ package io.flatfare.launcher;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.flatfare.testing.support.FreePorts;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
@@ -86,7 +87,7 @@ class UpOptionsTest {
     private static UpOptions freeOtherwise(UpOptions options, int taken) {
         Map<String, Integer> ports = new LinkedHashMap<>();
         Iterator<Integer> free =
-                FreePortsForTests.distinct(UpOptions.DEFAULT_PORTS.size()).iterator();
+                FreePorts.distinct(UpOptions.DEFAULT_PORTS.size()).iterator();
         UpOptions.DEFAULT_PORTS.keySet().forEach(name -> ports.put(name, free.next()));
         ports.put("metering-port", taken);
         return new UpOptions(options.dataDir(), options.models(), ports);

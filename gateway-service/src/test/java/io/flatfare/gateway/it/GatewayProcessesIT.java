@@ -6,9 +6,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.contracts.events.Outcome;
 import io.flatfare.contracts.events.UsageEvent;
-import io.flatfare.gateway.it.Platform.Tenant;
+import io.flatfare.contracts.inference.v1.InferenceServiceGrpc;
+import io.flatfare.contracts.inference.v1.InfoRequest;
+import io.flatfare.testing.platform.LocalPlatform;
+import io.flatfare.testing.platform.LocalPlatform.Tenant;
 import io.flatfare.testing.services.InferenceServer;
 import io.flatfare.testing.services.ServiceProcess;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -51,13 +56,13 @@ class GatewayProcessesIT {
 
     private static final ExecutorService READERS = Executors.newVirtualThreadPerTaskExecutor();
 
-    private static Platform platform;
+    private static LocalPlatform platform;
     private static ServiceProcess gatewayA;
     private static ServiceProcess gatewayB;
 
     @BeforeAll
     static void startPlatform() {
-        platform = Platform.start();
+        platform = LocalPlatform.builder().start();
         // Generous: a busy test machine must not send the shared limits to their per-replica fallback, which by
         // design admits up to N times the limit.
         List<ServiceProcess> gateways =
@@ -76,7 +81,7 @@ class GatewayProcessesIT {
     @Test
     @Order(1)
     void aMonthlyQuotaIsSharedExactlyByTwoGateways() {
-        Tenant tenant = Platform.tenant(gatewayA, null, 10L);
+        Tenant tenant = platform.tenant(gatewayA, null, 10L);
 
         List<HttpResponse<String>> answers = burst(tenant, 50);
 
@@ -95,7 +100,7 @@ class GatewayProcessesIT {
     @Test
     @Order(2)
     void aRateLimitIsSharedExactlyByTwoGateways() {
-        Tenant tenant = Platform.tenant(gatewayA, 10, null);
+        Tenant tenant = platform.tenant(gatewayA, 10, null);
 
         List<HttpResponse<String>> answers = burst(tenant, 50);
 
@@ -116,7 +121,7 @@ class GatewayProcessesIT {
     @Test
     @Order(3)
     void requestsSucceedWhileKafkaIsAwayAndEachGetsExactlyOneEventAfterwards() {
-        Tenant tenant = Platform.tenant(gatewayA, null, null);
+        Tenant tenant = platform.tenant(gatewayA, null, null);
         List<String> ids = new ArrayList<>();
         ids.add(complete(gatewayA, tenant));
 
@@ -147,7 +152,7 @@ class GatewayProcessesIT {
     @Test
     @Order(4)
     void aGatewayStoppedWithSigtermFinishesItsStreamsAndDeliversTheirEvents() {
-        Tenant tenant = Platform.tenant(gatewayB, null, null);
+        Tenant tenant = platform.tenant(gatewayB, null, null);
         // Long enough to be mid-stream at SIGTERM, short enough to finish well within the default drain timeout.
         int maxTokens = 1500;
         List<StreamCall> streams = new ArrayList<>();
@@ -190,11 +195,11 @@ class GatewayProcessesIT {
     @Test
     @Order(5)
     void anInferenceInstanceKilledMidStreamEndsTheStreamWithAnErrorAndTheOtherServesOn() {
-        Tenant tenant = Platform.tenant(gatewayA, null, null);
+        Tenant tenant = platform.tenant(gatewayA, null, null);
         StreamCall stream = new StreamCall(gatewayA, tenant, 8000);
         stream.firstData.join();
         List<InferenceServer> serving = platform.inference().stream()
-                .filter(i -> Platform.busySlots(i, Platform.LONG_MODEL) > 0)
+                .filter(i -> busySlots(i, LocalPlatform.LONG_MODEL) > 0)
                 .toList();
         assertThat(serving).hasSize(1);
         InferenceServer victim = serving.get(0);
@@ -233,12 +238,31 @@ class GatewayProcessesIT {
         }
     }
 
+    /** How many requests the instance is generating for the model right now (its own Info RPC). */
+    private static int busySlots(InferenceServer instance, String model) {
+        ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", instance.port())
+                .usePlaintext()
+                .build();
+        try {
+            return InferenceServiceGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .info(InfoRequest.getDefaultInstance())
+                    .getModelsList()
+                    .stream()
+                    .filter(m -> m.getModel().equals(model))
+                    .mapToInt(m -> m.getSlotsBusy())
+                    .sum();
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
     /** {@code count} short chat completions sent at once, alternating between gateways A and B. */
     private static List<HttpResponse<String>> burst(Tenant tenant, int count) {
         // Both replicas know the key before the burst (listing models uses no limit), so the burst is not spread
         // out by a first database lookup on each.
         for (ServiceProcess gateway : List.of(gatewayA, gatewayB)) {
-            assertThat(Platform.send(HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/models"))
+            assertThat(LocalPlatform.send(HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/models"))
                                     .header("Authorization", tenant.bearer())
                                     .build())
                             .statusCode())
@@ -247,7 +271,7 @@ class GatewayProcessesIT {
         List<CompletableFuture<HttpResponse<String>>> answers = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             ServiceProcess gateway = i % 2 == 0 ? gatewayA : gatewayB;
-            answers.add(Platform.http()
+            answers.add(LocalPlatform.http()
                     .sendAsync(chat(gateway, tenant, MODEL, 4, false), HttpResponse.BodyHandlers.ofString()));
         }
         return answers.stream().map(CompletableFuture::join).toList();
@@ -263,7 +287,7 @@ class GatewayProcessesIT {
 
     /** One short chat completion that must succeed; returns its {@code x-request-id}, the usage event's id. */
     private static String complete(ServiceProcess gateway, Tenant tenant) {
-        HttpResponse<String> answer = Platform.send(chat(gateway, tenant, MODEL, 4, false));
+        HttpResponse<String> answer = LocalPlatform.send(chat(gateway, tenant, MODEL, 4, false));
         assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
         return answer.headers().firstValue("x-request-id").orElseThrow();
     }
@@ -294,7 +318,7 @@ class GatewayProcessesIT {
     /** The {@code usage-journal} check of the gateway's readiness, which must be UP as a whole. */
     private static JsonNode usageJournal(ServiceProcess gateway) {
         HttpResponse<String> ready =
-                Platform.send(HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/q/health/ready"))
+                LocalPlatform.send(HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/q/health/ready"))
                         .timeout(Duration.ofSeconds(10))
                         .build());
         assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
@@ -324,7 +348,7 @@ class GatewayProcessesIT {
         volatile long finishedAt;
 
         StreamCall(ServiceProcess gateway, Tenant tenant, int maxTokens) {
-            HttpRequest request = chat(gateway, tenant, Platform.LONG_MODEL, maxTokens, true);
+            HttpRequest request = chat(gateway, tenant, LocalPlatform.LONG_MODEL, maxTokens, true);
             finished = CompletableFuture.supplyAsync(() -> read(request), READERS);
             finished.whenComplete((lines, failure) -> {
                 if (failure != null) {
@@ -338,7 +362,7 @@ class GatewayProcessesIT {
         private List<String> read(HttpRequest request) {
             HttpResponse<Stream<String>> response;
             try {
-                response = Platform.http().send(request, HttpResponse.BodyHandlers.ofLines());
+                response = LocalPlatform.http().send(request, HttpResponse.BodyHandlers.ofLines());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             } catch (InterruptedException e) {

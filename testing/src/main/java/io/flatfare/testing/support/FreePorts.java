@@ -6,6 +6,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 
 /** Local TCP ports: servers here listen on 127.0.0.1 only, so tests never expose anything to the network. */
 public final class FreePorts {
@@ -24,6 +27,15 @@ public final class FreePorts {
         } catch (IOException e) {
             throw new UncheckedIOException("Could not pick a free local port", e);
         }
+    }
+
+    /** {@code count} free ports, each different: {@link #pick()} may hand the same one out twice in a row. */
+    public static List<Integer> distinct(int count) {
+        Set<Integer> ports = new LinkedHashSet<>();
+        while (ports.size() < count) {
+            ports.add(pick());
+        }
+        return List.copyOf(ports);
     }
 
     /** Whether something accepts connections on the port. */
