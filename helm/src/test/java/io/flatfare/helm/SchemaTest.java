@@ -28,36 +28,61 @@ class SchemaTest {
 
     static Stream<Arguments> invalidValues() {
         return Stream.of(
-                Arguments.of("replicas as a string", "gateway: {replicaCount: two}", "replicaCount"),
-                Arguments.of("partitions as a fraction", "kafka: {topics: {usage: {partitions: 1.5}}}", "partitions"),
-                Arguments.of("a boolean as a string", "gateway: {autoscaling: {enabled: \"yes\"}}", "enabled"),
-                Arguments.of("a misspelt key", "gateway: {replicas: 3}", "replicas"),
-                Arguments.of("an unknown top-level key", "postgresql: {enabled: true}", "postgresql"),
-                Arguments.of("an inlined password", "gateway: {database: {password: hunter2}}", "password"),
-                Arguments.of("an inlined token", "metering: {financeToken: {value: s3cret}}", "value"),
-                Arguments.of("a password in the Redis URL", "redis: {url: \"redis://:pw@redis:6379\"}", "url"),
-                Arguments.of("missing Kafka bootstrap", "kafka: {bootstrapServers: null}", "bootstrapServers"),
-                Arguments.of("empty Kafka bootstrap", "kafka: {bootstrapServers: \"\"}", "bootstrapServers"),
-                Arguments.of("Kafka bootstrap without a port", "kafka: {bootstrapServers: kafka}", "bootstrapServers"),
+                Arguments.of("replicas as a string", "gateway: {replicaCount: two}", "'/gateway/replicaCount'"),
+                Arguments.of(
+                        "partitions as a fraction",
+                        "kafka: {topics: {usage: {partitions: 1.5}}}",
+                        "'/kafka/topics/usage/partitions'"),
+                Arguments.of(
+                        "a boolean as a string",
+                        "gateway: {autoscaling: {enabled: \"yes\"}}",
+                        "'/gateway/autoscaling/enabled'"),
+                Arguments.of("a misspelt key", "gateway: {replicas: 3}", "'replicas' not allowed"),
+                Arguments.of("an unknown top-level key", "postgresql: {enabled: true}", "'postgresql' not allowed"),
+                Arguments.of(
+                        "an inlined password", "gateway: {database: {password: hunter2}}", "'password' not allowed"),
+                Arguments.of("an inlined token", "metering: {financeToken: {value: s3cret}}", "'value' not allowed"),
+                Arguments.of("a password in the Redis URL", "redis: {url: \"redis://:pw@redis:6379\"}", "'/redis/url'"),
+                Arguments.of(
+                        "missing Kafka bootstrap",
+                        "kafka: {bootstrapServers: null}",
+                        "missing property 'bootstrapServers'"),
+                Arguments.of("empty Kafka bootstrap", "kafka: {bootstrapServers: \"\"}", "'/kafka/bootstrapServers'"),
+                Arguments.of(
+                        "Kafka bootstrap without a port",
+                        "kafka: {bootstrapServers: kafka}",
+                        "'/kafka/bootstrapServers'"),
                 Arguments.of(
                         "a JDBC URL of another database",
                         "gateway: {database: {jdbcUrl: \"jdbc:mysql://db/x\"}}",
-                        "jdbcUrl"),
-                Arguments.of("an unknown security protocol", "kafka: {securityProtocol: TLS}", "securityProtocol"),
-                Arguments.of("inference pool with 0 replicas", POOL + "      replicas: 0\n", "replicas"),
-                Arguments.of("inference pool with negative GPUs", POOL + "      gpus: -1\n", "gpus"),
-                Arguments.of("inference pool with an unknown key", POOL + "      gpuCount: 2\n", "gpuCount"),
-                Arguments.of("inference pool without a model", "inference: {pools: [{name: p}]}", "model"),
+                        "'/gateway/database/jdbcUrl'"),
+                Arguments.of(
+                        "an unknown security protocol", "kafka: {securityProtocol: TLS}", "'/kafka/securityProtocol'"),
+                Arguments.of(
+                        "inference pool with 0 replicas",
+                        POOL + "      replicas: 0\n",
+                        "'/inference/pools/0/replicas'"),
+                Arguments.of(
+                        "inference pool with negative GPUs", POOL + "      gpus: -1\n", "'/inference/pools/0/gpus'"),
+                Arguments.of(
+                        "inference pool with an unknown key", POOL + "      gpuCount: 2\n", "'gpuCount' not allowed"),
+                Arguments.of(
+                        "inference pool without a model",
+                        "inference: {pools: [{name: p}]}",
+                        "missing property 'model'"),
                 Arguments.of(
                         "a model with two sources",
                         "inference: {pools: [{name: p, model: {id: m, file: m.gguf, source: "
                                 + "{persistentVolumeClaim: {claimName: c}, hostPath: {path: /m}}}}]}",
-                        "source"),
+                        "'/inference/pools/0/model/source'"),
                 Arguments.of(
                         "an upper-case model id",
                         "inference: {pools: [{name: p, model: {id: Llama, file: m.gguf, source: {hostPath: {path: /m}}}}]}",
-                        "id"),
-                Arguments.of("scale to zero by default", "inference: {poolDefaults: {replicas: 0}}", "replicas"));
+                        "'/inference/pools/0/model/id'"),
+                Arguments.of(
+                        "scale to zero by default",
+                        "inference: {poolDefaults: {replicas: 0}}",
+                        "'/inference/poolDefaults/replicas'"));
     }
 
     @ParameterizedTest(name = "{0}")
