@@ -1,0 +1,115 @@
+package io.flatfare.helm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The gateway: HPA, PDB, a drain before SIGTERM ends it, and its usage journal on the volume the values choose. */
+class GatewayTest {
+
+    private static final String GATEWAY = Chart.fullName("gateway");
+
+    @Test
+    void scalesWithAnHpaAndKeepsOnePodThroughDisruptions() {
+        Manifests m = Chart.renderDefaults();
+        Deployment gateway = m.get(Deployment.class, GATEWAY);
+
+        HorizontalPodAutoscaler hpa = m.get(HorizontalPodAutoscaler.class, GATEWAY);
+        assertThat(hpa.getSpec().getScaleTargetRef().getKind()).isEqualTo("Deployment");
+        assertThat(hpa.getSpec().getScaleTargetRef().getName()).isEqualTo(GATEWAY);
+        assertThat(hpa.getSpec().getMinReplicas()).isEqualTo(2);
+        assertThat(hpa.getSpec().getMaxReplicas()).isEqualTo(10);
+        assertThat(hpa.getSpec().getMetrics().get(0).getResource().getName()).isEqualTo("cpu");
+        // The HPA owns the replica count; a fixed one would fight it on every upgrade.
+        assertThat(gateway.getSpec().getReplicas()).isNull();
+
+        PodDisruptionBudget pdb = m.get(PodDisruptionBudget.class, GATEWAY);
+        assertThat(pdb.getSpec().getMinAvailable().getIntVal()).isEqualTo(1);
+        assertThat(gateway.getSpec().getTemplate().getMetadata().getLabels())
+                .containsAllEntriesOf(pdb.getSpec().getSelector().getMatchLabels());
+    }
+
+    @Test
+    void withoutAutoscalingTheReplicaCountIsFixed() {
+        Manifests m = Chart.renderWith(Map.of("gateway.autoscaling.enabled", false, "gateway.replicaCount", 3));
+
+        assertThat(m.get(Deployment.class, GATEWAY).getSpec().getReplicas()).isEqualTo(3);
+        assertThat(m.find(HorizontalPodAutoscaler.class, GATEWAY)).isEmpty();
+    }
+
+    @Test
+    void terminationGraceOutlastsPreStopDrainAndTheUsageFlush() {
+        Manifests m =
+                Chart.renderWith(Map.of("gateway.drainTimeoutSeconds", 120, "gateway.usageShutdownTimeoutSeconds", 20));
+        PodTemplateSpec template = m.get(Deployment.class, GATEWAY).getSpec().getTemplate();
+        Container c = Manifests.container(template, "gateway");
+
+        assertThat(Manifests.envValue(c, "FLATFARE_GATEWAY_DRAIN_TIMEOUT")).isEqualTo("120s");
+        assertThat(Manifests.envValue(c, "FLATFARE_GATEWAY_USAGE_SHUTDOWN_TIMEOUT"))
+                .isEqualTo("20s");
+        assertThat(c.getLifecycle().getPreStop().getExec().getCommand()).containsExactly("sleep", "5");
+        assertThat(template.getSpec().getTerminationGracePeriodSeconds()).isGreaterThan(5 + 120 + 20);
+    }
+
+    @Test
+    void usageJournalIsAnEmptyDirByDefault() {
+        PodTemplateSpec template =
+                Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate();
+        Container c = Manifests.container(template, "gateway");
+
+        String journal = Manifests.envValue(c, "FLATFARE_GATEWAY_USAGE_JOURNAL_DIR");
+        assertThat(c.getVolumeMounts()).anySatisfy(mount -> {
+            assertThat(mount.getName()).isEqualTo("usage-journal");
+            assertThat(journal).startsWith(mount.getMountPath() + "/");
+        });
+        Volume volume = template.getSpec().getVolumes().stream()
+                .filter(v -> v.getName().equals("usage-journal"))
+                .findFirst()
+                .orElseThrow();
+        assertThat(volume.getEmptyDir().getSizeLimit()).isEqualTo(new Quantity("2Gi"));
+    }
+
+    @Test
+    void persistentUsageJournalMakesTheGatewayAStatefulSetWithAClaimPerPod() {
+        Manifests m = Chart.renderGpu();
+
+        assertThat(m.find(Deployment.class, GATEWAY)).isEmpty();
+        StatefulSet gateway = m.get(StatefulSet.class, GATEWAY);
+        PersistentVolumeClaim claim =
+                gateway.getSpec().getVolumeClaimTemplates().get(0);
+        assertThat(claim.getMetadata().getName()).isEqualTo("usage-journal");
+        assertThat(claim.getSpec().getStorageClassName()).isEqualTo("fast-ssd");
+        assertThat(claim.getSpec().getResources().getRequests()).containsEntry("storage", new Quantity("5Gi"));
+        assertThat(gateway.getSpec().getTemplate().getSpec().getVolumes())
+                .noneSatisfy(v -> assertThat(v.getName()).isEqualTo("usage-journal"));
+        assertThat(m.get(HorizontalPodAutoscaler.class, GATEWAY)
+                        .getSpec()
+                        .getScaleTargetRef()
+                        .getKind())
+                .isEqualTo("StatefulSet");
+        assertThat(m.find(PodDisruptionBudget.class, GATEWAY)).isPresent();
+    }
+
+    @Test
+    void ingressRoutesToTheGatewayService() {
+        Ingress ingress = Chart.renderGpu().get(Ingress.class, GATEWAY);
+
+        assertThat(ingress.getSpec().getIngressClassName()).isEqualTo("nginx");
+        var path = ingress.getSpec().getRules().get(0).getHttp().getPaths().get(0);
+        assertThat(path.getPath()).isEqualTo("/v1");
+        assertThat(path.getBackend().getService().getName()).isEqualTo(GATEWAY);
+        assertThat(ingress.getSpec().getTls().get(0).getSecretName()).isEqualTo("flatfare-api-tls");
+        assertThat(Chart.renderDefaults().find(Ingress.class, GATEWAY)).isEmpty();
+    }
+}
