@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
@@ -44,8 +45,17 @@ class GatewayProcessesIT {
         platform = LocalPlatform.builder().start();
         // Generous: a busy test machine must not send the shared limits to their per-replica fallback, which by
         // design admits up to N times the limit.
-        List<ServiceProcess> gateways =
-                platform.gateways(Map.of("FLATFARE_GATEWAY_LIMITS_REDIS_TIMEOUT", "10s"), "a", "b");
+        // Gateway A logs the gateway's own categories at DEBUG, so the log test below covers those lines too (the
+        // root stays at INFO, the production default: some libraries' DEBUG output, gRPC frame dumps for one, would
+        // show request bytes to an operator who asks for them).
+        List<ServiceProcess> gateways = platform.gateways(
+                Map.of(
+                        "FLATFARE_GATEWAY_LIMITS_REDIS_TIMEOUT",
+                        "10s",
+                        "QUARKUS_LOG_CATEGORY__IO_FLATFARE__LEVEL",
+                        "DEBUG"),
+                "a",
+                "b");
         gatewayA = gateways.get(0);
         gatewayB = gateways.get(1);
     }
@@ -93,6 +103,67 @@ class GatewayProcessesIT {
         }
         assertThat(refused(answers).stream().map(r -> r.uri().getPort()).distinct())
                 .hasSize(2);
+    }
+
+    @Test
+    void noKeyPromptOrCompletionTextReachesTheLogs() throws IOException {
+        Tenant tenant = platform.tenant(gatewayA, null, null);
+        String prompt = "canary-prompt-" + UUID.randomUUID();
+        String wrongKey = "sk-ff-canary" + UUID.randomUUID().toString().replace("-", "");
+        // The end-of-sequence token suppressed: a 16-token completion, long enough to be unique in the log.
+        Map<String, Object> body = Map.of(
+                "model",
+                MODEL,
+                "max_tokens",
+                16,
+                "logit_bias",
+                Map.of("261", -100),
+                "messages",
+                List.of(Map.of("role", "user", "content", prompt)));
+        Map<String, Object> streaming = new LinkedHashMap<>(body);
+        streaming.put("stream", true);
+        HttpResponse<String> ok = LocalPlatform.send(request(gatewayA, tenant.bearer(), body));
+        HttpResponse<String> streamed = LocalPlatform.send(request(gatewayA, tenant.bearer(), streaming));
+        HttpResponse<String> unauthorized = LocalPlatform.send(request(gatewayA, "Bearer " + wrongKey, body));
+        HttpResponse<String> invalid = LocalPlatform.send(request(
+                gatewayA,
+                tenant.bearer(),
+                Map.of(
+                        "model",
+                        MODEL,
+                        "temperature",
+                        9,
+                        "messages",
+                        List.of(Map.of("role", "user", "content", prompt)))));
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+        assertThat(streamed.statusCode()).isEqualTo(200);
+        assertThat(streamed.body()).contains("[DONE]");
+        assertThat(unauthorized.statusCode()).isEqualTo(401);
+        assertThat(invalid.statusCode()).isEqualTo(400);
+        String completion = json(ok.body())
+                .path("choices")
+                .get(0)
+                .path("message")
+                .path("content")
+                .asText();
+
+        String log = gatewayA.output();
+        assertThat(log).as("gateway A's log").contains("Installed features");
+        assertThat(log).doesNotContain(tenant.key()).doesNotContain(wrongKey).doesNotContain(prompt);
+        // The tiny model's text is random bytes; only a completion long enough to be unique says anything.
+        if (completion.strip().length() >= 12) {
+            assertThat(log).doesNotContain(completion.strip());
+        }
+    }
+
+    private static HttpRequest request(ServiceProcess gateway, String authorization, Map<String, Object> body)
+            throws IOException {
+        return HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/chat/completions"))
+                .header("Authorization", authorization)
+                .header("Content-Type", "application/json")
+                .timeout(Duration.ofSeconds(60))
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
+                .build();
     }
 
     /** {@code count} short chat completions sent at once, alternating between gateways A and B. */
