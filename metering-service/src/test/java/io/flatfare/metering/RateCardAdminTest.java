@@ -73,20 +73,48 @@ class RateCardAdminTest {
     }
 
     @Test
+    void thePriceListShowsEachTiersPriceInForceAndTheScheduledOnesWithoutAToken() {
+        String tier = unique("t");
+        String later = Instant.now().plus(Duration.ofDays(1)).toString();
+        admin().body(price(1_000, "2026-01-01T00:00:00Z")).post("/admin/price-tiers/" + tier);
+        admin().body(price(1_500, "2026-02-01T00:00:00Z")).post("/admin/price-tiers/" + tier);
+        admin().body(price(2_000, later))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(201);
+
+        given().get("/prices")
+                .then()
+                .statusCode(200)
+                .body("object", equalTo("list"))
+                .body("data.findAll { it.tier == '" + tier + "' }.price_micros", contains(1_500, 2_000))
+                .body("data.findAll { it.tier == '" + tier + "' }.version", contains(2, 3))
+                .body("data.findAll { it.tier == '" + tier + "' }.currency", contains("USD", "USD"));
+    }
+
+    @Test
     void aPriceMayNotPredateRequestsAlreadyRatedUnderTheOldOne() {
         String tier = unique("t");
         admin().body(price(1_000, "2026-01-01T00:00:00Z")).post("/admin/price-tiers/" + tier);
         String account = unique("acct");
         TestKafka.sendUsage(List.of(Events.completed(account, tier, Instant.parse("2026-03-10T00:00:00Z"))));
+        // Rated first (a POST racing the consumer could land before the event and be accepted).
         org.awaitility.Awaitility.await()
                 .atMost(Duration.ofSeconds(30))
-                .until(() -> admin().body(price(2_000, "2026-03-01T00:00:00Z"))
-                                .post("/admin/price-tiers/" + tier)
-                                .statusCode()
-                        == 409);
+                .until(() -> given().header("Authorization", "Bearer test-finance-token")
+                                .get("/finance/accounts/" + account
+                                        + "/usage?granularity=day&from=2026-03-10&to=2026-03-10")
+                                .then()
+                                .statusCode(200)
+                                .extract()
+                                .jsonPath()
+                                .getList("data")
+                                .size()
+                        == 1);
         admin().body(price(2_000, "2026-03-01T00:00:00Z"))
                 .post("/admin/price-tiers/" + tier)
                 .then()
+                .statusCode(409)
                 .body("error.code", equalTo("would_rewrite_history"));
     }
 

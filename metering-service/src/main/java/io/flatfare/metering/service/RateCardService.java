@@ -13,8 +13,12 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
@@ -60,6 +64,30 @@ public class RateCardService {
 
     public List<TierPrice> tierPrices() {
         return tierPrices.all();
+    }
+
+    /**
+     * Per tier, the price in force now and every price scheduled after it, ordered by tier then effective time: what a
+     * gateway needs to show each request's flat price before any compute.
+     */
+    public List<TierPrice> priceList() {
+        Instant now = clock.instant();
+        Map<String, List<TierPrice>> byTier = new TreeMap<>();
+        for (TierPrice price : tierPrices.all()) {
+            byTier.computeIfAbsent(price.tier, t -> new ArrayList<>()).add(price);
+        }
+        List<TierPrice> list = new ArrayList<>();
+        for (List<TierPrice> history : byTier.values()) {
+            history.sort(Comparator.comparing((TierPrice p) -> p.effectiveFrom));
+            int current = -1;
+            for (int i = 0; i < history.size(); i++) {
+                if (!history.get(i).effectiveFrom.isAfter(now)) {
+                    current = i;
+                }
+            }
+            list.addAll(history.subList(Math.max(current, 0), history.size()));
+        }
+        return list;
     }
 
     public List<TierPrice> tierPrices(String tier) {
