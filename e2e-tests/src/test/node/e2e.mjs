@@ -51,6 +51,10 @@ check('chat', async () => {
   expect(r.object === 'chat.completion' && r.id.startsWith('chatcmpl-'), `chat ${r.id}`);
   expect(r.choices[0].message.role === 'assistant', 'assistant message');
   expect(r.usage.completion_tokens > 0 && r.usage.completion_tokens <= 8, 'completion tokens');
+  // The flat price, known before any compute: the demo tier's list price from metering.
+  expect(response.headers.get('x-flatfare-price-tier') === 'small', 'price tier header');
+  expect(response.headers.get('x-flatfare-price-micros') === '1000', `price ${response.headers.get('x-flatfare-price-micros')}`);
+  expect(response.headers.get('x-flatfare-price-currency') === 'USD', 'price currency header');
   record('chat', response.headers.get('x-request-id'), response.status, true);
 });
 

@@ -66,6 +66,14 @@ class WiringTest {
     }
 
     @Test
+    void theGatewayReadsPricesFromTheMeteringService() {
+        Service metering = gpu.get(Service.class, Chart.fullName("metering"));
+        assertThat(Manifests.envValue(gateway(gpu), "FLATFARE_GATEWAY_PRICES_URL"))
+                .isEqualTo("http://" + metering.getMetadata().getName() + ":"
+                        + metering.getSpec().getPorts().get(0).getPort() + "/prices");
+    }
+
+    @Test
     void tokensComeFromSecrets() {
         assertSecretRef(gateway(defaults), "FLATFARE_GATEWAY_ADMIN_TOKEN", "flatfare-tokens", "gateway-admin-token");
         assertSecretRef(registry(defaults), "FLATFARE_REGISTRY_ADMIN_TOKEN", "flatfare-tokens", "registry-admin-token");

@@ -96,6 +96,9 @@ final class Platform {
                 .env("FLATFARE_METERING_FINANCE_TOKEN", tokens.getProperty("metering.finance-token"))
                 .start();
         parts.add(new Parts.Service("metering-service", metering));
+        // The gateway reads metering's price list at start-up: metering and the demo price come first.
+        awaitReady("metering-service", metering);
+        seedPrice(metering);
         ServiceProcess gateway = service("gateway-service")
                 .port(options.port("port"))
                 .env("FLATFARE_GATEWAY_DB_URL", jdbcUrl("flatfare_gateway"))
@@ -111,14 +114,13 @@ final class Platform {
                         "FLATFARE_GATEWAY_USAGE_JOURNAL_DIR",
                         data.resolve("gateway").resolve("usage-journal").toString())
                 .env("FLATFARE_GATEWAY_USAGE_SHUTDOWN_TIMEOUT", "5s")
+                .env("FLATFARE_GATEWAY_PRICES_URL", metering.baseUrl() + "/prices")
                 .start();
         parts.add(new Parts.Service("gateway-service", gateway));
         awaitReady("inference-service", inference);
-        awaitReady("metering-service", metering);
         awaitReady("gateway-service", gateway);
         writePids();
 
-        seedPrice(metering);
         String key = demoKey(gateway);
         List<String> served = new ArrayList<>(List.of(TINY, TINY_EMBED));
         served.addAll(extraModels);

@@ -19,6 +19,7 @@ import io.flatfare.gateway.api.dto.CompletionRequest;
 import io.flatfare.gateway.api.dto.EmbeddingRequest;
 import io.flatfare.gateway.api.dto.StreamOptions;
 import io.flatfare.gateway.config.ApiConfig;
+import io.flatfare.gateway.pricing.TierPrices;
 import io.flatfare.gateway.routing.InferenceRouter;
 import io.flatfare.gateway.routing.ModelDirectory;
 import io.flatfare.gateway.routing.ResolvedModel;
@@ -69,6 +70,7 @@ public class V1Resource {
     private final ModelDirectory models;
     private final ObjectMapper json;
     private final ApiConfig config;
+    private final TierPrices prices;
 
     V1Resource(
             V1Calls calls,
@@ -78,7 +80,8 @@ public class V1Resource {
             InferenceRouter router,
             ModelDirectory models,
             ObjectMapper json,
-            ApiConfig config) {
+            ApiConfig config,
+            TierPrices prices) {
         this.calls = calls;
         this.guard = guard;
         this.bodies = bodies;
@@ -87,6 +90,7 @@ public class V1Resource {
         this.models = models;
         this.json = json;
         this.config = config;
+        this.prices = prices;
     }
 
     // One @Produces for every answer (Accept is normalised by V1Calls). Octet-stream makes the framework write each
@@ -271,14 +275,18 @@ public class V1Resource {
                 .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, started.get() ? 200 : 499, true));
     }
 
-    /** Rate-limit state and the request's flat price tier, known before any compute. */
-    private static Map<String, String> successHeaders(V1Call call) {
+    /** Rate-limit state and the request's flat price (tier and amount), known before any compute. */
+    private Map<String, String> successHeaders(V1Call call) {
         Map<String, String> headers = new LinkedHashMap<>();
         if (call.admission() != null) {
             call.admission().rate().ifPresent(rate -> RateLimitHeaders.put(rate, headers));
         }
         if (call.model() != null) {
             headers.put("x-flatfare-price-tier", call.model().priceTier());
+            prices.at(call.model().priceTier(), call.receivedAt()).ifPresent(price -> {
+                headers.put("x-flatfare-price-micros", Long.toString(price.micros()));
+                headers.put("x-flatfare-price-currency", price.currency());
+            });
         }
         return headers;
     }

@@ -227,6 +227,9 @@ public final class LocalPlatform implements AutoCloseable {
         all.put("FLATFARE_REGISTRY_PORT", String.valueOf(registry.port()));
         all.put("FLATFARE_GATEWAY_ADMIN_TOKEN", gatewayAdminToken);
         all.put("FLATFARE_GATEWAY_USAGE_JOURNAL_DIR", journal.toString());
+        if (metering != null) {
+            all.put("FLATFARE_GATEWAY_PRICES_URL", metering.baseUrl() + "/prices");
+        }
         all.putAll(env);
         ServiceProcess.Builder builder =
                 ServiceProcess.builder("gateway-" + name, ServiceProcess.quarkusJar("gateway-service"));
