@@ -51,24 +51,35 @@ final class FlatfareUpRun implements AutoCloseable {
         this.settings = settings;
     }
 
+    /** On free ports and a new data directory under {@code e2e-tests/target}. */
     static FlatfareUpRun start() {
-        Path root = ServiceProcess.repositoryRoot();
         // Under target/, not /tmp: as root, PostgreSQL runs as the OS user postgres, which must be able to reach it.
-        Path data = root.resolve("e2e-tests/target/up-" + UUID.randomUUID());
+        Path data = ServiceProcess.repositoryRoot().resolve("e2e-tests/target/up-" + UUID.randomUUID());
         Map<String, Integer> ports = new LinkedHashMap<>();
         Iterator<Integer> free = FreePorts.distinct(PORT_OPTIONS.size()).iterator();
+        for (String option : PORT_OPTIONS) {
+            ports.put(option, free.next());
+        }
+        return start(data, ports, "up");
+    }
+
+    /** Another run on the same data directory and ports, after this one stopped. */
+    FlatfareUpRun again(String name) {
+        return start(data, ports, name);
+    }
+
+    private static FlatfareUpRun start(Path data, Map<String, Integer> ports, String name) {
+        Path root = ServiceProcess.repositoryRoot();
         List<String> command =
                 new ArrayList<>(List.of(root.resolve("flatfare").toString(), "up", "--data-dir", data.toString()));
-        for (String option : PORT_OPTIONS) {
-            int port = free.next();
-            ports.put(option, port);
+        ports.forEach((option, port) -> {
             command.add("--" + option);
             command.add(String.valueOf(port));
-        }
+        });
         try {
             Files.createDirectories(data);
-            Path out = data.resolveSibling(data.getFileName() + ".out");
-            Path err = data.resolveSibling(data.getFileName() + ".err");
+            Path out = data.resolveSibling(data.getFileName() + "-" + name + ".out");
+            Path err = data.resolveSibling(data.getFileName() + "-" + name + ".err");
             ProcessBuilder builder = new ProcessBuilder(command)
                     .directory(root.toFile())
                     .redirectOutput(out.toFile())
@@ -103,6 +114,18 @@ final class FlatfareUpRun implements AutoCloseable {
         }
     }
 
+    Process process() {
+        return process;
+    }
+
+    Path dataDirectory() {
+        return data;
+    }
+
+    int port(String option) {
+        return ports.get(option);
+    }
+
     /** The lines printed for scripts: FLATFARE_BASE_URL, _API_KEY, _MODEL, _EMBEDDING_MODEL. */
     Map<String, String> settings() {
         return settings;
@@ -127,7 +150,7 @@ final class FlatfareUpRun implements AutoCloseable {
         return tokens.getProperty(name);
     }
 
-    /** SIGTERM, as Ctrl-C would; everything it started stops with it. */
+    /** Stops the launcher (SIGTERM, then SIGKILL after 45 s) and deletes the data directory. */
     @Override
     public void close() {
         Processes.stop(process.toHandle(), Duration.ofSeconds(45));
