@@ -7,68 +7,147 @@ import io.flatfare.inference.engine.FinishReason;
 import io.flatfare.inference.engine.GenerationSink;
 import io.smallrye.mutiny.subscription.MultiEmitter;
 import io.vertx.core.Context;
+import io.vertx.core.impl.ContextInternal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
- * Streams engine output as gRPC messages without one message per token. A delta is handed to the call's
- * event loop at once; text that arrives while the event loop has not yet sent the previous delta joins it.
- * A slow model therefore still streams token by token with no added delay, while a fast one sends fewer,
- * larger messages: one gRPC message costs far more CPU than one token of a small model (measured by the
- * benchmark), and that CPU is taken from generation.
+ * Streams engine output as gRPC messages without one message per token. Each gRPC message costs far more CPU
+ * than one token of a small model (measured by the benchmark), and on a shared CPU that is taken from
+ * generation. So:
+ *
+ * <ul>
+ *   <li>the first delta is handed to the call's event loop at once (time to first token is never held back);
+ *   <li>later text is sent at most once per {@code interval} per stream: text that arrives sooner joins what is
+ *       pending and goes out when the interval has passed. A model slower than one token per interval therefore
+ *       still streams token by token with no added delay; a faster one sends fewer, larger messages, each at
+ *       most one interval late;
+ *   <li>everything is written on the event loop (the only thread that sends, so the order holds), and the end
+ *       of a stream (last text, finish reasons, the final message, completion or failure) goes out in one
+ *       event-loop task instead of one thread hand-off per message.
+ * </ul>
  */
 final class CoalescingSink implements GenerationSink {
 
     private final MultiEmitter<? super GenerateResponse> emitter;
-    private final Context eventLoop;
-    /** Pending text per choice index; guarded by {@code this}, which also orders the emits. */
+    private final ContextInternal eventLoop;
+    private final long intervalNanos;
+    private final long intervalMillis;
+
+    // Guarded by this.
     private final Map<Integer, StringBuilder> pending = new TreeMap<>();
+    private final List<GenerateResponse> outbox = new ArrayList<>();
+    private boolean sendScheduled;
+    private long lastSent;
+    private Consumer<MultiEmitter<? super GenerateResponse>> terminal;
+    private boolean ended;
 
-    private boolean flushScheduled;
-
-    CoalescingSink(MultiEmitter<? super GenerateResponse> emitter, Context eventLoop) {
+    /**
+     * @param eventLoop the call's Vert.x context, or null when the call runs outside Vert.x (then messages are
+     *     sent on the engine's thread, at once)
+     */
+    CoalescingSink(MultiEmitter<? super GenerateResponse> emitter, Context eventLoop, Duration interval) {
         this.emitter = emitter;
-        this.eventLoop = eventLoop;
+        this.eventLoop = (ContextInternal) eventLoop;
+        this.intervalNanos = interval.toNanos();
+        this.intervalMillis = Math.max(1, interval.toMillis());
     }
 
     @Override
     public void onDelta(int index, String text) {
-        boolean schedule;
+        long delay;
         synchronized (this) {
             pending.computeIfAbsent(index, i -> new StringBuilder()).append(text);
-            schedule = !flushScheduled;
-            flushScheduled = true;
-        }
-        if (schedule) {
-            if (eventLoop == null) {
-                flush();
-            } else {
-                eventLoop.runOnContext(ignored -> flush());
+            if (sendScheduled || terminal != null) {
+                return;
             }
+            sendScheduled = true;
+            delay = lastSent == 0 ? 0 : lastSent + intervalNanos - System.nanoTime();
         }
+        schedule(delay);
     }
 
     @Override
     public void onChoiceFinished(int index, FinishReason reason) {
+        long delay;
         synchronized (this) {
-            drain();
-            emitter.emit(GenerateResponse.newBuilder()
+            drainPending();
+            outbox.add(GenerateResponse.newBuilder()
                     .setChoiceFinished(
                             ChoiceFinished.newBuilder().setIndex(index).setFinishReason(WireMapping.toWire(reason)))
                     .build());
+            if (sendScheduled || terminal != null) {
+                return;
+            }
+            sendScheduled = true;
+            delay = lastSent == 0 ? 0 : lastSent + intervalNanos - System.nanoTime();
+        }
+        schedule(delay);
+    }
+
+    /**
+     * Ends the stream: whatever is pending goes out, then {@code last} (the final message and completion, or a
+     * failure) runs on the event loop, in the same task, without waiting for the interval.
+     */
+    void end(Consumer<MultiEmitter<? super GenerateResponse>> last) {
+        synchronized (this) {
+            if (terminal != null) {
+                return;
+            }
+            terminal = last;
+        }
+        if (eventLoop == null) {
+            send();
+        } else {
+            eventLoop.runOnContext(ignored -> send());
         }
     }
 
-    /** Sends whatever is pending; the engine's thread calls this before the final message. */
-    synchronized void flush() {
-        flushScheduled = false;
-        drain();
+    private void schedule(long delayNanos) {
+        if (eventLoop == null) {
+            send();
+        } else if (delayNanos <= 0) {
+            eventLoop.runOnContext(ignored -> send());
+        } else {
+            // Millisecond timers: the interval is a bound on the message rate, not a precise cadence.
+            eventLoop.setTimer(Math.min(intervalMillis, Math.max(1, delayNanos / 1_000_000)), ignored -> send());
+        }
     }
 
-    private void drain() {
+    /** Sends what has piled up, in order; the event loop is the only sender (or the engine's thread without one). */
+    private void send() {
+        List<GenerateResponse> batch;
+        Consumer<MultiEmitter<? super GenerateResponse>> last;
+        synchronized (this) {
+            sendScheduled = false;
+            drainPending();
+            if (outbox.isEmpty() && (terminal == null || ended)) {
+                return;
+            }
+            batch = new ArrayList<>(outbox);
+            outbox.clear();
+            last = ended ? null : terminal;
+            ended = terminal != null;
+            if (!batch.isEmpty()) {
+                lastSent = System.nanoTime();
+            }
+        }
+        for (GenerateResponse message : batch) {
+            emitter.emit(message);
+        }
+        if (last != null) {
+            last.accept(emitter);
+        }
+    }
+
+    private void drainPending() {
         for (var entry : pending.entrySet()) {
             if (!entry.getValue().isEmpty()) {
-                emitter.emit(GenerateResponse.newBuilder()
+                outbox.add(GenerateResponse.newBuilder()
                         .setDelta(ChoiceDelta.newBuilder()
                                 .setIndex(entry.getKey())
                                 .setText(entry.getValue().toString()))

@@ -23,7 +23,6 @@ import io.flatfare.inference.service.ResidentModels;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
-import io.smallrye.mutiny.subscription.MultiEmitter;
 import io.vertx.core.Vertx;
 import java.time.Instant;
 import java.util.concurrent.Future;
@@ -54,13 +53,13 @@ public class InferenceGrpcService implements InferenceService {
             try {
                 ResidentModel model = models.admitting(request.getModel());
                 PreparedGeneration prepared = model.engine().prepare(WireMapping.toEngine(request));
-                var sink = new CoalescingSink(emitter, Vertx.currentContext());
+                var sink = new CoalescingSink(emitter, Vertx.currentContext(), config.streamInterval());
                 var cancelled = new AtomicBoolean();
                 var work = new AtomicReference<Future<?>>();
                 emitter.onTermination(() -> cancel(model, cancelled, work));
                 long enqueued = System.nanoTime();
                 work.set(model.submit(() -> {
-                    run(model, prepared, emitter, sink, cancelled, enqueued);
+                    run(model, prepared, sink, cancelled, enqueued);
                     return null;
                 }));
                 if (cancelled.get()) {
@@ -75,7 +74,6 @@ public class InferenceGrpcService implements InferenceService {
     private void run(
             ResidentModel model,
             PreparedGeneration prepared,
-            MultiEmitter<? super GenerateResponse> emitter,
             CoalescingSink sink,
             AtomicBoolean cancelled,
             long enqueued) {
@@ -92,15 +90,14 @@ public class InferenceGrpcService implements InferenceService {
                 throw deadlinePassed();
             }
             GenerationResult result = model.engine().stream(prepared, sink, stop);
-            sink.flush();
             if (result.cancelled()) {
                 if (!cancelled.get()) {
-                    emitter.fail(GrpcErrors.toStatus(deadlinePassed(), config.retryAfter()));
+                    fail(sink, deadlinePassed());
                 }
                 return;
             }
             model.recordGenerated(result, System.nanoTime() - started);
-            emitter.emit(GenerateResponse.newBuilder()
+            var done = GenerateResponse.newBuilder()
                     .setDone(GenerateDone.newBuilder()
                             .setUsage(Usage.newBuilder()
                                     .setPromptTokens(result.promptTokens())
@@ -109,13 +106,22 @@ public class InferenceGrpcService implements InferenceService {
                             .setSystemFingerprint(model.engine().info().fingerprint())
                             .setTimeToFirstTokenMicros(result.timeToFirstTokenNanos() / 1_000)
                             .setQueueMicros((started - enqueued) / 1_000))
-                    .build());
-            emitter.complete();
+                    .build();
+            sink.end(out -> {
+                out.emit(done);
+                out.complete();
+            });
         } catch (RuntimeException e) {
             if (!cancelled.get()) {
-                emitter.fail(GrpcErrors.toStatus(e, config.retryAfter()));
+                fail(sink, e);
             }
         }
+    }
+
+    /** Fails the call after the text already generated has been sent. */
+    private void fail(CoalescingSink sink, RuntimeException e) {
+        var status = GrpcErrors.toStatus(e, config.retryAfter());
+        sink.end(out -> out.fail(status));
     }
 
     @Override

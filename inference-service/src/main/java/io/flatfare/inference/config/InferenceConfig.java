@@ -39,6 +39,13 @@ public interface InferenceConfig {
     @WithDefault("1s")
     Duration retryAfter();
 
+    /**
+     * The shortest time between two streamed messages of one call: text generated sooner joins the next message.
+     * The first text of a call is sent at once. 0 sends every piece of text as soon as the event loop is free.
+     */
+    @WithDefault("5ms")
+    Duration streamInterval();
+
     Registry registry();
 
     interface ModelConfig {

@@ -37,7 +37,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Run: {@code ./mvnw -B -pl inference-service -am -Pbench -DskipTests verify} (see the module README).
  * Arguments (system properties): {@code bench.width} (256), {@code bench.layers} (4), {@code bench.tokens}
- * (200 per request), {@code bench.rounds} (3), {@code bench.requests} (4 per stream per round).
+ * (200 per request), {@code bench.rounds} (3), {@code bench.requests} (4 per stream per round),
+ * {@code bench.concurrency} (1,2,4), {@code bench.warm-up} (300 short requests per path before the timed rounds).
  */
 public final class GrpcVsDirectBenchmark {
 
@@ -68,7 +69,10 @@ public final class GrpcVsDirectBenchmark {
         int tokens = Integer.getInteger("bench.tokens", 200);
         int rounds = Integer.getInteger("bench.rounds", 3);
         int requests = Integer.getInteger("bench.requests", 4);
-        int[] concurrencies = {1, 2, 4};
+        int[] concurrencies = Arrays.stream(
+                        System.getProperty("bench.concurrency", "1,2,4").split(","))
+                .mapToInt(Integer::parseInt)
+                .toArray();
 
         Path dir = Files.createDirectories(Path.of("target", "bench"));
         Path model = dir.resolve("bench-" + width + "x" + layers + ".gguf").toAbsolutePath();
@@ -104,15 +108,25 @@ public final class GrpcVsDirectBenchmark {
                 .property("quarkus.log.level", "WARN")
                 .start()) {
             service.awaitReady(Duration.ofSeconds(120));
+            // Responses are handled on the channel's event loop (directExecutor): the observer only takes a
+            // timestamp, and a hand-off to an executor thread per message would add a thread wake-up to every
+            // measured time to first token — the load generator's cost, not the service's.
             ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", service.port())
                     .usePlaintext()
+                    .directExecutor()
                     .build();
             var grpc = InferenceServiceGrpc.newStub(channel);
 
-            // One untimed pass of each warms the JIT on both sides.
+            // Untimed passes of each, at every concurrency, warm the JIT on both sides: the gRPC path runs far
+            // more Java code (two processes), and compiling it during the first timed rounds would count against it.
             ProcessHandle servicePid = ProcessHandle.of(service.pid()).orElseThrow();
-            measure(c -> direct(engine, tokens, c), 2, 1, null);
-            measure(c -> viaGrpc(grpc, tokens, c), 2, 1, servicePid);
+            int warmUp = Integer.getInteger("bench.warm-up", 300);
+            measure(i -> direct(engine, 2, i), 2, warmUp / 2, null);
+            measure(i -> viaGrpc(grpc, 2, i), 2, warmUp / 2, servicePid);
+            for (int c : concurrencies) {
+                measure(i -> direct(engine, tokens, i), c, requests, null);
+                measure(i -> viaGrpc(grpc, tokens, i), c, requests, servicePid);
+            }
 
             System.out.printf(
                     "%n%-11s %14s %14s %7s   %14s %14s %9s   %21s%n",
@@ -128,8 +142,14 @@ public final class GrpcVsDirectBenchmark {
                 List<Run> direct = new ArrayList<>();
                 List<Run> remote = new ArrayList<>();
                 for (int r = 0; r < rounds; r++) {
-                    direct.add(measure(i -> direct(engine, tokens, i), c, requests, null));
-                    remote.add(measure(i -> viaGrpc(grpc, tokens, i), c, requests, servicePid));
+                    // ABBA order: neither path always runs first, after the other has warmed the caches.
+                    if (r % 2 == 0) {
+                        direct.add(measure(i -> direct(engine, tokens, i), c, requests, null));
+                        remote.add(measure(i -> viaGrpc(grpc, tokens, i), c, requests, servicePid));
+                    } else {
+                        remote.add(measure(i -> viaGrpc(grpc, tokens, i), c, requests, servicePid));
+                        direct.add(measure(i -> direct(engine, tokens, i), c, requests, null));
+                    }
                 }
                 double directTps =
                         median(direct.stream().mapToDouble(Run::tokensPerSecond).toArray());
