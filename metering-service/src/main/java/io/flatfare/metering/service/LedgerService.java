@@ -1,6 +1,5 @@
 package io.flatfare.metering.service;
 
-import io.flatfare.contracts.events.EventJson;
 import io.flatfare.contracts.events.RatedUsage;
 import io.flatfare.contracts.events.UsageEvent;
 import io.flatfare.metering.config.MeteringConfig;
@@ -8,7 +7,8 @@ import io.flatfare.metering.domain.LedgerEntry;
 import io.flatfare.metering.domain.LedgerRepository;
 import io.flatfare.metering.domain.LedgerRepository.Counts;
 import io.flatfare.metering.domain.LedgerRepository.Key;
-import io.flatfare.metering.domain.OutboxEntry;
+import io.flatfare.metering.domain.LedgerRepository.Rating;
+import io.flatfare.metering.domain.LedgerRepository.Recorded;
 import io.flatfare.metering.domain.PlanAssignmentRepository;
 import io.flatfare.metering.domain.PlanRepository;
 import io.flatfare.metering.domain.PlanVersion;
@@ -23,18 +23,19 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
- * Rates usage events and writes them to the ledger, the totals and the outbox in one transaction: either a
- * batch is wholly recorded or not at all, which is what lets the consumer commit offsets only afterwards.
+ * Rates usage events and writes them to the ledger and the totals in one transaction: either a batch is wholly
+ * recorded or not at all. Answers the rated usage to publish, which the consumer sends in the Kafka transaction
+ * that also commits the batch's offsets.
  */
 @ApplicationScoped
 public class LedgerService {
@@ -65,11 +66,21 @@ public class LedgerService {
     public BatchResult record(List<Intake> batch) {
         Map<String, Intake> fresh = new LinkedHashMap<>();
         batch.forEach(intake -> fresh.putIfAbsent(intake.event().eventId(), intake));
-        Set<String> known = ledger.existing(fresh.keySet());
-        fresh.keySet().removeAll(known);
+        Map<String, Recorded> known = ledger.existing(fresh.keySet());
+        fresh.keySet().removeAll(known.keySet());
         int duplicates = batch.size() - fresh.size();
+        // A record already in the ledger from this very position (partition, offset) is one whose Kafka
+        // transaction never committed (a crash or failure between the two commits): its rated usage is sent
+        // again. The same event at any other position is a repeat and sends nothing.
+        Map<String, RatedUsage> rated = new LinkedHashMap<>();
+        for (Intake intake : batch) {
+            Recorded row = known.get(intake.event().eventId());
+            if (row != null && row.rated() != null && row.isFrom(intake.partition(), intake.offset())) {
+                rated.put(intake.event().eventId(), row.rated().toRatedUsage(intake.event()));
+            }
+        }
         if (fresh.isEmpty()) {
-            return new BatchResult(0, duplicates, Map.of());
+            return new BatchResult(0, duplicates, Map.of(), List.copyOf(rated.values()));
         }
 
         RateCard card = new RateCard(
@@ -78,7 +89,7 @@ public class LedgerService {
                 assignments.of(
                         fresh.values().stream().map(i -> i.event().accountId()).collect(Collectors.toSet())),
                 config.defaultPlan());
-        // PostgreSQL keeps microseconds: the payload, the ledger row and the outbox row then agree exactly.
+        // PostgreSQL keeps microseconds: the payload and the ledger row then agree exactly.
         Instant ratedAt = clock.instant().truncatedTo(ChronoUnit.MICROS);
 
         // A billable event whose tier has no price at its time cannot be rated: it goes to the dead-letter
@@ -110,7 +121,7 @@ public class LedgerService {
         Map<Key, Long> usedBefore = ledger.addToMonthCounts(monthCounts);
 
         List<LedgerEntry> entries = new ArrayList<>(fresh.size());
-        List<OutboxEntry> outboxRows = new ArrayList<>(fresh.size());
+        Map<String, RatedUsage> freshRated = new HashMap<>();
         SortedMap<Key, Totals> monthAmounts = new TreeMap<>();
         SortedMap<Key, Totals> days = new TreeMap<>();
         byMonth.forEach((key, events) -> {
@@ -125,15 +136,25 @@ public class LedgerService {
                 days.merge(new Key(entry.accountId, entry.usageDay.toString()), one, LedgerService::sum);
                 entries.add(entry);
                 if (entry.billable) {
-                    outboxRows.add(outboxEntry(intake.event(), entry));
+                    freshRated.put(entry.eventId, Rating.of(entry).toRatedUsage(intake.event()));
                 }
             }
         });
         ledger.insert(entries);
-        ledger.insertOutbox(outboxRows);
         ledger.addToMonthAmounts(monthAmounts);
         ledger.addToDays(days);
-        return new BatchResult(fresh.size() - unrateable.size(), duplicates, unrateable);
+        // In the order of the batch, so that an account's rated usage leaves in the order its usage came.
+        List<RatedUsage> out = new ArrayList<>(rated.size() + freshRated.size());
+        for (Intake intake : batch) {
+            RatedUsage usage = freshRated.remove(intake.event().eventId());
+            if (usage == null) {
+                usage = rated.remove(intake.event().eventId());
+            }
+            if (usage != null) {
+                out.add(usage);
+            }
+        }
+        return new BatchResult(fresh.size() - unrateable.size(), duplicates, unrateable, out);
     }
 
     /**
@@ -179,24 +200,6 @@ public class LedgerService {
         }
         entry.amountMicros = RatedUsage.amountFor(entry.unitPriceMicros, 1, entry.includedInPlan);
         return entry;
-    }
-
-    private static OutboxEntry outboxEntry(UsageEvent event, LedgerEntry entry) {
-        RatedUsage rated = RatedUsage.forUsage(event)
-                .planId(entry.planId)
-                .unitPriceMicros(entry.unitPriceMicros)
-                .currency(entry.currency)
-                .includedInPlan(entry.includedInPlan)
-                .ratedAt(entry.ratedAt)
-                .priceVersion(entry.priceVersion)
-                .priceEffectiveFrom(entry.priceEffectiveFrom)
-                .build();
-        OutboxEntry row = new OutboxEntry();
-        row.eventId = entry.eventId;
-        row.accountId = entry.accountId;
-        row.payload = EventJson.toJsonString(rated);
-        row.createdAt = entry.ratedAt;
-        return row;
     }
 
     public static String periodOf(Instant occurredAt) {
