@@ -157,59 +157,45 @@ public class LedgerRepository implements PanacheRepositoryBase<LedgerEntry, Stri
         });
     }
 
-    /** Adds the included requests and amounts of a batch to accounts' months (rows {@link #addToMonthCounts} made). */
-    public void addToMonthAmounts(SortedMap<Key, Totals> months) {
-        if (months.isEmpty()) {
-            return;
-        }
-        work(connection -> {
-            try (PreparedStatement update = connection.prepareStatement("""
-                    update account_monthly_totals t
-                       set included_requests = t.included_requests + u.i, amount_micros = t.amount_micros + u.m
-                      from unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[]) as u (a, p, i, m)
-                     where t.account_id = u.a and t.billing_period = u.p""")) {
-                update.setArray(
-                        1, array(connection, "text", months.keySet().stream().map(Key::accountId)));
-                update.setArray(
-                        2, array(connection, "text", months.keySet().stream().map(Key::period)));
-                update.setArray(
-                        3, array(connection, "bigint", months.values().stream().map(Totals::includedRequests)));
-                update.setArray(
-                        4, array(connection, "bigint", months.values().stream().map(Totals::amountMicros)));
-                return update.executeUpdate();
-            }
-        });
+    /** Adds a batch's totals to accounts' months, in one statement (keys in sorted order, as every writer). */
+    public void addToMonths(SortedMap<Key, Totals> months) {
+        addTotals("account_monthly_totals", "billing_period", "p", months);
     }
 
     /** Adds a batch's totals to accounts' days, in one statement. */
     public void addToDays(SortedMap<Key, Totals> days) {
-        if (days.isEmpty()) {
+        addTotals("account_daily_totals", "usage_day", "p::date", days);
+    }
+
+    private void addTotals(String table, String periodColumn, String period, SortedMap<Key, Totals> totals) {
+        if (totals.isEmpty()) {
             return;
         }
+        // Table and column names are constants of this class, never input.
+        String sql = "insert into " + table + " as t (account_id, " + periodColumn
+                + ", requests, billable_requests, included_requests, amount_micros)"
+                + " select a, " + period + ", r, b, i, m"
+                + " from unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])"
+                + " as u (a, p, r, b, i, m)"
+                + " on conflict (account_id, " + periodColumn + ") do update"
+                + " set requests = t.requests + excluded.requests,"
+                + " billable_requests = t.billable_requests + excluded.billable_requests,"
+                + " included_requests = t.included_requests + excluded.included_requests,"
+                + " amount_micros = t.amount_micros + excluded.amount_micros";
         work(connection -> {
-            try (PreparedStatement upsert = connection.prepareStatement("""
-                    insert into account_daily_totals as t
-                        (account_id, usage_day, requests, billable_requests, included_requests, amount_micros)
-                    select a, d::date, r, b, i, m
-                      from unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
-                           as u (a, d, r, b, i, m)
-                    on conflict (account_id, usage_day) do update
-                        set requests = t.requests + excluded.requests,
-                            billable_requests = t.billable_requests + excluded.billable_requests,
-                            included_requests = t.included_requests + excluded.included_requests,
-                            amount_micros = t.amount_micros + excluded.amount_micros""")) {
+            try (PreparedStatement upsert = connection.prepareStatement(sql)) {
                 upsert.setArray(
-                        1, array(connection, "text", days.keySet().stream().map(Key::accountId)));
+                        1, array(connection, "text", totals.keySet().stream().map(Key::accountId)));
                 upsert.setArray(
-                        2, array(connection, "text", days.keySet().stream().map(Key::period)));
+                        2, array(connection, "text", totals.keySet().stream().map(Key::period)));
                 upsert.setArray(
-                        3, array(connection, "bigint", days.values().stream().map(Totals::requests)));
+                        3, array(connection, "bigint", totals.values().stream().map(Totals::requests)));
                 upsert.setArray(
-                        4, array(connection, "bigint", days.values().stream().map(Totals::billableRequests)));
+                        4, array(connection, "bigint", totals.values().stream().map(Totals::billableRequests)));
                 upsert.setArray(
-                        5, array(connection, "bigint", days.values().stream().map(Totals::includedRequests)));
+                        5, array(connection, "bigint", totals.values().stream().map(Totals::includedRequests)));
                 upsert.setArray(
-                        6, array(connection, "bigint", days.values().stream().map(Totals::amountMicros)));
+                        6, array(connection, "bigint", totals.values().stream().map(Totals::amountMicros)));
                 return upsert.executeUpdate();
             }
         });
@@ -230,7 +216,7 @@ public class LedgerRepository implements PanacheRepositoryBase<LedgerEntry, Stri
         if (entries.isEmpty()) {
             return;
         }
-        StringBuilder rows = new StringBuilder(entries.size() * 320);
+        StringBuilder rows = new StringBuilder(entries.size() * 512);
         for (LedgerEntry e : entries) {
             CopyText.field(rows, e.eventId);
             CopyText.field(rows, e.accountId);

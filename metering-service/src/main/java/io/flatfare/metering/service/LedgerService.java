@@ -110,29 +110,43 @@ public class LedgerService {
                     .add(intake);
         }
 
-        // A few statements per batch, whatever the number of accounts: the months first (which locks them and
-        // says how many included requests each has used), then the rows and the other totals.
-        SortedMap<Key, Counts> monthCounts = new TreeMap<>();
-        byMonth.forEach((key, events) -> monthCounts.put(
-                key,
-                new Counts(
-                        events.size(),
-                        events.stream().filter(i -> i.event().billable()).count())));
-        Map<Key, Long> usedBefore = ledger.addToMonthCounts(monthCounts);
+        // A few statements per batch, whatever the number of accounts. A month whose plan includes requests
+        // needs its count so far: those months are counted first (which locks them, so two writers cannot use
+        // the same included requests). Every other month, and every day, is then written once.
+        SortedMap<Key, Counts> counted = new TreeMap<>();
+        byMonth.forEach((key, events) -> {
+            if (events.stream()
+                    .anyMatch(i -> i.event().billable()
+                            && card.includesRequests(
+                                    i.event().accountId(), i.event().occurredAt()))) {
+                counted.put(
+                        key,
+                        new Counts(
+                                events.size(),
+                                events.stream()
+                                        .filter(i -> i.event().billable())
+                                        .count()));
+            }
+        });
+        Map<Key, Long> usedBefore = ledger.addToMonthCounts(counted);
 
         List<LedgerEntry> entries = new ArrayList<>(fresh.size());
         Map<String, RatedUsage> freshRated = new HashMap<>();
-        SortedMap<Key, Totals> monthAmounts = new TreeMap<>();
+        SortedMap<Key, Totals> months = new TreeMap<>();
         SortedMap<Key, Totals> days = new TreeMap<>();
         byMonth.forEach((key, events) -> {
             long rank = 0;
             for (Intake intake : events) {
-                LedgerEntry entry = rate(intake, card, ratedAt, usedBefore.get(key) + rank);
+                LedgerEntry entry = rate(intake, card, ratedAt, usedBefore.getOrDefault(key, 0L) + rank);
                 if (entry.billable) {
                     rank++;
                 }
                 Totals one = new Totals(1, entry.billable ? 1 : 0, entry.includedInPlan ? 1 : 0, entry.amountMicros);
-                monthAmounts.merge(key, one, LedgerService::sum);
+                // A counted month has its requests in already.
+                months.merge(
+                        key,
+                        counted.containsKey(key) ? new Totals(0, 0, one.includedRequests(), one.amountMicros()) : one,
+                        LedgerService::sum);
                 days.merge(new Key(entry.accountId, entry.usageDay.toString()), one, LedgerService::sum);
                 entries.add(entry);
                 if (entry.billable) {
@@ -141,7 +155,7 @@ public class LedgerService {
             }
         });
         ledger.insert(entries);
-        ledger.addToMonthAmounts(monthAmounts);
+        ledger.addToMonths(months);
         ledger.addToDays(days);
         // In the order of the batch, so that an account's rated usage leaves in the order its usage came.
         List<RatedUsage> out = new ArrayList<>(rated.size() + freshRated.size());
