@@ -31,7 +31,22 @@ final class CopyText {
         }
     }
 
+    /** Whether the text needs no escaping: the usual case, appended in one piece. */
+    private static boolean plain(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static void escaped(StringBuilder row, String text) {
+        if (plain(text)) {
+            row.append(text);
+            return;
+        }
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
             switch (c) {
