@@ -55,7 +55,7 @@ public interface MeteringConfig {
      * Records per batch ({@code FLATFARE_METERING_BATCH_SIZE}): the consumer's {@code max.poll.records}. A batch
      * is one database transaction and one Kafka transaction, so larger batches amortise both.
      */
-    @WithDefault("2000")
+    @WithDefault("5000")
     int batchSize();
 
     /**
