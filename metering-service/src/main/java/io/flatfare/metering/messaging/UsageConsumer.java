@@ -316,6 +316,8 @@ public class UsageConsumer {
         settings.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         settings.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 30_000);
         settings.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
+        // Rated usage is repetitive JSON: compressed, the broker stores and serves a fraction of the bytes.
+        settings.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
         settings.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         settings.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         return settings;
