@@ -5,6 +5,7 @@ import static io.flatfare.metering.Events.rejected;
 import static io.flatfare.metering.Events.unique;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.flatfare.contracts.events.EventJson;
@@ -247,6 +248,12 @@ class MeteringFlowTest {
         assertThat(again.recorded()).isZero();
         assertThat(again.rated()).isEqualTo(result.rated());
         assertThat(month(prefix + "-1000", "2026-03")).isEqualTo(new Totals(1, 1, 0, 3_000));
+
+        // Without the lookup, a batch holding a recorded id fails whole on the ledger's key and changes nothing.
+        assertThatThrownBy(() -> ledgerService.recordAssumingNew(batch))
+                .satisfies(e -> assertThat(LedgerService.isRepeat(e)).isTrue());
+        assertThat(month(prefix + "-1000", "2026-03")).isEqualTo(new Totals(1, 1, 0, 3_000));
+        assertThat(tx(() -> ledger.count("accountId like ?1", prefix + "-%"))).isEqualTo(1001);
 
         // The same events read from other positions are repeats: nothing to send.
         List<Intake> repeats = batch.stream()

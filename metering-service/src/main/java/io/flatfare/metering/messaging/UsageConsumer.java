@@ -62,6 +62,7 @@ public class UsageConsumer {
     private volatile KafkaConsumer<byte[], byte[]> consumer;
     private volatile KafkaProducer<byte[], byte[]> producer;
     private Duration kafkaBackoff;
+    private boolean expectRepeats = true;
 
     UsageConsumer(
             LedgerService ledger,
@@ -191,7 +192,23 @@ public class UsageConsumer {
         Duration backoff = config.retryInitialBackoff();
         for (int attempt = 1; ; attempt++) {
             try {
-                return ledger.record(valid);
+                BatchResult result = null;
+                // Repeats are rare, so a batch first goes in without the lookup of recorded ids; after a batch
+                // that had repeats (or a redelivery after a crash) the next one looks them up first.
+                if (!expectRepeats) {
+                    try {
+                        result = ledger.recordAssumingNew(valid);
+                    } catch (RuntimeException e) {
+                        if (!LedgerService.isRepeat(e)) {
+                            throw e;
+                        }
+                    }
+                }
+                if (result == null) {
+                    result = ledger.record(valid);
+                }
+                expectRepeats = result.duplicates() > 0;
+                return result;
             } catch (RuntimeException e) {
                 if (stopping) {
                     return null;

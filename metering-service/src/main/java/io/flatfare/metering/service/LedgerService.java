@@ -17,6 +17,7 @@ import io.flatfare.metering.domain.TierPriceRepository;
 import io.flatfare.metering.domain.Totals;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -64,9 +65,33 @@ public class LedgerService {
 
     @Transactional
     public BatchResult record(List<Intake> batch) {
+        return record(batch, true);
+    }
+
+    /**
+     * {@link #record(List)} without first looking up which ids the ledger holds already: the cheaper path while
+     * repeats are rare. If any is there, the ledger insert fails on its primary key ({@link #isRepeat}) and the
+     * whole transaction rolls back; the caller then records the batch again with {@link #record(List)}.
+     */
+    @Transactional
+    public BatchResult recordAssumingNew(List<Intake> batch) {
+        return record(batch, false);
+    }
+
+    /** Whether a failure of {@link #recordAssumingNew} is an event id the ledger holds already. */
+    public static boolean isRepeat(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private BatchResult record(List<Intake> batch, boolean lookUp) {
         Map<String, Intake> fresh = new LinkedHashMap<>();
         batch.forEach(intake -> fresh.putIfAbsent(intake.event().eventId(), intake));
-        Map<String, Recorded> known = ledger.existing(fresh.keySet());
+        Map<String, Recorded> known = lookUp ? ledger.existing(fresh.keySet()) : Map.of();
         fresh.keySet().removeAll(known.keySet());
         int duplicates = batch.size() - fresh.size();
         // A record already in the ledger from this very position (partition, offset) is one whose Kafka
