@@ -24,12 +24,20 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -38,7 +46,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The packaged service killed with SIGKILL and started again, against a real broker and database: no usage is
  * lost or counted twice, and a {@code read_committed} consumer of rated usage sees each record exactly once,
- * also when the kill falls between the relay's Kafka commit and its database commit.
+ * also when the kill falls between a batch's database commit and its Kafka commit.
  */
 class MeteringCrashIT {
 
@@ -116,13 +124,6 @@ class MeteringCrashIT {
         }
     }
 
-    void execute(String sql) throws SQLException {
-        try (Connection connection = postgres.connect();
-                Statement statement = connection.createStatement()) {
-            statement.execute(sql);
-        }
-    }
-
     /** Every rated-usage record on the topic, as a read_committed consumer sees it, once there are {@code n}. */
     List<RatedUsage> ratedUsage(int n) {
         return TestKafka.readUntil(kafka.bootstrapServers(), Topics.RATED_USAGE, r -> true, kept -> kept.size() >= n)
@@ -160,8 +161,7 @@ class MeteringCrashIT {
 
         try (ServiceProcess second = startMetering()) {
             await().atMost(Duration.ofSeconds(180))
-                    .until(() -> query("select count(*) from usage_ledger") == events.size()
-                            && query("select count(*) from rated_usage_outbox") == 0);
+                    .until(() -> query("select count(*) from usage_ledger") == events.size());
             assertThat(query("select count(distinct event_id) from usage_ledger"))
                     .isEqualTo(events.size());
             // The totals were written in the ledger's transactions: a re-delivered batch must not count twice.
@@ -181,39 +181,53 @@ class MeteringCrashIT {
     }
 
     @Test
-    void killedBetweenTheKafkaCommitAndTheDatabaseCommitPublishesEachRecordOnce() throws Exception {
+    void killedBetweenTheDatabaseCommitAndTheKafkaCommitPublishesEachRecordOnce() throws Exception {
+        // The broker refuses every rated-usage record (larger than the topic allows): each batch commits to the
+        // database and then its Kafka transaction fails, over and over, until the kill.
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(Topics.RATED_USAGE, 1, (short) 1)
+                            // Room for a transaction marker (under 100 bytes), none for a rated-usage record.
+                            .configs(Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, "200"))))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
+        }
         ServiceProcess first = startMetering();
         addPrice(first);
-        // Every delete from the outbox now stalls: the relay's Kafka transaction commits, its database commit
-        // never comes before the kill.
-        execute("""
-                create function stall() returns trigger language plpgsql as $$
-                begin perform pg_sleep(600); return null; end $$;
-                create trigger stall before delete on rated_usage_outbox
-                    for each statement execute function stall()""");
         List<UsageEvent> events = events(5, 20);
-        send(events);
+        List<UsageEvent> stream = new ArrayList<>(events);
+        // Repeats of the first 10 events, at later offsets: they must never send anything.
+        stream.addAll(events.subList(0, 10));
+        send(stream);
 
-        // The relay claims a batch, commits it to Kafka and stalls deleting it; the rest waits behind it.
-        await().atMost(Duration.ofSeconds(60))
-                .until(() -> query("select count(*) from usage_ledger") == events.size()
-                        && query("select count(*) from rated_usage_outbox where relay_batch is not null") > 0);
-        int published = (int) query("select count(*) from rated_usage_outbox where relay_batch is not null");
-        assertThat(ratedUsage(published))
-                .as("committed to Kafka before the kill")
-                .hasSize(published);
-        assertThat(query("select count(*) from rated_usage_outbox")).isEqualTo(events.size());
+        // Only the first batch gets into the ledger: its Kafka transaction never commits, so the consumer reads it
+        // again and again and never gets past it.
+        await().atMost(Duration.ofSeconds(60)).until(() -> query("select count(*) from usage_ledger") > 0);
+        long recordedBeforeTheKill = query("select count(*) from usage_ledger");
+        assertThat(ratedUsage(0))
+                .as("nothing committed to Kafka before the kill")
+                .isEmpty();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            assertThat(admin.listConsumerGroupOffsets("flatfare-metering")
+                            .partitionsToOffsetAndMetadata()
+                            .get(30, TimeUnit.SECONDS))
+                    .as("no offset committed past a record whose rated usage is not on Kafka")
+                    .isEmpty();
+        }
         first.kill();
         assertThat(first.awaitExit(Duration.ofSeconds(30))).isNotZero();
-        // The killed process's database session sleeps on, holding the relay's lock, until the server notices
-        // the client is gone; ending it stands for that (TCP keepalive in production).
-        execute("select pg_terminate_backend(pid) from pg_stat_activity"
-                + " where query like '%delete from rated_usage_outbox%' and pid <> pg_backend_pid()");
-        execute("drop trigger stall on rated_usage_outbox");
+        assertThat(query("select count(*) from usage_ledger")).isEqualTo(recordedBeforeTheKill);
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            admin.incrementalAlterConfigs(Map.of(
+                            new ConfigResource(ConfigResource.Type.TOPIC, Topics.RATED_USAGE),
+                            List.of(new AlterConfigOp(
+                                    new ConfigEntry(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, ""),
+                                    AlterConfigOp.OpType.DELETE))))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
+        }
 
         try (ServiceProcess second = startMetering()) {
-            await().atMost(Duration.ofSeconds(60)).until(() -> query("select count(*) from rated_usage_outbox") == 0);
-            // One more event through the new relay: once it is read, everything before it has been too.
+            // One more event after them: once its rated usage is read, everything before it has been too.
             UsageEvent marker = Events.completed("crash-marker", TIER, MARCH_10);
             send(List.of(marker));
             List<RatedUsage> rated = ratedUsage(events.size() + 1);
@@ -223,6 +237,9 @@ class MeteringCrashIT {
             assertThat(counts.keySet())
                     .containsAll(events.stream().map(UsageEvent::eventId).collect(Collectors.toSet()));
             assertThat(rated).hasSize(events.size() + 1);
+            assertThat(query("select count(*) from usage_ledger")).isEqualTo(events.size() + 1);
+            assertThat(query("select sum(billable_requests) from account_monthly_totals"))
+                    .isEqualTo(events.size() + 1);
         } finally {
             first.close();
         }

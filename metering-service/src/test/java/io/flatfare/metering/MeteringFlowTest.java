@@ -5,6 +5,7 @@ import static io.flatfare.metering.Events.rejected;
 import static io.flatfare.metering.Events.unique;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.flatfare.contracts.events.EventJson;
@@ -13,7 +14,6 @@ import io.flatfare.contracts.events.Topics;
 import io.flatfare.contracts.events.UsageEvent;
 import io.flatfare.metering.domain.LedgerEntry;
 import io.flatfare.metering.domain.LedgerRepository;
-import io.flatfare.metering.domain.OutboxRepository;
 import io.flatfare.metering.domain.Totals;
 import io.flatfare.metering.service.BatchResult;
 import io.flatfare.metering.service.Intake;
@@ -52,9 +52,6 @@ class MeteringFlowTest {
     LedgerRepository ledger;
 
     @Inject
-    OutboxRepository outbox;
-
-    @Inject
     LedgerService ledgerService;
 
     static <T> T tx(Supplier<T> work) {
@@ -85,9 +82,8 @@ class MeteringFlowTest {
         return tx(() -> ledger.month(account, period));
     }
 
-    /** Rated usage of these accounts on the topic, once the relay has nothing left for them. */
+    /** Rated usage of these accounts on the topic (read_committed), once there are {@code expected}. */
     List<RatedUsage> ratedUsage(Set<String> accounts, int expected) {
-        await().atMost(Duration.ofSeconds(30)).until(() -> tx(() -> outbox.count("accountId in ?1", accounts)) == 0);
         return TestKafka.readUntil(
                         Topics.RATED_USAGE, r -> accounts.contains(TestKafka.key(r)), kept -> kept.size() >= expected)
                 .stream()
@@ -243,7 +239,28 @@ class MeteringFlowTest {
         assertThat(tx(() -> ledger.day(
                         prefix + "-0", MARCH_10.atZone(java.time.ZoneOffset.UTC).toLocalDate())))
                 .isEqualTo(new Totals(1, 1, 0, 3_000));
-        // The whole batch again is all duplicates.
-        assertThat(ledgerService.record(batch).duplicates()).isEqualTo(1001);
+        assertThat(result.rated()).hasSize(1001);
+
+        // The same records again (same partition and offsets: their Kafka transaction did not commit) change
+        // nothing in the ledger, and their rated usage is to be sent again, as it was rated the first time.
+        BatchResult again = ledgerService.record(batch);
+        assertThat(again.duplicates()).isEqualTo(1001);
+        assertThat(again.recorded()).isZero();
+        assertThat(again.rated()).isEqualTo(result.rated());
+        assertThat(month(prefix + "-1000", "2026-03")).isEqualTo(new Totals(1, 1, 0, 3_000));
+
+        // Without the lookup, a batch holding a recorded id fails whole on the ledger's key and changes nothing.
+        assertThatThrownBy(() -> ledgerService.recordAssumingNew(batch))
+                .satisfies(e -> assertThat(LedgerService.isRepeat(e)).isTrue());
+        assertThat(month(prefix + "-1000", "2026-03")).isEqualTo(new Totals(1, 1, 0, 3_000));
+        assertThat(tx(() -> ledger.count("accountId like ?1", prefix + "-%"))).isEqualTo(1001);
+
+        // The same events read from other positions are repeats: nothing to send.
+        List<Intake> repeats = batch.stream()
+                .map(i -> new Intake(i.event(), 0, i.offset() + 5_000))
+                .toList();
+        BatchResult repeated = ledgerService.record(repeats);
+        assertThat(repeated.duplicates()).isEqualTo(1001);
+        assertThat(repeated.rated()).isEmpty();
     }
 }

@@ -1,13 +1,9 @@
 package io.flatfare.contracts.events;
 
-import java.util.regex.Pattern;
-
 /** Invariant checks shared by the event records; messages name the JSON property so they read well in a DLQ. */
 final class Checks {
 
     static final int MAX_ID_LENGTH = 255;
-    private static final Pattern ID = Pattern.compile("\\S{1," + MAX_ID_LENGTH + "}");
-    private static final Pattern PRICE_TIER = Pattern.compile("[a-z][a-z0-9_-]{0,63}");
 
     private Checks() {}
 
@@ -20,11 +16,45 @@ final class Checks {
 
     static String id(String value, String field) {
         required(value, field);
-        if (!ID.matcher(value).matches()) {
+        if (!isId(value)) {
             throw new IllegalArgumentException(
                     field + " must be 1 to " + MAX_ID_LENGTH + " characters without whitespace, was '" + value + "'");
         }
         return value;
+    }
+
+    /**
+     * The schema's id pattern {@code \S{1,255}} without a regex (every event checks several ids, twice when
+     * rated): 1 to 255 code points, none of them whitespace as Java's {@code \s} means it: space, tab, line feed,
+     * vertical tab, form feed, carriage return.
+     */
+    static boolean isId(String value) {
+        int length = value.length();
+        if (length == 0 || (length > MAX_ID_LENGTH && value.codePointCount(0, length) > MAX_ID_LENGTH)) {
+            return false;
+        }
+        for (int i = 0; i < length; i++) {
+            char c = value.charAt(i);
+            if (c == ' ' || (c >= '\t' && c <= '\r')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The pattern {@code [a-z][a-z0-9_-]{0,63}} without a regex. */
+    static boolean isPriceTier(String value) {
+        int length = value.length();
+        if (length == 0 || length > 64 || value.charAt(0) < 'a' || value.charAt(0) > 'z') {
+            return false;
+        }
+        for (int i = 1; i < length; i++) {
+            char c = value.charAt(i);
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static String optionalId(String value, String field) {
@@ -32,7 +62,7 @@ final class Checks {
     }
 
     static String optionalPriceTier(String value, String field) {
-        if (value != null && !PRICE_TIER.matcher(value).matches()) {
+        if (value != null && !isPriceTier(value)) {
             throw new IllegalArgumentException(field
                     + " must be a lower-case name like 'small' (a-z, 0-9, '_', '-'; at most 64), was '" + value + "'");
         }

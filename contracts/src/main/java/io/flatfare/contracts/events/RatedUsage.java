@@ -4,7 +4,6 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import java.time.Instant;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
-import java.util.regex.Pattern;
 
 /**
  * One billable request at its flat price; the value of {@link Topics#RATED_USAGE} (key = {@link #accountId()}),
@@ -73,7 +72,10 @@ public record RatedUsage(
 
     public static final int SCHEMA_VERSION = 1;
 
-    private static final Pattern CURRENCY = Pattern.compile("[A-Z]{3}");
+    /** {@code [A-Z]{3}}, without a regex: checked for every record rated. */
+    private static boolean isCurrencyCode(String currency) {
+        return currency.length() == 3 && currency.chars().allMatch(c -> c >= 'A' && c <= 'Z');
+    }
 
     public RatedUsage {
         Checks.schemaVersion(schemaVersion, SCHEMA_VERSION);
@@ -100,7 +102,7 @@ public record RatedUsage(
                     + " = " + expected + ", was " + amountMicros);
         }
         Checks.required(currency, "currency");
-        if (!CURRENCY.matcher(currency).matches()) {
+        if (!isCurrencyCode(currency)) {
             throw new IllegalArgumentException(
                     "currency must be an ISO 4217 code of three upper-case letters, was '" + currency + "'");
         }

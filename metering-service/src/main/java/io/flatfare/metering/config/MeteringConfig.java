@@ -4,6 +4,7 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 
 /** Configuration under {@code flatfare.metering}; every key is listed in the module README. */
 @ConfigMapping(prefix = "flatfare.metering")
@@ -32,7 +33,7 @@ public interface MeteringConfig {
     @WithDefault("payg")
     String defaultPlan();
 
-    /** Retries of a batch whose database write failed: the first wait, doubled up to {@link #retryMaxBackoff()}. */
+    /** Retries of a batch whose database write or Kafka transaction failed: the first wait, doubled up to {@link #retryMaxBackoff()}. */
     @WithDefault("100ms")
     Duration retryInitialBackoff();
 
@@ -46,7 +47,24 @@ public interface MeteringConfig {
     @WithDefault("30s")
     Duration startupTimeout();
 
-    Outbox outbox();
+    /** The usage consumer's group ({@code FLATFARE_METERING_GROUP_ID}). */
+    @WithDefault("flatfare-metering")
+    String groupId();
+
+    /**
+     * Records per batch ({@code FLATFARE_METERING_BATCH_SIZE}): the consumer's {@code max.poll.records}. A batch
+     * is one database transaction and one Kafka transaction, so larger batches amortise both.
+     */
+    @WithDefault("5000")
+    int batchSize();
+
+    /**
+     * The Kafka transactional id of this replica's producer ({@code FLATFARE_METERING_TRANSACTIONAL_ID}).
+     * Distinct per replica and stable across its restarts: a restarted replica then aborts at once what its
+     * predecessor left open, where a new id must wait for that transaction to time out. Defaults to
+     * {@code flatfare-metering-} and the host name (the pod name on Kubernetes).
+     */
+    Optional<String> transactionalId();
 
     Connections connections();
 
@@ -65,23 +83,5 @@ public interface MeteringConfig {
 
         /** {@code kafka.bootstrap.servers} ({@code FLATFARE_KAFKA_BOOTSTRAP_SERVERS}). */
         String kafkaBootstrapServers();
-    }
-
-    interface Outbox {
-        /** How often the relay looks for rated usage not yet on Kafka (it also runs after every batch). */
-        @WithDefault("1s")
-        Duration relayInterval();
-
-        /** Records published per relay transaction (a Kafka transaction costs several round trips). */
-        @WithDefault("2000")
-        int batchSize();
-
-        /**
-         * The relay's Kafka transactional id, also the name of its PostgreSQL advisory lock and of the consumer
-         * group whose offset metadata records its last committed batch. One per deployment: every replica
-         * uses the same, so a new leader fences a stale one.
-         */
-        @WithDefault("flatfare-metering-rated-usage-relay")
-        String transactionalId();
     }
 }

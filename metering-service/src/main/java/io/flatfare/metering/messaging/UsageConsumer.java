@@ -1,55 +1,147 @@
 package io.flatfare.metering.messaging;
 
+import io.flatfare.contracts.events.EventJson;
 import io.flatfare.contracts.events.EventSchemas;
+import io.flatfare.contracts.events.RatedUsage;
+import io.flatfare.contracts.events.Topics;
 import io.flatfare.contracts.events.UsageEvent;
 import io.flatfare.metering.config.MeteringConfig;
-import io.flatfare.metering.messaging.DeadLetters.DeadLetter;
 import io.flatfare.metering.service.BatchResult;
 import io.flatfare.metering.service.Intake;
 import io.flatfare.metering.service.LedgerService;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.ShutdownEvent;
-import io.smallrye.common.annotation.Blocking;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Supplier;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.eclipse.microprofile.reactive.messaging.Incoming;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
- * Consumes {@code flatfare.usage.v1} a poll batch at a time. Offsets are committed by the connector only after
- * this method returns, i.e. after the batch is in the ledger and its rejects are on the dead-letter topic; a
- * failure is retried here, with backoff, until it succeeds, so no offset passes an unsaved record.
+ * Consumes {@code flatfare.usage.v1} a poll batch at a time, consume-transform-produce: the batch is rated and
+ * written to the ledger in one database transaction, then its rated usage, its dead letters and its offsets are
+ * committed in one Kafka transaction. Offsets therefore never pass an unsaved record, and a {@code read_committed}
+ * reader sees each billable event's rated usage once: a batch whose Kafka transaction did not commit (a crash or
+ * failure between the two commits) is read again from the committed offsets, and a ledger row recorded from the
+ * very same record (partition and offset) has its rated usage sent again, while the same event id at another
+ * position is a repeat and sends nothing.
  */
 @ApplicationScoped
 public class UsageConsumer {
 
+    private static final Duration POLL_TIMEOUT = Duration.ofMillis(500);
+
     private final LedgerService ledger;
-    private final DeadLetters deadLetters;
-    private final RatedUsageRelay relay;
+    private final Map<String, Object> kafkaConfig;
     private final MeteringConfig config;
+    private final Thread thread;
     private volatile boolean stopping;
+    private volatile KafkaConsumer<byte[], byte[]> consumer;
+    private volatile KafkaProducer<byte[], byte[]> producer;
+    private Duration kafkaBackoff;
+    private boolean expectRepeats = true;
 
-    UsageConsumer(LedgerService ledger, DeadLetters deadLetters, RatedUsageRelay relay, MeteringConfig config) {
+    UsageConsumer(
+            LedgerService ledger,
+            @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig,
+            MeteringConfig config) {
         this.ledger = ledger;
-        this.deadLetters = deadLetters;
-        this.relay = relay;
+        this.kafkaConfig = kafkaConfig;
         this.config = config;
+        this.kafkaBackoff = config.retryInitialBackoff();
+        this.thread = Thread.ofPlatform().name("usage-consumer").unstarted(this::run);
     }
 
-    void onStop(@Observes ShutdownEvent event) {
+    // After KafkaStartupCheck (an earlier priority) has seen Kafka answer. The producer is made here, so the
+    // service is ready only once its transactions can run: initTransactions also aborts what a predecessor with
+    // this transactional id left open, so that a read_committed consumer finds the group's offsets stable at once.
+    void start(@Observes StartupEvent event) {
+        producer = newProducer();
+        thread.start();
+    }
+
+    // Before the datasource goes away. A batch cut short is read again by the next consumer of its partitions.
+    void stop(@Observes ShutdownEvent event) throws InterruptedException {
         stopping = true;
+        KafkaConsumer<byte[], byte[]> current = consumer;
+        if (current != null) {
+            current.wakeup();
+        }
+        thread.join(Duration.ofSeconds(30));
     }
 
-    @Incoming("usage")
-    @Blocking
-    public void consume(ConsumerRecords<byte[], byte[]> records) {
+    /** Whether the consumer runs and its Kafka clients have a connection to a broker (for readiness). */
+    public boolean connected() {
+        if (!thread.isAlive()) {
+            return false;
+        }
+        KafkaConsumer<byte[], byte[]> current = consumer;
+        KafkaProducer<byte[], byte[]> currentProducer = producer;
+        return (current != null && connections(current.metrics(), "consumer-metrics") > 0)
+                || (currentProducer != null && connections(currentProducer.metrics(), "producer-metrics") > 0);
+    }
+
+    private static double connections(Map<MetricName, ? extends Metric> metrics, String group) {
+        for (Map.Entry<MetricName, ? extends Metric> metric : metrics.entrySet()) {
+            if (metric.getKey().name().equals("connection-count")
+                    && metric.getKey().group().equals(group)) {
+                return ((Number) metric.getValue().metricValue()).doubleValue();
+            }
+        }
+        return 0;
+    }
+
+    private void run() {
+        while (!stopping) {
+            try {
+                if (producer == null) {
+                    producer = newProducer();
+                }
+                consumer = new KafkaConsumer<>(consumerConfig());
+                consumer.subscribe(List.of(Topics.USAGE));
+                while (!stopping) {
+                    ConsumerRecords<byte[], byte[]> records = consumer.poll(POLL_TIMEOUT);
+                    if (!records.isEmpty()) {
+                        handle(records);
+                    }
+                }
+            } catch (WakeupException e) {
+                // Shutting down.
+            } catch (RuntimeException e) {
+                if (!stopping) {
+                    Log.error("The usage consumer failed; it starts again (the batch is read again)", e);
+                    pause();
+                }
+            } finally {
+                closeClients();
+            }
+        }
+    }
+
+    private void handle(ConsumerRecords<byte[], byte[]> records) {
         List<Intake> valid = new ArrayList<>(records.count());
         Map<String, ConsumerRecord<byte[], byte[]>> byEventId = new HashMap<>();
         List<DeadLetter> rejected = new ArrayList<>();
@@ -62,18 +154,138 @@ public class UsageConsumer {
                 rejected.add(new DeadLetter(record, "invalid-record", e.getMessage()));
             }
         }
-        BatchResult result = withRetries(() -> {
-            BatchResult recorded = ledger.record(valid);
-            List<DeadLetter> letters = new ArrayList<>(rejected);
-            recorded.unrateable()
-                    .forEach((id, reason) -> letters.add(new DeadLetter(byEventId.get(id), "unrateable", reason)));
-            // After the ledger commit: a crash in between re-sends a dead letter, it never loses a usage row.
-            deadLetters.send(letters);
-            return recorded;
-        });
-        if (result.recorded() > 0) {
-            relay.wake();
+        BatchResult result = recordWithRetries(valid);
+        if (result == null) {
+            return;
         }
+        List<DeadLetter> letters = new ArrayList<>(rejected);
+        result.unrateable()
+                .forEach((id, reason) -> letters.add(new DeadLetter(byEventId.get(id), "unrateable", reason)));
+        try {
+            producer.beginTransaction();
+            for (RatedUsage rated : result.rated()) {
+                producer.send(ratedRecord(rated));
+            }
+            for (DeadLetter letter : letters) {
+                producer.send(deadLetterRecord(letter));
+            }
+            producer.sendOffsetsToTransaction(nextOffsets(records), consumer.groupMetadata());
+            // Throws if any send failed, or if the group has moved the partitions on (a stale generation).
+            producer.commitTransaction();
+            kafkaBackoff = config.retryInitialBackoff();
+        } catch (WakeupException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            if (stopping) {
+                return;
+            }
+            // The ledger holds the batch; reading it again from the committed offsets sends its rated usage again.
+            Log.warnf(e, "Publishing a usage batch's rated usage failed; reading it again in %s", kafkaBackoff);
+            resetProducer();
+            pause();
+            rewind();
+        }
+    }
+
+    /** The batch recorded in the ledger, retried with backoff; null when stopping. */
+    private BatchResult recordWithRetries(List<Intake> valid) {
+        Duration backoff = config.retryInitialBackoff();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                BatchResult result = null;
+                // Repeats are rare, so a batch first goes in without the lookup of recorded ids; after a batch
+                // that had repeats (or a redelivery after a crash) the next one looks them up first.
+                if (!expectRepeats) {
+                    try {
+                        result = ledger.recordAssumingNew(valid);
+                    } catch (RuntimeException e) {
+                        if (!LedgerService.isRepeat(e)) {
+                            throw e;
+                        }
+                    }
+                }
+                if (result == null) {
+                    result = ledger.record(valid);
+                }
+                expectRepeats = result.duplicates() > 0;
+                return result;
+            } catch (RuntimeException e) {
+                if (stopping) {
+                    return null;
+                }
+                Log.warnf(e, "Recording a usage batch failed (attempt %d); retrying in %s", attempt, backoff);
+                if (!sleep(backoff)) {
+                    return null;
+                }
+                backoff = next(backoff);
+            }
+        }
+    }
+
+    /** Back to the group's committed offsets for every assigned partition, so the next poll reads them again. */
+    private void rewind() {
+        Set<TopicPartition> assigned = consumer.assignment();
+        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(assigned);
+        for (TopicPartition partition : assigned) {
+            OffsetAndMetadata offset = committed.get(partition);
+            if (offset == null) {
+                consumer.seekToBeginning(List.of(partition));
+            } else {
+                consumer.seek(partition, offset);
+            }
+        }
+    }
+
+    private void resetProducer() {
+        try {
+            producer.abortTransaction();
+        } catch (RuntimeException e) {
+            // Fenced, or a commit whose outcome is unknown: a new producer with the same transactional id
+            // settles it (initTransactions completes or aborts it).
+            producer.close(Duration.ZERO);
+            producer = newProducer();
+        }
+    }
+
+    private void pause() {
+        sleep(kafkaBackoff);
+        kafkaBackoff = next(kafkaBackoff);
+    }
+
+    private Duration next(Duration backoff) {
+        Duration doubled = backoff.multipliedBy(2);
+        return doubled.compareTo(config.retryMaxBackoff()) > 0 ? config.retryMaxBackoff() : doubled;
+    }
+
+    private boolean sleep(Duration duration) {
+        try {
+            Thread.sleep(duration);
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void closeClients() {
+        KafkaConsumer<byte[], byte[]> current = consumer;
+        consumer = null;
+        if (current != null) {
+            current.close(Duration.ZERO);
+        }
+        if (producer != null) {
+            producer.close(Duration.ZERO);
+            producer = null;
+        }
+    }
+
+    private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(ConsumerRecords<byte[], byte[]> records) {
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        for (TopicPartition partition : records.partitions()) {
+            List<ConsumerRecord<byte[], byte[]>> of = records.records(partition);
+            offsets.put(partition, new OffsetAndMetadata(of.getLast().offset() + 1));
+        }
+        return offsets;
     }
 
     /** The usage event in the record; {@link IllegalArgumentException} says why it can never be recorded. */
@@ -85,26 +297,93 @@ public class UsageConsumer {
         return EventSchemas.read(UsageEvent.class, record.value());
     }
 
-    private <T> T withRetries(Supplier<T> work) {
-        Duration backoff = config.retryInitialBackoff();
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return work.get();
-            } catch (RuntimeException e) {
-                if (stopping) {
-                    throw e;
-                }
-                Log.warnf(e, "Recording a usage batch failed (attempt %d); retrying in %s", attempt, backoff);
-                try {
-                    Thread.sleep(backoff);
-                } catch (InterruptedException interrupted) {
-                    Thread.currentThread().interrupt();
-                    throw e;
-                }
-                backoff = backoff.multipliedBy(2).compareTo(config.retryMaxBackoff()) > 0
-                        ? config.retryMaxBackoff()
-                        : backoff.multipliedBy(2);
-            }
+    private Map<String, Object> consumerConfig() {
+        Map<String, Object> settings = new HashMap<>(kafkaConfig);
+        settings.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+        settings.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        settings.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // Also makes the consumer wait for the group's offsets to be stable: never start from an offset that a
+        // still-open transaction (with its rated usage) is about to move.
+        settings.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        settings.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.batchSize());
+        // Let a poll fill up under load without waiting when idle.
+        settings.put(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 65536);
+        settings.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 50);
+        settings.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 * 1024 * 1024);
+        settings.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        settings.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        return settings;
+    }
+
+    private KafkaProducer<byte[], byte[]> newProducer() {
+        KafkaProducer<byte[], byte[]> created = new KafkaProducer<>(producerConfig());
+        try {
+            created.initTransactions();
+            return created;
+        } catch (RuntimeException e) {
+            created.close(Duration.ZERO);
+            throw e;
         }
+    }
+
+    private Map<String, Object> producerConfig() {
+        Map<String, Object> settings = new HashMap<>(kafkaConfig);
+        settings.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId());
+        settings.put(ProducerConfig.ACKS_CONFIG, "all");
+        settings.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        settings.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 30_000);
+        settings.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
+        // Rated usage is repetitive JSON: compressed, the broker stores and serves a fraction of the bytes.
+        settings.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        settings.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        settings.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        return settings;
+    }
+
+    private String transactionalId() {
+        return config.transactionalId().orElseGet(() -> "flatfare-metering-" + hostName());
+    }
+
+    private static String hostName() {
+        String fromEnv = System.getenv("HOSTNAME");
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return fromEnv;
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    private static ProducerRecord<byte[], byte[]> ratedRecord(RatedUsage rated) {
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(Topics.CE_ID, utf8(rated.eventId()));
+        headers.add(Topics.CE_TYPE, utf8(Topics.TYPE_RATED_USAGE));
+        headers.add(Topics.CE_SOURCE, utf8(Topics.SOURCE_METERING));
+        headers.add(Topics.CE_TIME, utf8(rated.ratedAt().toString()));
+        headers.add(Topics.CE_SPECVERSION, utf8(Topics.SPEC_VERSION));
+        headers.add(Topics.CONTENT_TYPE, utf8(Topics.CONTENT_TYPE_JSON));
+        return new ProducerRecord<>(
+                Topics.RATED_USAGE, null, utf8(rated.accountId()), EventJson.toJson(rated), headers);
+    }
+
+    /** A rejected record and why; {@code cause} is a short category such as {@code invalid-record}. */
+    record DeadLetter(ConsumerRecord<byte[], byte[]> record, String cause, String reason) {}
+
+    /** Key, value and headers as received, plus the {@code dead-letter-*} headers saying why and where from. */
+    private static ProducerRecord<byte[], byte[]> deadLetterRecord(DeadLetter letter) {
+        ConsumerRecord<byte[], byte[]> record = letter.record();
+        RecordHeaders headers = new RecordHeaders(record.headers().toArray());
+        headers.add(Topics.DLQ_REASON, utf8(letter.reason()));
+        headers.add(Topics.DLQ_CAUSE, utf8(letter.cause()));
+        headers.add(Topics.DLQ_TOPIC, utf8(record.topic()));
+        headers.add(Topics.DLQ_PARTITION, utf8(Integer.toString(record.partition())));
+        headers.add(Topics.DLQ_OFFSET, utf8(Long.toString(record.offset())));
+        return new ProducerRecord<>(Topics.USAGE_DLQ, null, record.key(), record.value(), headers);
+    }
+
+    private static byte[] utf8(String value) {
+        return value.getBytes(StandardCharsets.UTF_8);
     }
 }

@@ -1,9 +1,12 @@
 package io.flatfare.metering.service;
 
+import io.flatfare.contracts.events.RatedUsage;
+import java.util.List;
 import java.util.Map;
 
 /**
- * What a batch did: rows added to the ledger, events already there, and events that can never be rated
- * (event id → reason), which belong in the dead-letter topic.
+ * What a batch did: rows added to the ledger, events already there, events that can never be rated (event id →
+ * reason), which belong in the dead-letter topic, and the rated usage to publish (the batch's new billable rows,
+ * and those of rows recorded earlier from these very records whose publication never committed), in batch order.
  */
-public record BatchResult(int recorded, int duplicates, Map<String, String> unrateable) {}
+public record BatchResult(int recorded, int duplicates, Map<String, String> unrateable, List<RatedUsage> rated) {}

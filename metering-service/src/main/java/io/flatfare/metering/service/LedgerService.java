@@ -1,6 +1,5 @@
 package io.flatfare.metering.service;
 
-import io.flatfare.contracts.events.EventJson;
 import io.flatfare.contracts.events.RatedUsage;
 import io.flatfare.contracts.events.UsageEvent;
 import io.flatfare.metering.config.MeteringConfig;
@@ -8,7 +7,8 @@ import io.flatfare.metering.domain.LedgerEntry;
 import io.flatfare.metering.domain.LedgerRepository;
 import io.flatfare.metering.domain.LedgerRepository.Counts;
 import io.flatfare.metering.domain.LedgerRepository.Key;
-import io.flatfare.metering.domain.OutboxEntry;
+import io.flatfare.metering.domain.LedgerRepository.Rating;
+import io.flatfare.metering.domain.LedgerRepository.Recorded;
 import io.flatfare.metering.domain.PlanAssignmentRepository;
 import io.flatfare.metering.domain.PlanRepository;
 import io.flatfare.metering.domain.PlanVersion;
@@ -17,24 +17,26 @@ import io.flatfare.metering.domain.TierPriceRepository;
 import io.flatfare.metering.domain.Totals;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
- * Rates usage events and writes them to the ledger, the totals and the outbox in one transaction: either a
- * batch is wholly recorded or not at all, which is what lets the consumer commit offsets only afterwards.
+ * Rates usage events and writes them to the ledger and the totals in one transaction: either a batch is wholly
+ * recorded or not at all. Answers the rated usage to publish, which the consumer sends in the Kafka transaction
+ * that also commits the batch's offsets.
  */
 @ApplicationScoped
 public class LedgerService {
@@ -63,13 +65,47 @@ public class LedgerService {
 
     @Transactional
     public BatchResult record(List<Intake> batch) {
+        return record(batch, true);
+    }
+
+    /**
+     * {@link #record(List)} without first looking up which ids the ledger holds already: the cheaper path while
+     * repeats are rare. If any is there, the ledger insert fails on its primary key ({@link #isRepeat}) and the
+     * whole transaction rolls back; the caller then records the batch again with {@link #record(List)}.
+     */
+    @Transactional
+    public BatchResult recordAssumingNew(List<Intake> batch) {
+        return record(batch, false);
+    }
+
+    /** Whether a failure of {@link #recordAssumingNew} is an event id the ledger holds already. */
+    public static boolean isRepeat(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private BatchResult record(List<Intake> batch, boolean lookUp) {
         Map<String, Intake> fresh = new LinkedHashMap<>();
         batch.forEach(intake -> fresh.putIfAbsent(intake.event().eventId(), intake));
-        Set<String> known = ledger.existing(fresh.keySet());
-        fresh.keySet().removeAll(known);
+        Map<String, Recorded> known = lookUp ? ledger.existing(fresh.keySet()) : Map.of();
+        fresh.keySet().removeAll(known.keySet());
         int duplicates = batch.size() - fresh.size();
+        // A record already in the ledger from this very position (partition, offset) is one whose Kafka
+        // transaction never committed (a crash or failure between the two commits): its rated usage is sent
+        // again. The same event at any other position is a repeat and sends nothing.
+        Map<String, RatedUsage> rated = new LinkedHashMap<>();
+        for (Intake intake : batch) {
+            Recorded row = known.get(intake.event().eventId());
+            if (row != null && row.rated() != null && row.isFrom(intake.partition(), intake.offset())) {
+                rated.put(intake.event().eventId(), row.rated().toRatedUsage(intake.event()));
+            }
+        }
         if (fresh.isEmpty()) {
-            return new BatchResult(0, duplicates, Map.of());
+            return new BatchResult(0, duplicates, Map.of(), List.copyOf(rated.values()));
         }
 
         RateCard card = new RateCard(
@@ -78,7 +114,7 @@ public class LedgerService {
                 assignments.of(
                         fresh.values().stream().map(i -> i.event().accountId()).collect(Collectors.toSet())),
                 config.defaultPlan());
-        // PostgreSQL keeps microseconds: the payload, the ledger row and the outbox row then agree exactly.
+        // PostgreSQL keeps microseconds: the payload and the ledger row then agree exactly.
         Instant ratedAt = clock.instant().truncatedTo(ChronoUnit.MICROS);
 
         // A billable event whose tier has no price at its time cannot be rated: it goes to the dead-letter
@@ -99,41 +135,65 @@ public class LedgerService {
                     .add(intake);
         }
 
-        // A few statements per batch, whatever the number of accounts: the months first (which locks them and
-        // says how many included requests each has used), then the rows and the other totals.
-        SortedMap<Key, Counts> monthCounts = new TreeMap<>();
-        byMonth.forEach((key, events) -> monthCounts.put(
-                key,
-                new Counts(
-                        events.size(),
-                        events.stream().filter(i -> i.event().billable()).count())));
-        Map<Key, Long> usedBefore = ledger.addToMonthCounts(monthCounts);
+        // A few statements per batch, whatever the number of accounts. A month whose plan includes requests
+        // needs its count so far: those months are counted first (which locks them, so two writers cannot use
+        // the same included requests). Every other month, and every day, is then written once.
+        SortedMap<Key, Counts> counted = new TreeMap<>();
+        byMonth.forEach((key, events) -> {
+            if (events.stream()
+                    .anyMatch(i -> i.event().billable()
+                            && card.includesRequests(
+                                    i.event().accountId(), i.event().occurredAt()))) {
+                counted.put(
+                        key,
+                        new Counts(
+                                events.size(),
+                                events.stream()
+                                        .filter(i -> i.event().billable())
+                                        .count()));
+            }
+        });
+        Map<Key, Long> usedBefore = ledger.addToMonthCounts(counted);
 
         List<LedgerEntry> entries = new ArrayList<>(fresh.size());
-        List<OutboxEntry> outboxRows = new ArrayList<>(fresh.size());
-        SortedMap<Key, Totals> monthAmounts = new TreeMap<>();
+        Map<String, RatedUsage> freshRated = new HashMap<>();
+        SortedMap<Key, Totals> months = new TreeMap<>();
         SortedMap<Key, Totals> days = new TreeMap<>();
         byMonth.forEach((key, events) -> {
             long rank = 0;
             for (Intake intake : events) {
-                LedgerEntry entry = rate(intake, card, ratedAt, usedBefore.get(key) + rank);
+                LedgerEntry entry = rate(intake, card, ratedAt, usedBefore.getOrDefault(key, 0L) + rank);
                 if (entry.billable) {
                     rank++;
                 }
                 Totals one = new Totals(1, entry.billable ? 1 : 0, entry.includedInPlan ? 1 : 0, entry.amountMicros);
-                monthAmounts.merge(key, one, LedgerService::sum);
+                // A counted month has its requests in already.
+                months.merge(
+                        key,
+                        counted.containsKey(key) ? new Totals(0, 0, one.includedRequests(), one.amountMicros()) : one,
+                        LedgerService::sum);
                 days.merge(new Key(entry.accountId, entry.usageDay.toString()), one, LedgerService::sum);
                 entries.add(entry);
                 if (entry.billable) {
-                    outboxRows.add(outboxEntry(intake.event(), entry));
+                    freshRated.put(entry.eventId, Rating.of(entry).toRatedUsage(intake.event()));
                 }
             }
         });
         ledger.insert(entries);
-        ledger.insertOutbox(outboxRows);
-        ledger.addToMonthAmounts(monthAmounts);
+        ledger.addToMonths(months);
         ledger.addToDays(days);
-        return new BatchResult(fresh.size() - unrateable.size(), duplicates, unrateable);
+        // In the order of the batch, so that an account's rated usage leaves in the order its usage came.
+        List<RatedUsage> out = new ArrayList<>(rated.size() + freshRated.size());
+        for (Intake intake : batch) {
+            RatedUsage usage = freshRated.remove(intake.event().eventId());
+            if (usage == null) {
+                usage = rated.remove(intake.event().eventId());
+            }
+            if (usage != null) {
+                out.add(usage);
+            }
+        }
+        return new BatchResult(fresh.size() - unrateable.size(), duplicates, unrateable, out);
     }
 
     /**
@@ -179,24 +239,6 @@ public class LedgerService {
         }
         entry.amountMicros = RatedUsage.amountFor(entry.unitPriceMicros, 1, entry.includedInPlan);
         return entry;
-    }
-
-    private static OutboxEntry outboxEntry(UsageEvent event, LedgerEntry entry) {
-        RatedUsage rated = RatedUsage.forUsage(event)
-                .planId(entry.planId)
-                .unitPriceMicros(entry.unitPriceMicros)
-                .currency(entry.currency)
-                .includedInPlan(entry.includedInPlan)
-                .ratedAt(entry.ratedAt)
-                .priceVersion(entry.priceVersion)
-                .priceEffectiveFrom(entry.priceEffectiveFrom)
-                .build();
-        OutboxEntry row = new OutboxEntry();
-        row.eventId = entry.eventId;
-        row.accountId = entry.accountId;
-        row.payload = EventJson.toJsonString(rated);
-        row.createdAt = entry.ratedAt;
-        return row;
     }
 
     public static String periodOf(Instant occurredAt) {

@@ -64,6 +64,13 @@ final class RateCard {
         return inForce(plans.get(planId), at);
     }
 
+    /** Whether the account's plan at {@code at} includes requests, so that rating needs the month's count. */
+    boolean includesRequests(String accountId, Instant at) {
+        return planAt(planIdAt(accountId, at), at)
+                .map(p -> p.includedRequests > 0)
+                .orElse(false);
+    }
+
     private static <T> Optional<T> inForce(History<T> history, Instant at) {
         return history == null ? Optional.empty() : history.at(at);
     }
