@@ -66,6 +66,14 @@ class WiringTest {
     }
 
     @Test
+    void eachMeteringReplicaHasItsOwnKafkaTransactionalIdItsPodName() {
+        var id = Manifests.env(metering(defaults), "FLATFARE_METERING_TRANSACTIONAL_ID")
+                .orElseThrow();
+        assertThat(id.getValue()).isNull();
+        assertThat(id.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
+    }
+
+    @Test
     void theGatewayReadsPricesFromTheMeteringService() {
         Service metering = gpu.get(Service.class, Chart.fullName("metering"));
         assertThat(Manifests.envValue(gateway(gpu), "FLATFARE_GATEWAY_PRICES_URL"))
