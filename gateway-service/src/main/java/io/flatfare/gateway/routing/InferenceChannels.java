@@ -87,6 +87,7 @@ public class InferenceChannels {
         ManagedChannel managed = NettyChannelBuilder.forTarget(address)
                 .usePlaintext()
                 .maxInboundMessageSize(maxResponseBytes)
+                .directExecutor()
                 .build();
         return new Open(managed, ClientInterceptors.intercept(managed, interceptors));
     }

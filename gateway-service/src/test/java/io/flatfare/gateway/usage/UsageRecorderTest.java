@@ -82,7 +82,8 @@ class UsageRecorderTest {
         ConsumerRecord<String, byte[]> received = awaitRecordOf(event);
         assertThat(UsageTopicReader.header(received, "traceparent"))
                 .isEqualTo("00-" + span.getSpanContext().getTraceId() + "-"
-                        + span.getSpanContext().getSpanId() + "-01");
+                        + span.getSpanContext().getSpanId() + "-"
+                        + span.getSpanContext().getTraceFlags().asHex());
     }
 
     @Test
