@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 
 import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.support.TcpProxy;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import java.time.Duration;
@@ -25,7 +26,7 @@ class DatabaseOutageTest {
     @Test
     void readinessIsDownWhileTheDatabaseIsUnreachableAndUpAfter() {
         await().atMost(Duration.ofSeconds(30)).until(() -> readiness() == 200);
-        database.cut();
+        database.down();
         try {
             await().atMost(Duration.ofSeconds(30)).until(() -> readiness() == 503);
             given().get("/q/health/ready")
@@ -34,7 +35,7 @@ class DatabaseOutageTest {
             // Liveness is not the database's business: restarting the pod would not bring it back.
             given().get("/q/health/live").then().statusCode(200);
         } finally {
-            database.restore();
+            database.up();
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> readiness() == 200);
     }

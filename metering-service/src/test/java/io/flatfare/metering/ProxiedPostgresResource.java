@@ -1,6 +1,7 @@
 package io.flatfare.metering;
 
 import io.flatfare.testing.postgres.PostgresServer;
+import io.flatfare.testing.support.TcpProxy;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import java.net.URI;
 import java.util.HashMap;
@@ -20,7 +21,7 @@ public class ProxiedPostgresResource implements QuarkusTestResourceLifecycleMana
         server = PostgresServer.start();
         // jdbc:postgresql://host:port/db?params, one host: the URI parser reads it without the jdbc: prefix.
         URI uri = URI.create(server.jdbcUrl().substring("jdbc:".length()));
-        proxy = new TcpProxy(uri.getHost(), uri.getPort());
+        proxy = TcpProxy.to(uri.getHost(), uri.getPort());
         Map<String, String> config = new HashMap<>(server.quarkusConfig());
         config.put(
                 "quarkus.datasource.jdbc.url",

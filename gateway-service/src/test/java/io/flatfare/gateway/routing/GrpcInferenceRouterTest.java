@@ -16,6 +16,7 @@ import io.flatfare.contracts.inference.v1.EmbedRequest;
 import io.flatfare.contracts.inference.v1.EmbedResponse;
 import io.flatfare.contracts.inference.v1.GenerateRequest;
 import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.testing.support.TcpProxy;
 import io.grpc.Status;
 import io.smallrye.mutiny.helpers.test.AssertSubscriber;
 import io.smallrye.mutiny.helpers.test.UniAssertSubscriber;

@@ -1,4 +1,4 @@
-package io.flatfare.gateway.routing;
+package io.flatfare.testing.support;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,9 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A TCP forwarder in front of a real server, so a test can make that server vanish the way a crashed process
- * does (connections reset, new connections refused) and bring it back on the same port.
+ * does (connections reset, new connections refused) and bring it back on the same port. It listens on 127.0.0.1.
  */
-final class TcpProxy implements AutoCloseable {
+public final class TcpProxy implements AutoCloseable {
 
     private final InetSocketAddress target;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
@@ -25,22 +25,29 @@ final class TcpProxy implements AutoCloseable {
         this.target = target;
     }
 
-    static TcpProxy to(int targetPort) {
-        var proxy = new TcpProxy(new InetSocketAddress("127.0.0.1", targetPort));
+    /** A proxy to {@code 127.0.0.1:targetPort}, listening on a free port. */
+    public static TcpProxy to(int targetPort) {
+        return to("127.0.0.1", targetPort);
+    }
+
+    /** A proxy to {@code targetHost:targetPort}, listening on a free port. */
+    public static TcpProxy to(String targetHost, int targetPort) {
+        var proxy = new TcpProxy(new InetSocketAddress(targetHost, targetPort));
         proxy.up();
         return proxy;
     }
 
-    int port() {
+    public int port() {
         return port;
     }
 
-    String address() {
+    /** {@code 127.0.0.1:<port>}. */
+    public String address() {
         return "127.0.0.1:" + port;
     }
 
     /** Listens again (on the same port after the first time). */
-    synchronized void up() {
+    public synchronized void up() {
         if (listener != null) {
             return;
         }
@@ -57,7 +64,7 @@ final class TcpProxy implements AutoCloseable {
     }
 
     /** Resets every open connection and refuses new ones, like a process killed with SIGKILL. */
-    synchronized void down() {
+    public synchronized void down() {
         if (listener == null) {
             return;
         }
