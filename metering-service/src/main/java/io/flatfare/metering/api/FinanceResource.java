@@ -5,6 +5,7 @@ import io.flatfare.metering.service.FinanceService;
 import io.flatfare.metering.service.FinanceService.Invoice;
 import io.flatfare.metering.service.FinanceService.UsagePage;
 import io.flatfare.metering.service.MeteringException;
+import jakarta.ws.rs.BeanParam;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
@@ -165,37 +166,17 @@ public class FinanceResource {
     public Response oneAccount(
             @PathParam("accountId") String accountId,
             ReconciliationResource.RequestView body,
-            @QueryParam("from") String from,
-            @QueryParam("to") String to,
-            @QueryParam("after") String after,
-            @QueryParam("limit") Integer limit,
-            @QueryParam("format") String format,
-            @HeaderParam(HttpHeaders.ACCEPT) String accept) {
+            @BeanParam ReconciliationQuery query) {
         return reconciliation.answer(
-                accountId,
-                ReconciliationResource.rows(body),
-                ReconciliationResource.from(from, body),
-                ReconciliationResource.to(to, body),
-                after,
-                limit,
-                format,
-                accept);
+                accountId, ReconciliationResource.rows(body), ReconciliationResource.withBodyRange(query, body));
     }
 
     @POST
     @Path("/reconciliation")
     @Consumes(Csv.MEDIA_TYPE)
     public Response oneAccountCsv(
-            @PathParam("accountId") String accountId,
-            String body,
-            @QueryParam("from") String from,
-            @QueryParam("to") String to,
-            @QueryParam("after") String after,
-            @QueryParam("limit") Integer limit,
-            @QueryParam("format") String format,
-            @HeaderParam(HttpHeaders.ACCEPT) String accept) {
-        return reconciliation.answer(
-                accountId, ReconciliationResource.CsvSource.parse(body), from, to, after, limit, format, accept);
+            @PathParam("accountId") String accountId, String body, @BeanParam ReconciliationQuery query) {
+        return reconciliation.answer(accountId, ReconciliationResource.CsvSource.parse(body), query);
     }
 
     private static UsageView view(UsageRow r, String model, String currency) {

@@ -6,13 +6,11 @@ import io.flatfare.metering.service.ReconciliationService.Item;
 import io.flatfare.metering.service.ReconciliationService.Result;
 import io.flatfare.metering.service.ReconciliationService.SourceRow;
 import io.flatfare.support.api.ApiError;
+import jakarta.ws.rs.BeanParam;
 import jakarta.ws.rs.Consumes;
-import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.QueryParam;
-import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.time.LocalDate;
@@ -74,29 +72,26 @@ public class ReconciliationResource {
     @POST
     @Path("/reconciliation")
     @Consumes(MediaType.APPLICATION_JSON)
-    public Response everyAccount(
-            RequestView body,
-            @QueryParam("from") String from,
-            @QueryParam("to") String to,
-            @QueryParam("after") String after,
-            @QueryParam("limit") Integer limit,
-            @QueryParam("format") String format,
-            @HeaderParam(HttpHeaders.ACCEPT) String accept) {
-        return answer(null, rows(body), from(from, body), to(to, body), after, limit, format, accept);
+    public Response everyAccount(RequestView body, @BeanParam ReconciliationQuery query) {
+        return answer(null, rows(body), withBodyRange(query, body));
     }
 
     @POST
     @Path("/reconciliation")
     @Consumes(Csv.MEDIA_TYPE)
-    public Response everyAccountCsv(
-            String body,
-            @QueryParam("from") String from,
-            @QueryParam("to") String to,
-            @QueryParam("after") String after,
-            @QueryParam("limit") Integer limit,
-            @QueryParam("format") String format,
-            @HeaderParam(HttpHeaders.ACCEPT) String accept) {
-        return answer(null, CsvSource.parse(body), from, to, after, limit, format, accept);
+    public Response everyAccountCsv(String body, @BeanParam ReconciliationQuery query) {
+        return answer(null, CsvSource.parse(body), query);
+    }
+
+    /** The query with the JSON body's {@code from}/{@code to} where the query gives none. */
+    static ReconciliationQuery withBodyRange(ReconciliationQuery query, RequestView body) {
+        query.from = from(query.from, body);
+        query.to = to(query.to, body);
+        return query;
+    }
+
+    Response answer(String accountId, List<SourceRow> rows, ReconciliationQuery query) {
+        return answer(accountId, rows, query.from, query.to, query.after, query.limit, query.format, query.accept);
     }
 
     Response answer(
