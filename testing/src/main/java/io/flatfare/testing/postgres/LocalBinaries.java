@@ -61,32 +61,33 @@ final class LocalBinaries {
         return start(FreePorts::pick);
     }
 
-    /** Starts on the ports {@code ports} hands out; tests pass a taken one first to see the retry. */
-    static PostgresServer start(IntSupplier ports) {
-        Path bin = find().orElseThrow(() ->
+    private static Path requireBinaries() {
+        return find().orElseThrow(() ->
                 new IllegalStateException("No PostgreSQL server binaries (initdb, pg_ctl) on the PATH or under "
                         + VERSIONED_INSTALLS + "/*/bin"));
+    }
+
+    /** A new cluster in {@code data}: superuser {@link PostgresServer#USER}, trust auth, UTF-8, no locale. */
+    private static void initdb(Path bin, Path dir, Path data, String... extra) {
+        List<String> args = new ArrayList<>(
+                List.of("-D", data.toString(), "-U", PostgresServer.USER, "-A", "trust", "-E", "UTF8", "--no-locale"));
+        args.addAll(List.of(extra));
+        Processes.runOrThrow(
+                serverCommand(bin.resolve("initdb"), args.toArray(String[]::new)),
+                dir.resolve("initdb.log"),
+                COMMAND_TIMEOUT);
+    }
+
+    /** Starts on the ports {@code ports} hands out; tests pass a taken one first to see the retry. */
+    static PostgresServer start(IntSupplier ports) {
+        Path bin = requireBinaries();
         Path dir = Dirs.createTemp("flatfare-postgres-");
         Path data = dir.resolve("data");
         try {
             if (isRoot()) {
                 handToServerUser(dir);
             }
-            Processes.runOrThrow(
-                    serverCommand(
-                            bin.resolve("initdb"),
-                            "-D",
-                            data.toString(),
-                            "-U",
-                            PostgresServer.USER,
-                            "-A",
-                            "trust",
-                            "-E",
-                            "UTF8",
-                            "--no-locale",
-                            "--no-sync"),
-                    dir.resolve("initdb.log"),
-                    COMMAND_TIMEOUT);
+            initdb(bin, dir, data, "--no-sync");
             int port = startOnFreePort(bin, dir, data, ports);
             Cleanup cleanup = Cleanup.register("PostgreSQL in " + dir, () -> stop(bin, dir, data));
             return new PostgresServer(
@@ -111,9 +112,7 @@ final class LocalBinaries {
      * fsync on. Unix sockets are off ({@code -k ''}), so a long directory path cannot exceed their length limit.
      */
     static PostgresServer startPersistent(Path dir, int port) {
-        Path bin = find().orElseThrow(() ->
-                new IllegalStateException("No PostgreSQL server binaries (initdb, pg_ctl) on the PATH or under "
-                        + VERSIONED_INSTALLS + "/*/bin"));
+        Path bin = requireBinaries();
         Path data = dir.resolve("data");
         try {
             Files.createDirectories(dir);
@@ -124,20 +123,7 @@ final class LocalBinaries {
             handToServerUser(dir);
         }
         if (!Files.exists(data.resolve("PG_VERSION"))) {
-            Processes.runOrThrow(
-                    serverCommand(
-                            bin.resolve("initdb"),
-                            "-D",
-                            data.toString(),
-                            "-U",
-                            PostgresServer.USER,
-                            "-A",
-                            "trust",
-                            "-E",
-                            "UTF8",
-                            "--no-locale"),
-                    dir.resolve("initdb.log"),
-                    COMMAND_TIMEOUT);
+            initdb(bin, dir, data);
         }
         Path serverLog = dir.resolve("postgres.log");
         Path pgCtlLog = dir.resolve("pg_ctl.log");
