@@ -13,4 +13,13 @@ public interface Admission {
      * the monthly quota (a request that produced nothing does not use the quota up). Idempotent; never throws.
      */
     void release(boolean billable);
+
+    /**
+     * {@link #release} without waiting for the shared store's answer: the release is sent before this returns and
+     * recorded moments later. For the end of a request, so that its answer is not held back by a round trip to the
+     * store (nor a network thread blocked on it). Idempotent; never throws.
+     */
+    default void releaseInBackground(boolean billable) {
+        release(billable);
+    }
 }

@@ -191,15 +191,23 @@ public class RedisRequestLimiter implements RequestLimiter {
 
         @Override
         public void release(boolean billable) {
+            release(billable, true);
+        }
+
+        @Override
+        public void releaseInBackground(boolean billable) {
+            release(billable, false);
+        }
+
+        private void release(boolean billable, boolean wait) {
             if (!RedisLimitStore.tracksInFlight(plan) || !released.compareAndSet(false, true)) {
                 return;
             }
             try {
                 Uni<Void> release = store.release(
                         accountId, requestId, !billable && plan.requestsPerMonth() != null, verdict.month());
-                // Blocking where allowed, so the caller's next request sees the slot free; a release that cannot
-                // reach Redis is left to the lease.
-                if (Infrastructure.canCallerThreadBeBlocked() && redisMayBeTried()) {
+                // A release that cannot reach Redis is left to the lease.
+                if (wait && Infrastructure.canCallerThreadBeBlocked() && redisMayBeTried()) {
                     release.await().indefinitely();
                     redisAnswered();
                 } else {

@@ -41,7 +41,9 @@ public class CallLifecycle {
         boolean billable = outcome.isBillable(call.hasOutput());
         try {
             if (call.admission() != null) {
-                call.admission().release(billable);
+                // Sent before the answer's end is written, not waited for: the answer is not held back by a Redis
+                // round trip, and the gRPC thread this often runs on is not blocked.
+                call.admission().releaseInBackground(billable);
             }
         } catch (RuntimeException e) {
             Log.warnf(e, "Releasing the limits of request %s failed", call.eventId());

@@ -161,10 +161,31 @@ public final class GatewayOverheadBenchmark {
                             .POST(HttpRequest.BodyPublishers.ofString(chatBody(maxTokens)))
                             .build();
                     Call direct = thread -> direct(grpc, maxTokens);
-                    Call gatewayCall = thread -> gateway(http, viaGateway);
+                    URI gatewayUri = URI.create(gateway.baseUrl());
+                    byte[] rawRequest = KeepAliveHttpClient.post(
+                            gatewayUri.getHost(),
+                            gatewayUri.getPort(),
+                            "/v1/chat/completions",
+                            "Bearer " + key,
+                            chatBody(maxTokens));
+                    KeepAliveHttpClient[] clients = new KeepAliveHttpClient[slots];
+                    for (int i = 0; i < slots; i++) {
+                        clients[i] = new KeepAliveHttpClient(gatewayUri.getHost(), gatewayUri.getPort());
+                    }
+                    boolean jdkClient = "jdk".equals(System.getProperty("bench.http-client", "raw"));
+                    Call gatewayCall = jdkClient
+                            ? thread -> gateway(http, viaGateway)
+                            : thread -> gateway(clients[thread], rawRequest);
+                    System.out.printf(
+                            "HTTP client of the gateway side: %s%n",
+                            jdkClient ? "the JDK's HttpClient" : "one keep-alive connection per thread, read by it");
 
                     awaitRoutable(http, viaGateway);
                     compareAnswers(grpc, http, viaGateway, maxTokens);
+                    JsonNode raw = JSON.readTree(gateway(clients[0], rawRequest));
+                    if (raw.path("usage").path("completion_tokens").asInt(-1) != direct(grpc, maxTokens)) {
+                        throw new IllegalStateException("The keep-alive client read an unexpected answer: " + raw);
+                    }
                     for (int c : new int[] {1, slots}) {
                         measure(direct, c, warmup / 2, null);
                         measure(gatewayCall, c, warmup / 2, null);
@@ -334,6 +355,14 @@ public final class GatewayOverheadBenchmark {
             throw new IllegalStateException("Gateway answered " + response.statusCode() + ": " + response.body());
         }
         return response.body();
+    }
+
+    static String gateway(KeepAliveHttpClient client, byte[] request) throws Exception {
+        KeepAliveHttpClient.Answer answer = client.send(request);
+        if (answer.status() != 200) {
+            throw new IllegalStateException("Gateway answered " + answer.status() + ": " + answer.body());
+        }
+        return answer.body();
     }
 
     /** Both sides must do the same work: the same number of generated tokens. */

@@ -43,7 +43,7 @@ public interface InferenceConfig {
      * The shortest time between two streamed messages of one call: text generated sooner joins the next message.
      * The first text of a call is sent at once. 0 sends every piece of text as soon as the event loop is free.
      */
-    @WithDefault("5ms")
+    @WithDefault("10ms")
     Duration streamInterval();
 
     Registry registry();

@@ -3,6 +3,7 @@ package io.flatfare.inference.bench;
 import io.flatfare.contracts.inference.v1.GenerateRequest;
 import io.flatfare.contracts.inference.v1.GenerateResponse;
 import io.flatfare.contracts.inference.v1.InferenceServiceGrpc;
+import io.flatfare.contracts.inference.v1.InfoRequest;
 import io.flatfare.contracts.inference.v1.SamplingParams;
 import io.flatfare.inference.engine.CancellationSignal;
 import io.flatfare.inference.engine.FinishReason;
@@ -38,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Run: {@code ./mvnw -B -pl inference-service -am -Pbench -DskipTests verify} (see the module README).
  * Arguments (system properties): {@code bench.width} (256), {@code bench.layers} (4), {@code bench.tokens}
  * (200 per request), {@code bench.rounds} (3), {@code bench.requests} (4 per stream per round),
- * {@code bench.concurrency} (1,2,4), {@code bench.warm-up} (300 short requests per path before the timed rounds).
+ * {@code bench.concurrency} (1,2,4), {@code bench.warm-up} (3000 short requests per path before the timed rounds).
  */
 public final class GrpcVsDirectBenchmark {
 
@@ -106,6 +107,7 @@ public final class GrpcVsDirectBenchmark {
                 .property("flatfare.inference.registry.enabled", "false")
                 .property("flatfare.inference.native-extract-directory", natives.toString())
                 .property("quarkus.log.level", "WARN")
+                .property("flatfare.inference.stream-interval", System.getProperty("bench.stream-interval", "10ms"))
                 .start()) {
             service.awaitReady(Duration.ofSeconds(120));
             // Responses are handled on the channel's event loop (directExecutor): the observer only takes a
@@ -120,9 +122,12 @@ public final class GrpcVsDirectBenchmark {
             // Untimed passes of each, at every concurrency, warm the JIT on both sides: the gRPC path runs far
             // more Java code (two processes), and compiling it during the first timed rounds would count against it.
             ProcessHandle servicePid = ProcessHandle.of(service.pid()).orElseThrow();
-            int warmUp = Integer.getInteger("bench.warm-up", 300);
+            int warmUp = Integer.getInteger("bench.warm-up", 3000);
             measure(i -> direct(engine, 2, i), 2, warmUp / 2, null);
             measure(i -> viaGrpc(grpc, 2, i), 2, warmUp / 2, servicePid);
+            System.out.printf(
+                    "gRPC round trip of an Info call (no model work), median of 2000 after 2000: %.3f ms%n",
+                    infoRoundTripMillis(InferenceServiceGrpc.newBlockingStub(channel), 2000));
             for (int c : concurrencies) {
                 measure(i -> direct(engine, tokens, i), c, requests, null);
                 measure(i -> viaGrpc(grpc, tokens, i), c, requests, servicePid);
@@ -320,6 +325,20 @@ public final class GrpcVsDirectBenchmark {
             public void onCompleted() {}
         });
         return done.get(120, TimeUnit.SECONDS);
+    }
+
+    /** What a call costs with no model work in it: the floor under any added time to first token. */
+    static double infoRoundTripMillis(InferenceServiceGrpc.InferenceServiceBlockingStub grpc, int calls) {
+        for (int i = 0; i < calls; i++) {
+            grpc.info(InfoRequest.getDefaultInstance());
+        }
+        double[] millis = new double[calls];
+        for (int i = 0; i < calls; i++) {
+            long start = System.nanoTime();
+            grpc.info(InfoRequest.getDefaultInstance());
+            millis[i] = (System.nanoTime() - start) / 1e6;
+        }
+        return median(millis);
     }
 
     static double median(double[] values) {
