@@ -7,8 +7,9 @@ public interface ApiKeys {
 
     /**
      * The caller for a presented secret key, or empty when the key is malformed, unknown, revoked or expired, or the
-     * account is disabled. Blocking (a database read on a cache miss); results are cached briefly, so a revocation
-     * takes effect within the cache's TTL.
+     * account is disabled. Blocking (a database read on a cache miss; on an event loop a miss throws
+     * {@link io.flatfare.gateway.service.WouldBlock} instead); results are cached briefly, so a revocation takes
+     * effect within the cache's TTL.
      */
     Optional<Caller> authenticate(String presentedKey);
 }

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import io.flatfare.gateway.account.AccountService.Lookup;
+import io.flatfare.gateway.service.WouldBlock;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.event.TransactionPhase;
@@ -38,7 +39,13 @@ public class CachingApiKeys implements ApiKeys {
         if (!KeySecrets.isWellFormed(presentedKey)) {
             return Optional.empty();
         }
-        return cache.get(KeySecrets.hash(presentedKey), accounts::lookup).caller();
+        String hash = KeySecrets.hash(presentedKey);
+        Lookup cached = cache.getIfPresent(hash);
+        if (cached != null) {
+            return cached.caller();
+        }
+        WouldBlock.unlessBlockingAllowed();
+        return cache.get(hash, accounts::lookup).caller();
     }
 
     /** After a committed change on this replica, no cached answer may outlive it. */

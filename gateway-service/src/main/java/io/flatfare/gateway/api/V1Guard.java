@@ -11,6 +11,7 @@ import io.flatfare.gateway.routing.ResolvedModel;
 import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.ClientGoneException;
 import io.flatfare.gateway.service.V1Call;
+import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Locale;
 
@@ -65,9 +66,24 @@ public class V1Guard {
         return model;
     }
 
-    /** Admits the request against the plan's rate, concurrency and monthly quota. */
+    /** Admits the request against the plan's rate, concurrency and monthly quota. Blocking. */
     public void admit(V1Call call) {
         call.admission(limiter.admit(call.caller(), call.eventId()));
+    }
+
+    /**
+     * {@link #admit} without blocking. An admission that arrives after the call ended (the client left meanwhile) is
+     * released at once.
+     */
+    public Uni<Void> admitting(V1Call call) {
+        return limiter.admitting(call.caller(), call.eventId())
+                .invoke(admission -> {
+                    call.admission(admission);
+                    if (call.finished()) {
+                        admission.releaseInBackground(false);
+                    }
+                })
+                .replaceWithVoid();
     }
 
     /**

@@ -27,10 +27,13 @@ import io.flatfare.gateway.routing.UpstreamException;
 import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.ClientGoneException;
 import io.flatfare.gateway.service.V1Call;
+import io.flatfare.gateway.service.WouldBlock;
 import io.flatfare.support.api.ApiError;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.ws.rs.GET;
@@ -51,6 +54,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.jboss.resteasy.reactive.RestMulti;
 
 /**
@@ -59,7 +63,6 @@ import org.jboss.resteasy.reactive.RestMulti;
  * the API key is checked before it.
  */
 @Path("/v1")
-@Blocking
 public class V1Resource {
 
     private final V1Calls calls;
@@ -101,19 +104,17 @@ public class V1Resource {
     public RestMulti<Buffer> chatCompletions(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.CHAT_COMPLETIONS, false, 1);
-        try {
-            Caller caller = guard.authenticate(call, authorization(context));
+        String authorization = authorization(context);
+        return generate(call, () -> {
+            Caller caller = guard.authenticate(call, authorization);
             ChatCompletionRequest r = bodies.read(body, ChatCompletionRequest.class);
             boolean stream = Boolean.TRUE.equals(r.stream());
             call.endpoint(Endpoint.CHAT_COMPLETIONS, stream, r.n() == null ? 1 : r.n());
             ResolvedModel model = guard.model(call, r.model(), Capability.CHAT);
             GenerateRequest request = GenerateRequests.chat(r, call, caller.plan(), model, deadline(call));
             checkStreamOptions(r.streamOptions(), stream);
-            guard.admit(call);
-            return generate(call, request, ChoiceFormat.CHAT, includeUsage(r.streamOptions()));
-        } catch (RuntimeException e) {
-            throw guard.fail(call, e, false);
-        }
+            return new Generation(request, ChoiceFormat.CHAT, includeUsage(r.streamOptions()));
+        });
     }
 
     @POST
@@ -122,24 +123,23 @@ public class V1Resource {
     public RestMulti<Buffer> completions(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.COMPLETIONS, false, 1);
-        try {
-            Caller caller = guard.authenticate(call, authorization(context));
+        String authorization = authorization(context);
+        return generate(call, () -> {
+            Caller caller = guard.authenticate(call, authorization);
             CompletionRequest r = bodies.read(body, CompletionRequest.class);
             boolean stream = Boolean.TRUE.equals(r.stream());
             call.endpoint(Endpoint.COMPLETIONS, stream, r.n() == null ? 1 : r.n());
             ResolvedModel model = guard.model(call, r.model(), Capability.COMPLETION);
             GenerateRequest request = GenerateRequests.completion(r, call, caller.plan(), model, deadline(call));
             checkStreamOptions(r.streamOptions(), stream);
-            guard.admit(call);
-            return generate(call, request, ChoiceFormat.TEXT, includeUsage(r.streamOptions()));
-        } catch (RuntimeException e) {
-            throw guard.fail(call, e, false);
-        }
+            return new Generation(request, ChoiceFormat.TEXT, includeUsage(r.streamOptions()));
+        });
     }
 
     @POST
     @Path("/embeddings")
     @Produces(MediaType.APPLICATION_JSON)
+    @Blocking
     public Uni<Response> embeddings(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.EMBEDDINGS, false, 1);
@@ -191,6 +191,7 @@ public class V1Resource {
     @GET
     @Path("/models")
     @Produces(MediaType.APPLICATION_JSON)
+    @Blocking
     public ObjectNode listModels(RoutingContext context) {
         V1Call call = calls.of(context);
         Caller caller = guard.authenticate(call, authorization(context));
@@ -207,6 +208,7 @@ public class V1Resource {
     @GET
     @Path("/models/{model}")
     @Produces(MediaType.APPLICATION_JSON)
+    @Blocking
     public ObjectNode getModel(RoutingContext context, @PathParam("model") String name) {
         V1Call call = calls.of(context);
         Caller caller = guard.authenticate(call, authorization(context));
@@ -216,24 +218,56 @@ public class V1Resource {
         return model(json.createObjectNode(), model);
     }
 
+    /** What a generating endpoint asks of the inference service, once the request has passed every check. */
+    private record Generation(GenerateRequest request, ChoiceFormat format, boolean includeUsage) {}
+
     /**
-     * Streams the call's answer. Nothing is written before the first frame, so a failure before it (no instance,
-     * model at capacity, invalid for the engine) still gets its own HTTP status through the error mapper; a failure
-     * after it ends the stream with an SSE error event. The whole JSON answer of a non-streamed call is one frame.
+     * Checks the request, admits it and streams its answer, without blocking the event loop: the checks run on it
+     * (they answer from caches) unless one would wait for I/O, then on a worker thread; the admission is a Redis
+     * call whose answer continues on the event loop. Nothing is written before the first frame, so a failure before
+     * it (a check, a limit, no instance, model at capacity, invalid for the engine) still gets its own HTTP status
+     * through the error mapper; a failure after it ends the stream with an SSE error event. The whole JSON answer
+     * of a non-streamed call is one frame.
      */
-    private RestMulti<Buffer> generate(V1Call call, GenerateRequest request, ChoiceFormat format, boolean usage) {
-        lifecycle.inferenceStarted(call);
-        Completions out = new Completions(json, format, call, usage);
-        Multi<GenerateResponse> events = router.generate(call.model(), request, deadline(call), call::instanceId);
-        Multi<Buffer> body = call.stream() ? stream(call, out, events) : collect(call, out, events);
-        RestMulti.SyncRestMulti.Builder<Buffer> answer = RestMulti.fromMultiData(body)
-                .status(200)
-                .header("content-type", call.stream() ? Sse.CONTENT_TYPE : MediaType.APPLICATION_JSON);
-        if (call.stream()) {
-            answer.header("cache-control", "no-cache");
+    private RestMulti<Buffer> generate(V1Call call, Supplier<Generation> checks) {
+        Uni<Generation> admitted = offEventLoopIfNeeded(checks)
+                .call(generation -> guard.admitting(call))
+                .onFailure()
+                .transform(failure -> guard.fail(call, failure, false))
+                .onCancellation()
+                .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 499, false));
+        return RestMulti.fromUniResponse(admitted, generation -> answer(call, generation), generation -> {
+            Map<String, List<String>> headers = new LinkedHashMap<>();
+            headers.put("content-type", List.of(call.stream() ? Sse.CONTENT_TYPE : MediaType.APPLICATION_JSON));
+            if (call.stream()) {
+                headers.put("cache-control", List.of("no-cache"));
+            }
+            successHeaders(call).forEach((name, value) -> headers.put(name, List.of(value)));
+            return headers;
+        });
+    }
+
+    /** {@code step} here, or on a worker thread when it would wait for I/O on this event loop. */
+    private static <T> Uni<T> offEventLoopIfNeeded(Supplier<T> step) {
+        try {
+            return Uni.createFrom().item(step.get());
+        } catch (WouldBlock e) {
+            Context context = Vertx.currentContext();
+            // The result comes back on this context's event loop, where the request continues.
+            return Uni.createFrom()
+                    .completionStage(
+                            () -> context.executeBlocking(step::get, false).toCompletionStage());
+        } catch (RuntimeException e) {
+            return Uni.createFrom().failure(e);
         }
-        successHeaders(call).forEach(answer::header);
-        return answer.build();
+    }
+
+    private Multi<Buffer> answer(V1Call call, Generation generation) {
+        lifecycle.inferenceStarted(call);
+        Completions out = new Completions(json, generation.format(), call, generation.includeUsage());
+        Multi<GenerateResponse> events =
+                router.generate(call.model(), generation.request(), deadline(call), call::instanceId);
+        return call.stream() ? stream(call, out, events) : collect(call, out, events);
     }
 
     private Multi<Buffer> collect(V1Call call, Completions out, Multi<GenerateResponse> events) {

@@ -32,13 +32,12 @@ final class RedisLimitStore {
     }
 
     /**
-     * Checks and consumes the plan's limits for one request. Blocking, for at most the timeout.
-     *
-     * @throws RuntimeException when Redis cannot be reached, or {@link io.smallrye.mutiny.TimeoutException} when it does
-     *     not answer in time
+     * Checks and consumes the plan's limits for one request; the verdict arrives on the caller's Vert.x context
+     * when there is one. Fails when Redis cannot be reached, or with {@link io.smallrye.mutiny.TimeoutException}
+     * when it does not answer within the timeout.
      */
-    Verdict admit(String accountId, String requestId, Plan plan) {
-        Response reply = ADMIT.run(
+    Uni<Verdict> admit(String accountId, String requestId, Plan plan) {
+        return ADMIT.run(
                         redis,
                         keys(accountId, "rate", "inflight", "quota"),
                         List.of(
@@ -50,8 +49,10 @@ final class RedisLimitStore {
                 .ifNoItem()
                 .after(timeout)
                 .fail()
-                .await()
-                .indefinitely();
+                .map(reply -> verdict(reply, plan));
+    }
+
+    private Verdict verdict(Response reply, Plan plan) {
         String refused = reply.get(1).toString();
         RateLimitStatus rate = plan.requestsPerMinute() == null
                 ? null

@@ -74,32 +74,46 @@ public class RedisRequestLimiter implements RequestLimiter {
 
     @Override
     public Admission admit(Caller caller, String requestId) {
+        if (!Infrastructure.canCallerThreadBeBlocked()) {
+            throw new IllegalStateException("admit() blocks on Redis; call admitting() on an event loop");
+        }
+        return RequestLimiter.super.admit(caller, requestId);
+    }
+
+    @Override
+    public Uni<Admission> admitting(Caller caller, String requestId) {
         Plan plan = caller.plan();
         if (plan.requestsPerMinute() == null && plan.concurrentRequests() == null && plan.requestsPerMonth() == null) {
-            return UNLIMITED;
-        }
-        if (!Infrastructure.canCallerThreadBeBlocked()) {
-            throw new IllegalStateException("admit() blocks on Redis; call it from a worker thread");
+            return Uni.createFrom().item(UNLIMITED);
         }
         String accountId = caller.accountId();
         if (!redisMayBeTried()) {
-            return fallback(caller, null);
+            return Uni.createFrom().item(() -> fallback(caller, null));
         }
-        Verdict verdict;
+        Uni<Verdict> verdict;
         try {
             verdict = store.admit(accountId, requestId, plan);
         } catch (RuntimeException e) {
-            redisFailed(e);
-            if (e instanceof TimeoutException && RedisLimitStore.tracksInFlight(plan)) {
-                // The script may still run once Redis answers; undo it then, as this request is decided without it.
-                store.release(accountId, requestId, true, currentMonth())
-                        .subscribe()
-                        .with(done -> {}, failure -> {});
-            }
-            return fallback(caller, e);
+            verdict = Uni.createFrom().failure(e);
         }
-        redisAnswered();
-        return admitted(caller, verdict, new SharedAdmission(accountId, requestId, plan, verdict));
+        // The refusals are failures of their own (item suppliers), not thrown from the transformation, which would
+        // wrap them with the Redis failure.
+        return verdict.onItemOrFailure().transformToUni((decided, failure) -> {
+            if (failure != null) {
+                redisFailed(failure);
+                if (failure instanceof TimeoutException && RedisLimitStore.tracksInFlight(plan)) {
+                    // The script may still run once Redis answers; undo it then, as this request is decided
+                    // without it.
+                    store.release(accountId, requestId, true, currentMonth())
+                            .subscribe()
+                            .with(done -> {}, ignored -> {});
+                }
+                return Uni.createFrom().item(() -> fallback(caller, failure));
+            }
+            redisAnswered();
+            return Uni.createFrom()
+                    .item(() -> admitted(caller, decided, new SharedAdmission(accountId, requestId, plan, decided)));
+        });
     }
 
     private Admission fallback(Caller caller, Throwable cause) {

@@ -6,7 +6,8 @@ import java.util.Optional;
 /**
  * The model catalog from the registry, cached and refreshed. Both methods throw an {@link UpstreamException} of
  * kind {@link UpstreamException.Kind#NO_INSTANCE} when the registry cannot be reached and no recent enough view
- * of it is held.
+ * of it is held. Both answer from the cached view without waiting; where they would wait for the registry (a stale
+ * view, a name the view lacks) they throw {@link io.flatfare.gateway.service.WouldBlock} on an event loop.
  */
 public interface ModelDirectory {
 

@@ -11,6 +11,7 @@ import io.flatfare.contracts.registry.v1.ModelRegistryGrpc.ModelRegistryBlocking
 import io.flatfare.contracts.registry.v1.ModelStatus;
 import io.flatfare.contracts.registry.v1.ResolveRequest;
 import io.flatfare.contracts.registry.v1.ResolveResponse;
+import io.flatfare.gateway.service.WouldBlock;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.grpc.GrpcClient;
@@ -184,6 +185,7 @@ public class RegistryModelDirectory implements ModelDirectory {
             return Optional.empty();
         }
         // A model added since the last refresh, or a spelling the registry accepts that the view lacks.
+        WouldBlock.unlessBlockingAllowed();
         try {
             Entry entry = toEntry(
                     stub().resolve(ResolveRequest.newBuilder().setName(name).build()));
@@ -251,6 +253,7 @@ public class RegistryModelDirectory implements ModelDirectory {
         if (isFresh(current)) {
             return current;
         }
+        WouldBlock.unlessBlockingAllowed();
         synchronized (refreshLock) {
             current = view.get();
             if (isFresh(current)) {

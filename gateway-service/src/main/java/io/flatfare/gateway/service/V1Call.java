@@ -174,6 +174,11 @@ public final class V1Call {
         }
     }
 
+    /** Whether the call has ended (its usage event and metrics recorded). */
+    public boolean finished() {
+        return finished.get();
+    }
+
     /** True exactly once: the caller that gets true writes the usage event. */
     boolean finish() {
         return finished.compareAndSet(false, true);

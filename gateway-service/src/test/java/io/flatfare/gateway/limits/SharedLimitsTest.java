@@ -216,17 +216,33 @@ class SharedLimitsTest {
                     Duration.ZERO);
             Caller caller = caller(null, null, 2L);
             String account = caller.accountId();
-            Verdict first = store.admit(account, "r1", caller.plan());
-            Verdict second = store.admit(account, "r2", caller.plan());
-            assertThat(store.admit(account, "r3", caller.plan()).refused()).isEqualTo(Kind.QUOTA);
+            Verdict first = store.admit(account, "r1", caller.plan()).await().indefinitely();
+            Verdict second = store.admit(account, "r2", caller.plan()).await().indefinitely();
+            assertThat(store.admit(account, "r3", caller.plan())
+                            .await()
+                            .indefinitely()
+                            .refused())
+                    .isEqualTo(Kind.QUOTA);
 
             store.release(account, "r1", true, first.month()).await().indefinitely();
             other.release(account, "r1", true, first.month()).await().indefinitely();
-            assertThat(store.admit(account, "r4", caller.plan()).admitted()).isTrue();
-            assertThat(store.admit(account, "r5", caller.plan()).refused()).isEqualTo(Kind.QUOTA);
+            assertThat(store.admit(account, "r4", caller.plan())
+                            .await()
+                            .indefinitely()
+                            .admitted())
+                    .isTrue();
+            assertThat(store.admit(account, "r5", caller.plan())
+                            .await()
+                            .indefinitely()
+                            .refused())
+                    .isEqualTo(Kind.QUOTA);
 
             other.release(account, "r2", true, second.month() - 1).await().indefinitely();
-            assertThat(store.admit(account, "r6", caller.plan()).refused()).isEqualTo(Kind.QUOTA);
+            assertThat(store.admit(account, "r6", caller.plan())
+                            .await()
+                            .indefinitely()
+                            .refused())
+                    .isEqualTo(Kind.QUOTA);
         } finally {
             vertx.closeAndAwait();
         }
