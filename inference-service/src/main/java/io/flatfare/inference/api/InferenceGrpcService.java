@@ -23,6 +23,8 @@ import io.flatfare.inference.service.ResidentModels;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import java.time.Instant;
 import java.util.concurrent.Future;
@@ -37,6 +39,12 @@ import java.util.concurrent.atomic.AtomicReference;
 @GrpcService
 public class InferenceGrpcService implements InferenceService {
 
+    /**
+     * Prompts up to this many characters are tokenized on the call's event loop (well under a millisecond when warm);
+     * longer ones on a worker thread.
+     */
+    static final int EVENT_LOOP_PROMPT_CHARS = 4_096;
+
     private final ResidentModels models;
     private final InferenceConfig config;
     private final InstanceIdentity identity;
@@ -50,25 +58,54 @@ public class InferenceGrpcService implements InferenceService {
     @Override
     public Multi<GenerateResponse> generate(GenerateRequest request) {
         return Multi.createFrom().emitter(emitter -> {
-            try {
-                ResidentModel model = models.admitting(request.getModel());
-                PreparedGeneration prepared = model.engine().prepare(WireMapping.toEngine(request));
-                var sink = new CoalescingSink(emitter, Vertx.currentContext(), config.streamInterval());
-                var cancelled = new AtomicBoolean();
-                var work = new AtomicReference<Future<?>>();
-                emitter.onTermination(() -> cancel(model, cancelled, work));
-                long enqueued = System.nanoTime();
-                work.set(model.submit(() -> {
-                    run(model, prepared, sink, cancelled, enqueued);
-                    return null;
-                }));
-                if (cancelled.get()) {
-                    model.withdraw(work.get());
-                }
-            } catch (RuntimeException e) {
-                emitter.fail(GrpcErrors.toStatus(e, config.retryAfter()));
+            Context eventLoop = Vertx.currentContext();
+            if (eventLoop != null && promptChars(request) > EVENT_LOOP_PROMPT_CHARS) {
+                // Tokenizing a long prompt takes milliseconds to seconds; the event loop carries every other call of
+                // the same connection (a gateway's calls share one), so it must not wait for it.
+                eventLoop.executeBlocking(
+                        () -> {
+                            start(request, emitter, eventLoop);
+                            return null;
+                        },
+                        false);
+            } else {
+                start(request, emitter, eventLoop);
             }
         });
+    }
+
+    /** Validates, tokenizes and admits the call, then hands it to a slot thread. */
+    private void start(GenerateRequest request, MultiEmitter<? super GenerateResponse> emitter, Context eventLoop) {
+        try {
+            ResidentModel model = models.admitting(request.getModel());
+            PreparedGeneration prepared = model.engine().prepare(WireMapping.toEngine(request));
+            var sink = new CoalescingSink(emitter, eventLoop, config.streamInterval());
+            var cancelled = new AtomicBoolean();
+            var work = new AtomicReference<Future<?>>();
+            emitter.onTermination(() -> cancel(model, cancelled, work));
+            if (emitter.isCancelled()) {
+                cancelled.set(true); // gone while the prompt was prepared
+            }
+            long enqueued = System.nanoTime();
+            work.set(model.submit(() -> {
+                run(model, prepared, sink, cancelled, enqueued);
+                return null;
+            }));
+            if (cancelled.get()) {
+                model.withdraw(work.get());
+            }
+        } catch (RuntimeException e) {
+            emitter.fail(GrpcErrors.toStatus(e, config.retryAfter()));
+        }
+    }
+
+    /** Characters of prompt text the call carries (a plain prompt, or every chat message's content). */
+    static long promptChars(GenerateRequest request) {
+        long chars = request.getPrompt().length();
+        for (var message : request.getChat().getMessagesList()) {
+            chars += message.getContent().length();
+        }
+        return chars;
     }
 
     private void run(

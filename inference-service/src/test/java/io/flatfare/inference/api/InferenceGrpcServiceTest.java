@@ -132,6 +132,20 @@ class InferenceGrpcServiceTest {
         assertThat(info(TinyModelResource.EMBED_MODEL).getEmbeddings()).isTrue();
     }
 
+    /** Prompts past the event loop's share are tokenized on a worker thread; the answer is the same kind. */
+    @Test
+    void aLongPromptIsPreparedOffTheEventLoopAndAnswered() {
+        String prompt = "lighthouse ".repeat(InferenceGrpcService.EVENT_LOOP_PROMPT_CHARS / 11 + 50);
+        assertThat(prompt.length()).isGreaterThan(InferenceGrpcService.EVENT_LOOP_PROMPT_CHARS);
+
+        var messages = call(request(prompt, s -> s.setMaxTokens(3).setSeed(7).putLogitBias(IM_END, -100)));
+
+        var done = messages.getLast();
+        assertThat(done.hasDone()).isTrue();
+        assertThat(done.getDone().getUsage().getPromptTokens()).isEqualTo(prompt.length());
+        assertThat(done.getDone().getUsage().getCompletionTokens()).isEqualTo(3);
+    }
+
     @Test
     void generatesWithExactUsageAndFinishReason() {
         var messages = call(request("Hello", s -> s.setMaxTokens(16).setSeed(7).putLogitBias(IM_END, -100)));
