@@ -5,8 +5,14 @@ import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoop;
+import io.netty.channel.nio.NioEventLoop;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import io.quarkus.arc.InjectableInstance;
 import io.quarkus.grpc.GlobalInterceptor;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.impl.ContextInternal;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Any;
@@ -18,15 +24,23 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * One plaintext gRPC channel per inference instance address, created on first use. A channel whose address
- * left the registry is shut down gracefully (calls on it finish); all are closed at shutdown.
+ * Plaintext gRPC channels to the inference instances, created on first use: per address, one channel on each Vert.x
+ * event loop that calls it, plus one on grpc-java's own threads for callers off the event loops. A call started on
+ * an event loop then runs entirely on it: the request is written, and the answer read and relayed to the HTTP
+ * response of the same loop, without a hand-off to another thread (each would be a thread wake-up per message). A
+ * channel whose address left the registry is shut down gracefully (calls on it finish); all are closed at shutdown.
  */
 @ApplicationScoped
 public class InferenceChannels {
 
     private record Open(ManagedChannel managed, Channel intercepted) {}
 
-    private final Map<String, Open> channels = new ConcurrentHashMap<>();
+    /** Stands for "no event loop" in the per-address maps (which take no null key). */
+    private static final Object SHARED = new Object();
+
+    /** The channels of one address, by the event loop they run on ({@link #SHARED}: grpc-java's own threads). */
+    private final Map<String, Map<Object, Open>> channels = new ConcurrentHashMap<>();
+
     private final List<ClientInterceptor> interceptors;
     private final int maxResponseBytes;
     private volatile boolean closed;
@@ -52,12 +66,15 @@ public class InferenceChannels {
         return global;
     }
 
-    /** The channel to {@code host:port}. */
+    /** The channel to {@code host:port} for the calling thread: its event loop's, or the shared one. */
     Channel get(String address) {
         if (closed) {
             throw new IllegalStateException("The gateway is shutting down");
         }
-        return channels.computeIfAbsent(address, this::open).intercepted();
+        EventLoop loop = currentEventLoop();
+        Map<Object, Open> byLoop = channels.computeIfAbsent(address, a -> new ConcurrentHashMap<>());
+        return byLoop.computeIfAbsent(loop == null ? SHARED : loop, key -> open(address, loop))
+                .intercepted();
     }
 
     /** Shuts down the channels to every address not in {@code live}. */
@@ -66,7 +83,7 @@ public class InferenceChannels {
             if (live.contains(entry.getKey())) {
                 return false;
             }
-            entry.getValue().managed().shutdown();
+            entry.getValue().values().forEach(open -> open.managed().shutdown());
             return true;
         });
     }
@@ -79,16 +96,35 @@ public class InferenceChannels {
     @PreDestroy
     void close() {
         closed = true;
-        channels.values().forEach(open -> open.managed().shutdownNow());
+        channels.values()
+                .forEach(
+                        byLoop -> byLoop.values().forEach(open -> open.managed().shutdownNow()));
         channels.clear();
     }
 
-    private Open open(String address) {
-        ManagedChannel managed = NettyChannelBuilder.forTarget(address)
+    /**
+     * The Netty event loop of the Vert.x event-loop context the caller runs on; null on any other thread, or when
+     * Vert.x uses a native transport (its channels would need the matching socket type).
+     */
+    private static EventLoop currentEventLoop() {
+        Context context = Vertx.currentContext();
+        if (context == null || !context.isEventLoopContext() || !Context.isOnEventLoopThread()) {
+            return null;
+        }
+        EventLoop loop = ((ContextInternal) context).nettyEventLoop();
+        return loop instanceof NioEventLoop ? loop : null;
+    }
+
+    private Open open(String address, EventLoop loop) {
+        NettyChannelBuilder builder = NettyChannelBuilder.forTarget(address)
                 .usePlaintext()
                 .maxInboundMessageSize(maxResponseBytes)
-                .directExecutor()
-                .build();
+                .directExecutor();
+        if (loop != null) {
+            // The loop belongs to Vert.x: the channel uses it and never shuts it down.
+            builder.eventLoopGroup(loop).channelType(NioSocketChannel.class);
+        }
+        ManagedChannel managed = builder.build();
         return new Open(managed, ClientInterceptors.intercept(managed, interceptors));
     }
 }

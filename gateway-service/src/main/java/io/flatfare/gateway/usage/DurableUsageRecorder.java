@@ -6,8 +6,6 @@ import io.flatfare.contracts.events.UsageEvent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
-import io.opentelemetry.context.Context;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -237,15 +235,9 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
         headers.put(Topics.CE_TIME, event.occurredAt().toString());
         headers.put(Topics.CE_SPECVERSION, Topics.SPEC_VERSION);
         headers.put(Topics.CONTENT_TYPE, Topics.CONTENT_TYPE_JSON);
+        // The request's trace context as its call captured it on arrival. Not Context.current(): the end of a call
+        // runs on whichever thread relayed the last answer, outside the request's context.
         trace.forEach(headers::putIfAbsent);
-        if (!trace.containsKey("traceparent")) {
-            // The caller runs in the request's context: its span is the one to link the record to.
-            W3CTraceContextPropagator.getInstance().inject(Context.current(), headers, (carrier, name, value) -> {
-                if (carrier != null) {
-                    carrier.putIfAbsent(name, value);
-                }
-            });
-        }
         return headers;
     }
 

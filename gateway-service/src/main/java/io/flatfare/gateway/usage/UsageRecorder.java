@@ -14,7 +14,8 @@ public interface UsageRecorder {
      * Hands an event over for delivery; never blocks on Kafka and never throws for a broker problem.
      *
      * @param event the event
-     * @param headers trace-context headers (W3C {@code traceparent}, {@code tracestate}) to put on the Kafka record
+     * @param headers trace-context headers (W3C {@code traceparent}, {@code tracestate}) to put on the Kafka record: the
+     *     request's, as captured when it arrived; none are taken from the calling thread
      */
     void record(UsageEvent event, Map<String, String> headers);
 
