@@ -72,18 +72,24 @@ public class V1Guard {
     }
 
     /**
-     * {@link #admit} without blocking. An admission that arrives after the call ended (the client left meanwhile) is
-     * released at once.
+     * {@link #admit} without blocking. The limiter's answer is taken even when the caller stops waiting for it (the
+     * client left during the round trip): an admission is always either kept by the call, which releases it when it
+     * ends, or, arriving after the call ended, released at once, so no slot or quota waits for its lease.
      */
     public Uni<Void> admitting(V1Call call) {
-        return limiter.admitting(call.caller(), call.eventId())
-                .invoke(admission -> {
-                    call.admission(admission);
-                    if (call.finished()) {
-                        admission.releaseInBackground(false);
-                    }
-                })
-                .replaceWithVoid();
+        return Uni.createFrom()
+                .emitter(emitter -> limiter.admitting(call.caller(), call.eventId())
+                        .subscribe()
+                        .with(
+                                admission -> {
+                                    call.admission(admission);
+                                    if (call.finished()) {
+                                        admission.releaseInBackground(false);
+                                    } else {
+                                        emitter.complete(null);
+                                    }
+                                },
+                                emitter::fail));
     }
 
     /**

@@ -18,7 +18,7 @@ public class CallLifecycle {
     private final GatewayMetrics metrics;
     private final Clock clock;
 
-    CallLifecycle(UsageRecorder usage, GatewayMetrics metrics) {
+    public CallLifecycle(UsageRecorder usage, GatewayMetrics metrics) {
         this.usage = usage;
         this.metrics = metrics;
         this.clock = Clock.systemUTC();

@@ -28,7 +28,7 @@ public class GatewayMetrics {
     private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
     private final List<Gauge> gauges = new CopyOnWriteArrayList<>();
 
-    GatewayMetrics(MeterRegistry registry) {
+    public GatewayMetrics(MeterRegistry registry) {
         this.registry = registry;
     }
 
