@@ -90,12 +90,8 @@ public class RedisRequestLimiter implements RequestLimiter {
         if (!redisMayBeTried()) {
             return Uni.createFrom().item(() -> fallback(caller, null));
         }
-        Uni<Verdict> verdict;
-        try {
-            verdict = store.admit(accountId, requestId, plan);
-        } catch (RuntimeException e) {
-            verdict = Uni.createFrom().failure(e);
-        }
+        // Deferred: a failure to even send the script is a Redis failure like any other.
+        Uni<Verdict> verdict = Uni.createFrom().deferred(() -> store.admit(accountId, requestId, plan));
         // The refusals are failures of their own (item suppliers), not thrown from the transformation, which would
         // wrap them with the Redis failure.
         return verdict.onItemOrFailure().transformToUni((decided, failure) -> {
