@@ -33,8 +33,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Tokens/s and time to first token at 1, 2 and 4 concurrent streams, through the gRPC service (the packaged
- * jar as its own process) versus the same engine called in-process, on the same model, prompts and seeds.
- * The two run alternately, round after round, so both see the same machine. Prints the ratios.
+ * jar as its own process) versus the same engine called in-process, on the same model, prompts, seeds and
+ * request lengths (see {@link #length}). The two run alternately, round after round, so both see the same machine.
+ * Prints the ratios, the medians of all requests' times to first token, and their spread.
  *
  * <p>Run: {@code ./mvnw -B -pl inference-service -am -Pbench -DskipTests verify} (see the module README).
  * Arguments (system properties): {@code bench.width} (256), {@code bench.layers} (4), {@code bench.tokens}
@@ -48,11 +49,36 @@ public final class GrpcVsDirectBenchmark {
     static final String MODEL = "bench";
     static final String PROMPT = "Write a long story about a lighthouse keeper and the sea.";
 
-    /** {@code serverTtftNanos}: what the service itself reports (admission to first token), 0 in-process. */
-    record Sample(long ttftNanos, int tokens, long serverTtftNanos) {}
+    /**
+     * {@code engineTtftNanos}: the engine's own time from taking the request in a slot to its first output (on the
+     * gRPC side as the service reports it); {@code queueNanos}: the service's wait for a slot (0 in-process).
+     */
+    record Sample(long ttftNanos, int tokens, long engineTtftNanos, long queueNanos) {}
 
+    /** One side of one round; the times to first token of every request, in milliseconds, for pooled medians. */
     record Run(
-            double tokensPerSecond, double ttftMedianMillis, double cpuMillisPerKiloToken, double serverTtftMillis) {}
+            double tokensPerSecond,
+            double[] ttftMillis,
+            double cpuMillisPerKiloToken,
+            double[] engineTtftMillis,
+            double[] queueMillis) {}
+
+    /**
+     * The length of request {@code request}: from half to one and a half times {@code tokens}, the same on both
+     * sides. Streams of one length end together and start again together, locked in step, so every prompt is
+     * evaluated in one batch with the others and the time to first token is a multiple of one prompt's, by chance
+     * of the run; different lengths let the streams drift apart as independent clients do.
+     */
+    static int length(int tokens, int request) {
+        return tokens / 2 + Math.floorMod(request * 7919, tokens + 1);
+    }
+
+    /** All values of all runs, pooled. */
+    static double[] pooled(List<Run> runs, java.util.function.Function<Run, double[]> values) {
+        return runs.stream()
+                .flatMapToDouble(r -> Arrays.stream(values.apply(r)))
+                .toArray();
+    }
 
     /** CPU time of this JVM plus, when given, of the service process: what a run costs the machine. */
     static long cpuNanos(ProcessHandle service) {
@@ -123,14 +149,19 @@ public final class GrpcVsDirectBenchmark {
             // more Java code (two processes), and compiling it during the first timed rounds would count against it.
             ProcessHandle servicePid = ProcessHandle.of(service.pid()).orElseThrow();
             int warmUp = Integer.getInteger("bench.warm-up", 3000);
-            measure(i -> direct(engine, 2, i), 2, warmUp / 2, null);
+            measure(i -> CompletableFuture.completedFuture(direct(engine, 2, i)), 2, warmUp / 2, null);
             measure(i -> viaGrpc(grpc, 2, i), 2, warmUp / 2, servicePid);
             System.out.printf(
                     "gRPC round trip of an Info call (no model work), median of 2000 after 2000: %.3f ms%n",
                     infoRoundTripMillis(InferenceServiceGrpc.newBlockingStub(channel), 2000));
+            System.out.printf(
+                    "the same after 20 ms idle: %.3f ms%n",
+                    idleInfoRoundTripMillis(InferenceServiceGrpc.newBlockingStub(channel), 200));
+            Call directCall = i -> CompletableFuture.completedFuture(direct(engine, length(tokens, i), i));
+            Call grpcCall = i -> viaGrpc(grpc, length(tokens, i), i);
             for (int c : concurrencies) {
-                measure(i -> direct(engine, tokens, i), c, requests, null);
-                measure(i -> viaGrpc(grpc, tokens, i), c, requests, servicePid);
+                measure(directCall, c, requests, null);
+                measure(grpcCall, c, requests, servicePid);
             }
 
             System.out.printf(
@@ -149,21 +180,19 @@ public final class GrpcVsDirectBenchmark {
                 for (int r = 0; r < rounds; r++) {
                     // ABBA order: neither path always runs first, after the other has warmed the caches.
                     if (r % 2 == 0) {
-                        direct.add(measure(i -> direct(engine, tokens, i), c, requests, null));
-                        remote.add(measure(i -> viaGrpc(grpc, tokens, i), c, requests, servicePid));
+                        direct.add(measure(directCall, c, requests, null));
+                        remote.add(measure(grpcCall, c, requests, servicePid));
                     } else {
-                        remote.add(measure(i -> viaGrpc(grpc, tokens, i), c, requests, servicePid));
-                        direct.add(measure(i -> direct(engine, tokens, i), c, requests, null));
+                        remote.add(measure(grpcCall, c, requests, servicePid));
+                        direct.add(measure(directCall, c, requests, null));
                     }
                 }
                 double directTps =
                         median(direct.stream().mapToDouble(Run::tokensPerSecond).toArray());
                 double grpcTps =
                         median(remote.stream().mapToDouble(Run::tokensPerSecond).toArray());
-                double directTtft = median(
-                        direct.stream().mapToDouble(Run::ttftMedianMillis).toArray());
-                double grpcTtft = median(
-                        remote.stream().mapToDouble(Run::ttftMedianMillis).toArray());
+                double directTtft = median(pooled(direct, Run::ttftMillis));
+                double grpcTtft = median(pooled(remote, Run::ttftMillis));
                 double directCpu = median(
                         direct.stream().mapToDouble(Run::cpuMillisPerKiloToken).toArray());
                 double grpcCpu = median(
@@ -180,11 +209,15 @@ public final class GrpcVsDirectBenchmark {
                         directCpu,
                         grpcCpu);
                 System.out.printf(
-                        "%-11s gRPC TTFT as the service reports it (queue + admission to first token): %.2f ms%n",
+                        "%-11s engine's own time to first token (slot to first output): direct %.2f ms, gRPC %.2f ms;"
+                                + " the service's queue %.2f ms%n",
                         "",
-                        median(remote.stream()
-                                .mapToDouble(Run::serverTtftMillis)
-                                .toArray()));
+                        median(pooled(direct, Run::engineTtftMillis)),
+                        median(pooled(remote, Run::engineTtftMillis)),
+                        median(pooled(remote, Run::queueMillis)));
+                System.out.printf(
+                        "%-11s time to first token p10 / p25 / p50 / p75 / p90: direct %s, gRPC %s%n",
+                        "", spread(pooled(direct, Run::ttftMillis)), spread(pooled(remote, Run::ttftMillis)));
             }
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
@@ -192,8 +225,55 @@ public final class GrpcVsDirectBenchmark {
         System.exit(0);
     }
 
+    /**
+     * Starts request {@code requestNumber}; the future completes with its sample. The direct call runs to the end on
+     * the calling thread (an in-process caller's natural way); the gRPC call returns at once and completes on the
+     * channel's event loop, which then starts the stream's next request itself, as a non-blocking client (the
+     * gateway) does: a blocking client thread would add a thread wake-up before every call, its own cost.
+     */
     interface Call {
-        Sample run(int requestNumber) throws Exception;
+        CompletableFuture<Sample> start(int requestNumber) throws Exception;
+    }
+
+    /** One stream: {@code requests} requests back to back, each started when the one before it has ended. */
+    static final class Stream {
+        final Call call;
+        final int stream;
+        final int requests;
+        final List<Sample> samples = new ArrayList<>();
+        final CompletableFuture<List<Sample>> done = new CompletableFuture<>();
+
+        Stream(Call call, int stream, int requests) {
+            this.call = call;
+            this.stream = stream;
+            this.requests = requests;
+        }
+
+        /** Runs from request {@code r}: in a loop while calls end at once, from their completion otherwise. */
+        void from(int r) {
+            try {
+                while (r < requests) {
+                    CompletableFuture<Sample> sample = call.start(stream * 1000 + r);
+                    if (!sample.isDone()) {
+                        int next = r + 1;
+                        sample.whenComplete((value, failure) -> {
+                            if (failure != null) {
+                                done.completeExceptionally(failure);
+                            } else {
+                                samples.add(value);
+                                from(next);
+                            }
+                        });
+                        return;
+                    }
+                    samples.add(sample.join());
+                    r++;
+                }
+                done.complete(samples);
+            } catch (Exception | Error e) {
+                done.completeExceptionally(e);
+            }
+        }
     }
 
     /** {@code concurrency} streams, each running {@code requests} requests back to back. */
@@ -207,29 +287,17 @@ public final class GrpcVsDirectBenchmark {
             long start = System.nanoTime();
             List<CompletableFuture<List<Sample>>> streams = new ArrayList<>();
             for (int s = 0; s < concurrency; s++) {
-                int stream = s;
-                streams.add(CompletableFuture.supplyAsync(
-                        () -> {
-                            List<Sample> samples = new ArrayList<>();
-                            for (int r = 0; r < requests; r++) {
-                                try {
-                                    samples.add(call.run(stream * 1000 + r));
-                                } catch (Exception e) {
-                                    throw new IllegalStateException(e);
-                                }
-                            }
-                            return samples;
-                        },
-                        pool));
+                var stream = new Stream(call, s, requests);
+                pool.execute(() -> stream.from(0));
+                streams.add(stream.done);
             }
             List<Sample> all = new ArrayList<>();
             for (var stream : streams) {
-                all.addAll(stream.get());
+                all.addAll(stream.get(30, TimeUnit.MINUTES));
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             int total = all.stream().mapToInt(Sample::tokens).sum();
-            double ttft =
-                    median(all.stream().mapToDouble(s -> s.ttftNanos() / 1e6).toArray());
+            double[] ttft = all.stream().mapToDouble(s -> s.ttftNanos() / 1e6).toArray();
             double cpuMillis = (cpuNanos(service) - cpuStart) / 1e6;
             if (service != null && Boolean.getBoolean("bench.cpu-split")) {
                 System.out.printf(
@@ -238,9 +306,12 @@ public final class GrpcVsDirectBenchmark {
                         cpuMillis,
                         total);
             }
-            double serverTtft = median(
-                    all.stream().mapToDouble(s -> s.serverTtftNanos() / 1e6).toArray());
-            return new Run(total / seconds, ttft, cpuMillis * 1000 / total, serverTtft);
+            return new Run(
+                    total / seconds,
+                    ttft,
+                    cpuMillis * 1000 / total,
+                    all.stream().mapToDouble(s -> s.engineTtftNanos() / 1e6).toArray(),
+                    all.stream().mapToDouble(s -> s.queueNanos() / 1e6).toArray());
         } finally {
             pool.shutdownNow();
         }
@@ -283,10 +354,11 @@ public final class GrpcVsDirectBenchmark {
                     public void onChoiceFinished(int index, FinishReason reason) {}
                 },
                 CancellationSignal.NEVER);
-        return new Sample(first[0] - start, result.completionTokens(), 0);
+        return new Sample(first[0] - start, result.completionTokens(), result.timeToFirstTokenNanos(), 0);
     }
 
-    static Sample viaGrpc(InferenceServiceGrpc.InferenceServiceStub grpc, int tokens, int seed) throws Exception {
+    static CompletableFuture<Sample> viaGrpc(InferenceServiceGrpc.InferenceServiceStub grpc, int tokens, int seed)
+            throws Exception {
         var request = GenerateRequest.newBuilder()
                 .setRequestId("bench-" + seed)
                 .setModel(MODEL)
@@ -310,9 +382,8 @@ public final class GrpcVsDirectBenchmark {
                     done.complete(new Sample(
                             first - start,
                             value.getDone().getUsage().getCompletionTokens(),
-                            (value.getDone().getTimeToFirstTokenMicros()
-                                            + value.getDone().getQueueMicros())
-                                    * 1_000));
+                            value.getDone().getTimeToFirstTokenMicros() * 1_000,
+                            value.getDone().getQueueMicros() * 1_000));
                 }
             }
 
@@ -324,7 +395,7 @@ public final class GrpcVsDirectBenchmark {
             @Override
             public void onCompleted() {}
         });
-        return done.get(120, TimeUnit.SECONDS);
+        return done;
     }
 
     /** What a call costs with no model work in it: the floor under any added time to first token. */
@@ -339,6 +410,28 @@ public final class GrpcVsDirectBenchmark {
             millis[i] = (System.nanoTime() - start) / 1e6;
         }
         return median(millis);
+    }
+
+    static double idleInfoRoundTripMillis(InferenceServiceGrpc.InferenceServiceBlockingStub grpc, int calls)
+            throws InterruptedException {
+        double[] millis = new double[calls];
+        for (int i = 0; i < calls; i++) {
+            Thread.sleep(20);
+            long start = System.nanoTime();
+            grpc.info(InfoRequest.getDefaultInstance());
+            millis[i] = (System.nanoTime() - start) / 1e6;
+        }
+        return median(millis);
+    }
+
+    /** Deciles and quartiles in milliseconds: with several streams the distribution has a mode per prompt batch. */
+    static String spread(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        return String.format(
+                "%.1f / %.1f / %.1f / %.1f / %.1f",
+                sorted[n / 10], sorted[n / 4], median(sorted), sorted[n * 3 / 4], sorted[n * 9 / 10]);
     }
 
     static double median(double[] values) {

@@ -72,7 +72,9 @@ import org.jboss.logging.Logger;
  *   <li>Otherwise (stopped by the model or a stop string, cancelled, deadline) the completion tokens are counted
  *       from the outputs: an output whose text is ASCII (or empty) is exactly one token, since llama.cpp merges
  *       tokens only while a multi-byte UTF-8 character is incomplete; an output with non-ASCII text is counted by
- *       re-encoding its text (each U+FFFD, an invalid byte, as one token). Exact for ASCII text and for valid
+ *       re-encoding its text (each U+FFFD, an invalid byte, as one token), once the stream has ended and only if
+ *       it did not end at max tokens (a tokenizer call per output would cost the slot thread hundreds of
+ *       microseconds per token with a regex pre-tokenizer). Exact for ASCII text and for valid
  *       UTF-8 that the model spelled canonically; off by a little only where a model emitted invalid UTF-8 or a
  *       non-canonical split of a character. The EOG token counts as a completion token (as in llama.cpp).
  * </ul>
@@ -820,6 +822,8 @@ public final class LlamaCppEngine implements InferenceEngine {
             }
             StopMatcher stops = new StopMatcher(request.stop());
             int tokens = 0;
+            // Non-ASCII outputs whose tokens are counted only if the count is needed (see countLater).
+            List<String> uncounted = new ArrayList<>();
             String heldMarker = null;
             Ending ending = null;
             FinishReason reason = null;
@@ -855,7 +859,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                     }
                     String raw = output.text;
                     String marker = endMarker(raw);
-                    tokens += marker == null ? estimateTokens(raw) : 1 + estimateTokens(raw, marker);
+                    tokens += marker == null ? countLater(raw, uncounted) : 1 + countLater(raw, marker, uncounted);
                     String text = raw;
                     if (heldMarker != null) {
                         text = heldMarker + text; // it was text after all
@@ -885,6 +889,9 @@ public final class LlamaCppEngine implements InferenceEngine {
                 }
             } finally {
                 it.cancel();
+                if (reason != FinishReason.LENGTH) {
+                    tokens += countNow(uncounted);
+                }
                 completionTokens += Math.min(tokens, maxTokens);
             }
             if (ending == Ending.DONE) {
@@ -980,10 +987,39 @@ public final class LlamaCppEngine implements InferenceEngine {
         return Math.max(1, replacements + encoded);
     }
 
-    /** Tokens before an EOG marker in the same output (0 when the output was the marker alone). */
-    private int estimateTokens(String raw, String marker) {
+    /**
+     * The tokens of one output when that is cheap (ASCII or empty: one); a non-ASCII output is kept in {@code
+     * uncounted} and 0 returned. Re-encoding it costs a native tokenizer call (with a regex pre-tokenizer,
+     * hundreds of microseconds on the slot thread, per output), and the count is needed only when the choice does
+     * not end at max tokens, where llama.cpp's own count is exact: so it is done once, at the end, if at all.
+     */
+    private int countLater(String text, List<String> uncounted) {
+        for (int i = 0; i < text.length(); i++) {
+            if (text.charAt(i) >= 0x80) {
+                uncounted.add(text);
+                return 0;
+            }
+        }
+        return 1;
+    }
+
+    /** {@link #countLater} for the text before an EOG marker in the same output (nothing when it was the marker alone). */
+    private int countLater(String raw, String marker, List<String> uncounted) {
         String before = raw.substring(0, raw.length() - marker.length());
-        return before.isEmpty() ? 0 : estimateTokens(before);
+        return before.isEmpty() ? 0 : countLater(before, uncounted);
+    }
+
+    /** The tokens of the outputs {@link #countLater} kept, each estimated on its own as when it arrived. */
+    private int countNow(List<String> uncounted) {
+        int tokens = 0;
+        for (String text : uncounted) {
+            try {
+                tokens += estimateTokens(text);
+            } catch (RuntimeException e) {
+                tokens++; // counting must not hide why the stream ended; an output is at least one token
+            }
+        }
+        return tokens;
     }
 
     /**
