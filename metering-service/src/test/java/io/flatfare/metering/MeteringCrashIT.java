@@ -199,9 +199,11 @@ class MeteringCrashIT {
         stream.addAll(events.subList(0, 10));
         send(stream);
 
-        // Only the first batch gets into the ledger: its Kafka transaction never commits, so the consumer reads it
-        // again and again and never gets past it.
-        await().atMost(Duration.ofSeconds(60)).until(() -> query("select count(*) from usage_ledger") > 0);
+        // The consumer never gets past its first batch: the database commits, the Kafka transaction fails, and the
+        // batch is read again from the same offset. A first poll may have caught only part of what was sent; once a
+        // re-read covers every record sent (the batch size is 200), each event is in the ledger once and nothing
+        // more can be added: wait for that, so the count cannot move between reading it and the kill.
+        await().atMost(Duration.ofSeconds(60)).until(() -> query("select count(*) from usage_ledger") == events.size());
         long recordedBeforeTheKill = query("select count(*) from usage_ledger");
         assertThat(ratedUsage(0))
                 .as("nothing committed to Kafka before the kill")
