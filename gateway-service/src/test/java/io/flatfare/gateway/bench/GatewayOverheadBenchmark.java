@@ -15,6 +15,7 @@ import io.flatfare.testing.redis.RedisServer;
 import io.flatfare.testing.services.InferenceServer;
 import io.flatfare.testing.services.RegistryServer;
 import io.flatfare.testing.services.ServiceProcess;
+import io.flatfare.testing.support.CpuTime;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.net.URI;
@@ -44,7 +45,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Run: {@code ./mvnw -B -pl gateway-service -Pbench -DskipTests verify} after packaging model-registry and
  * inference-service (see the module README). Arguments (system properties): {@code bench.concurrency} (1,4,16),
- * {@code bench.seconds} (5 per side per round), {@code bench.rounds} (3), {@code bench.warmup-seconds} (180, the most the warm-up may take),
+ * {@code bench.seconds} (5 per side per round), {@code bench.rounds} (3), {@code bench.warmup-requests} (30000, the
+ * gateway requests the warm-up sends at least), {@code bench.warmup-seconds} (420, the most the warm-up may take),
  * {@code bench.max-tokens} (2), {@code bench.jfr} (a file: record the gateway with JFR into it).
  */
 public final class GatewayOverheadBenchmark {
@@ -59,9 +61,19 @@ public final class GatewayOverheadBenchmark {
     static final double MIN_THROUGHPUT_RATIO = 0.5;
 
     static final ObjectMapper JSON = new ObjectMapper();
+    static final int CORES = Runtime.getRuntime().availableProcessors();
 
-    /** One side of one round: latencies (ns) of every request, and the wall time the side ran for. */
-    record Run(long[] latencies, long nanos, long gatewayCpuNanos, long gatewayCompilerNanos) {}
+    /**
+     * One side of one round: latencies (ns) of every request, the wall time the side ran for, the gateway's CPU time
+     * (its compiler threads' apart), and the whole machine's busy and total CPU time (every process, every core).
+     */
+    record Run(
+            long[] latencies,
+            long nanos,
+            long gatewayCpuNanos,
+            long gatewayCompilerNanos,
+            long machineBusyNanos,
+            long machineNanos) {}
 
     /** A side's totals over every round of one concurrency. */
     record Totals(
@@ -71,7 +83,9 @@ public final class GatewayOverheadBenchmark {
             double p99,
             long requests,
             double cpuMicros,
-            double compilerMillis) {
+            double compilerMillis,
+            double machineCpuMicros,
+            double machineBusyShare) {
 
         static Totals of(List<Run> runs) {
             long nanos = runs.stream().mapToLong(Run::nanos).sum();
@@ -87,7 +101,14 @@ public final class GatewayOverheadBenchmark {
                     percentile(all, 99),
                     all.length,
                     all.length == 0 ? 0 : cpu / 1e3 / all.length,
-                    runs.stream().mapToLong(Run::gatewayCompilerNanos).sum() / 1e6);
+                    runs.stream().mapToLong(Run::gatewayCompilerNanos).sum() / 1e6,
+                    all.length == 0
+                            ? 0
+                            : runs.stream().mapToLong(Run::machineBusyNanos).sum() / 1e3 / all.length,
+                    (double) runs.stream().mapToLong(Run::machineBusyNanos).sum()
+                            / Math.max(
+                                    1,
+                                    runs.stream().mapToLong(Run::machineNanos).sum()));
         }
     }
 
@@ -102,17 +123,19 @@ public final class GatewayOverheadBenchmark {
                 .toArray();
         double seconds = Double.parseDouble(System.getProperty("bench.seconds", "5"));
         int rounds = Integer.getInteger("bench.rounds", 3);
-        double warmup = Double.parseDouble(System.getProperty("bench.warmup-seconds", "180"));
+        double warmup = Double.parseDouble(System.getProperty("bench.warmup-seconds", "420"));
+        long warmupRequests = Long.getLong("bench.warmup-requests", 30_000);
         int maxTokens = Integer.getInteger("bench.max-tokens", 2);
         String jfr = System.getProperty("bench.jfr", "");
         int slots = Arrays.stream(concurrencies).max().orElse(1);
 
         System.out.printf(
-                "gateway overhead: concurrency %s, %d rounds x %.1f s per side, warm-up at most %.0f s, max_tokens %d,"
-                        + " %d CPUs%n",
+                "gateway overhead: concurrency %s, %d rounds x %.1f s per side, warm-up %d gateway requests (at most"
+                        + " %.0f s), max_tokens %d, %d CPUs%n",
                 Arrays.toString(concurrencies),
                 rounds,
                 seconds,
+                warmupRequests,
                 warmup,
                 maxTokens,
                 Runtime.getRuntime().availableProcessors());
@@ -194,29 +217,45 @@ public final class GatewayOverheadBenchmark {
                     if (raw.path("usage").path("completion_tokens").asInt(-1) != direct(grpc, maxTokens)) {
                         throw new IllegalStateException("The keep-alive client read an unexpected answer: " + raw);
                     }
-                    // The JIT: a method the gateway runs once per request reaches C2 after some 10,000 requests, and
-                    // a compiler thread busy during the timed rounds takes a core share from both sides. A gateway in
-                    // service has run millions; so both sides are driven, 20 s per pass, until the gateway's compiler
-                    // threads were busy less than 2 % of a pass, or bench.warmup-seconds passed.
+                    // The JIT: a method the gateway runs once per request reaches C2 only after 5,000 to 15,000
+                    // requests, more while the compile queue is long (a JFR recording showed the Kafka producer's
+                    // append, the gRPC stream start and the Redis reply handling compiled by C2 for the first time
+                    // after 3 minutes of the former 180 s warm-up, during the timed rounds), and a compiler thread
+                    // busy then takes a core share from both sides. A gateway in service has run millions; so both
+                    // sides are driven, 25 s per pass and mostly the gateway, until the gateway has answered
+                    // bench.warmup-requests and its compiler threads were busy less than 2 % of the last pass, or
+                    // bench.warmup-seconds passed.
                     long warmStart = System.nanoTime();
+                    long warmRequests = 0;
                     double compilerShare;
                     do {
-                        long compilerBefore = compilerCpuNanos(gateway.pid());
+                        long compilerBefore = CpuTime.compilerNanos(gateway.pid());
                         long passStart = System.nanoTime();
-                        for (int c : new int[] {1, slots}) {
-                            measure(direct, c, 5, null);
-                            measure(gatewayCall, c, 5, null);
-                        }
-                        compilerShare = (double) (compilerCpuNanos(gateway.pid()) - compilerBefore)
+                        measure(direct, 1, 2, null);
+                        measure(direct, slots, 5, null);
+                        warmRequests += measure(gatewayCall, 1, 3, null).latencies().length;
+                        warmRequests += measure(gatewayCall, slots, 15, null).latencies().length;
+                        compilerShare = (double) (CpuTime.compilerNanos(gateway.pid()) - compilerBefore)
                                 / (System.nanoTime() - passStart);
-                    } while (compilerShare >= 0.02 && (System.nanoTime() - warmStart) / 1e9 < warmup);
+                    } while ((warmRequests < warmupRequests || compilerShare >= 0.02)
+                            && (System.nanoTime() - warmStart) / 1e9 < warmup);
                     System.out.printf(
-                            "warm-up %.0f s; the gateway's JIT compiler threads busy %.1f %% of its last 20 s%n",
-                            (System.nanoTime() - warmStart) / 1e9, compilerShare * 100);
+                            "warm-up %.0f s, %d gateway requests; the gateway's JIT compiler threads busy %.1f %% of"
+                                    + " its last 25 s%n",
+                            (System.nanoTime() - warmStart) / 1e9, warmRequests, compilerShare * 100);
 
                     System.out.printf(
-                            "%n%-5s %-8s %9s %9s %9s %9s %12s %10s%n",
-                            "conc", "side", "req/s", "p50 ms", "p90 ms", "p99 ms", "gw CPU/req", "gw JIT ms");
+                            "%n%-5s %-8s %9s %9s %9s %9s %9s %11s %12s %10s%n",
+                            "conc",
+                            "side",
+                            "req/s",
+                            "p50 ms",
+                            "p90 ms",
+                            "p99 ms",
+                            "busy",
+                            "CPU/req",
+                            "gw CPU/req",
+                            "gw JIT ms");
                     List<String> verdicts = new ArrayList<>();
                     for (int c : concurrencies) {
                         List<Run> directRuns = new ArrayList<>();
@@ -247,6 +286,14 @@ public final class GatewayOverheadBenchmark {
                                 c, addedP50, addedP99, ratio, g.requests(), d.requests(), met ? "PASS" : "NOT MET");
                         System.out.println(verdict);
                         verdicts.add(verdict);
+                        // With every core busy, requests/s = cores / machine CPU per request, so by Little's law a
+                        // fixed concurrency c waits c x (extra CPU per request) / cores longer, whatever spends it.
+                        double extraMicros = g.machineCpuMicros() - d.machineCpuMicros();
+                        System.out.printf(
+                                "%-5s the gateway side costs the machine %+.0f µs of CPU per request (gateway, Redis,"
+                                        + " Kafka, HTTP client); with the cores saturated that alone adds %.2f ms at"
+                                        + " concurrency %d%n",
+                                "", extraMicros, c * extraMicros / 1e3 / CORES, c);
                     }
                     System.out.printf(
                             "%ntargets: added latency <= %.0f ms p50 and <= %.0f ms p99; throughput >= %.1fx direct%n",
@@ -270,8 +317,16 @@ public final class GatewayOverheadBenchmark {
 
     static void print(int concurrency, String side, Totals t, String cpu) {
         System.out.printf(
-                "%-5d %-8s %9.1f %9.2f %9.2f %9.2f %12s%n",
-                concurrency, side, t.requestsPerSecond(), t.p50(), t.p90(), t.p99(), cpu);
+                "%-5d %-8s %9.1f %9.2f %9.2f %9.2f %8.0f%% %8.0f µs %s%n",
+                concurrency,
+                side,
+                t.requestsPerSecond(),
+                t.p50(),
+                t.p90(),
+                t.p99(),
+                t.machineBusyShare() * 100,
+                t.machineCpuMicros(),
+                cpu);
     }
 
     /**
@@ -282,7 +337,8 @@ public final class GatewayOverheadBenchmark {
         ExecutorService pool = Executors.newFixedThreadPool(concurrency);
         try {
             long cpuStart = cpuNanos(gateway);
-            long compilerStart = gateway == null ? 0 : compilerCpuNanos(gateway.pid());
+            long compilerStart = gateway == null ? 0 : CpuTime.compilerNanos(gateway.pid());
+            CpuTime.Machine machineStart = CpuTime.machine();
             long start = System.nanoTime();
             long end = start + (long) (seconds * 1e9);
             List<CompletableFuture<long[]>> threads = new ArrayList<>();
@@ -320,37 +376,18 @@ public final class GatewayOverheadBenchmark {
             }
             long nanos = System.nanoTime() - start;
             long[] latencies = all.stream().flatMapToLong(Arrays::stream).toArray();
-            long compiler = gateway == null ? 0 : compilerCpuNanos(gateway.pid()) - compilerStart;
-            return new Run(latencies, nanos, cpuNanos(gateway) - cpuStart, compiler);
+            long compiler = gateway == null ? 0 : CpuTime.compilerNanos(gateway.pid()) - compilerStart;
+            CpuTime.Machine machine = CpuTime.machine().since(machineStart);
+            return new Run(
+                    latencies,
+                    nanos,
+                    cpuNanos(gateway) - cpuStart,
+                    compiler,
+                    machine.busyNanos(),
+                    machine.totalNanos());
         } finally {
             pool.shutdownNow();
         }
-    }
-
-    /**
-     * CPU time of the JIT compiler threads of process {@code pid} (Linux: their {@code /proc} entries); 0 where
-     * {@code /proc} cannot be read, which ends the warm-up after one pass.
-     */
-    static long compilerCpuNanos(long pid) {
-        Path tasks = Path.of("/proc", Long.toString(pid), "task");
-        long ticks = 0;
-        try (var threads = Files.list(tasks)) {
-            for (Path task : threads.toList()) {
-                try {
-                    if (!Files.readString(task.resolve("comm")).contains("CompilerThre")) {
-                        continue;
-                    }
-                    String stat = Files.readString(task.resolve("stat"));
-                    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
-                } catch (java.io.IOException | RuntimeException gone) {
-                    // A thread that ended while being read.
-                }
-            }
-        } catch (java.io.IOException e) {
-            return 0;
-        }
-        return ticks * 10_000_000L; // USER_HZ is 100 on Linux
     }
 
     static long cpuNanos(ProcessHandle process) {

@@ -15,6 +15,7 @@ import io.flatfare.inference.engine.llamacpp.LlamaCppEngine;
 import io.flatfare.inference.gguf.TinyLlamaModel;
 import io.flatfare.inference.gguf.TinyLlamaSpec;
 import io.flatfare.testing.services.ServiceProcess;
+import io.flatfare.testing.support.CpuTime;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
@@ -61,7 +62,8 @@ public final class GrpcVsDirectBenchmark {
             double[] ttftMillis,
             double cpuMillisPerKiloToken,
             double[] engineTtftMillis,
-            double[] queueMillis) {}
+            double[] queueMillis,
+            double serviceCompilerMillis) {}
 
     /**
      * The length of request {@code request}: from half to one and a half times {@code tokens}, the same on both
@@ -145,12 +147,22 @@ public final class GrpcVsDirectBenchmark {
                     .build();
             var grpc = InferenceServiceGrpc.newStub(channel);
 
-            // Untimed passes of each, at every concurrency, warm the JIT on both sides: the gRPC path runs far
-            // more Java code (two processes), and compiling it during the first timed rounds would count against it.
+            // Untimed short requests warm the JIT on both sides: the gRPC path runs far more Java code per request
+            // (two processes), and compiling it during the timed rounds would count against it. The service's
+            // compiler time during its rounds is printed: with the default, some 10 to 300 ms in all. A warm-up of
+            // 20,000 per path (10 minutes) brought it to 10 ms at one stream and left the added time to first token
+            // where it was (+2.5 ms), so the default stays short.
             ProcessHandle servicePid = ProcessHandle.of(service.pid()).orElseThrow();
             int warmUp = Integer.getInteger("bench.warm-up", 3000);
+            long warmStart = System.nanoTime();
+            long compilerStart = CpuTime.compilerNanos(service.pid());
             measure(i -> CompletableFuture.completedFuture(direct(engine, 2, i)), 2, warmUp / 2, null);
             measure(i -> viaGrpc(grpc, 2, i), 2, warmUp / 2, servicePid);
+            System.out.printf(
+                    "warm-up: %d short requests per path in %.0f s; the service's JIT compiler threads %.0f ms%n",
+                    warmUp,
+                    (System.nanoTime() - warmStart) / 1e9,
+                    (CpuTime.compilerNanos(service.pid()) - compilerStart) / 1e6);
             System.out.printf(
                     "gRPC round trip of an Info call (no model work), median of 2000 after 2000: %.3f ms%n",
                     infoRoundTripMillis(InferenceServiceGrpc.newBlockingStub(channel), 2000));
@@ -210,11 +222,12 @@ public final class GrpcVsDirectBenchmark {
                         grpcCpu);
                 System.out.printf(
                         "%-11s engine's own time to first token (slot to first output): direct %.2f ms, gRPC %.2f ms;"
-                                + " the service's queue %.2f ms%n",
+                                + " the service's queue %.2f ms; its JIT compiler threads %.0f ms in all its rounds%n",
                         "",
                         median(pooled(direct, Run::engineTtftMillis)),
                         median(pooled(remote, Run::engineTtftMillis)),
-                        median(pooled(remote, Run::queueMillis)));
+                        median(pooled(remote, Run::queueMillis)),
+                        remote.stream().mapToDouble(Run::serviceCompilerMillis).sum());
                 System.out.printf(
                         "%-11s time to first token p10 / p25 / p50 / p75 / p90: direct %s, gRPC %s%n",
                         "", spread(pooled(direct, Run::ttftMillis)), spread(pooled(remote, Run::ttftMillis)));
@@ -281,6 +294,7 @@ public final class GrpcVsDirectBenchmark {
         ExecutorService pool = Executors.newFixedThreadPool(concurrency);
         try {
             long cpuStart = cpuNanos(service);
+            long compilerStart = service == null ? 0 : CpuTime.compilerNanos(service.pid());
             long serviceStart = service == null
                     ? 0
                     : service.info().totalCpuDuration().orElseThrow().toNanos();
@@ -311,7 +325,8 @@ public final class GrpcVsDirectBenchmark {
                     ttft,
                     cpuMillis * 1000 / total,
                     all.stream().mapToDouble(s -> s.engineTtftNanos() / 1e6).toArray(),
-                    all.stream().mapToDouble(s -> s.queueNanos() / 1e6).toArray());
+                    all.stream().mapToDouble(s -> s.queueNanos() / 1e6).toArray(),
+                    service == null ? 0 : (CpuTime.compilerNanos(service.pid()) - compilerStart) / 1e6);
         } finally {
             pool.shutdownNow();
         }

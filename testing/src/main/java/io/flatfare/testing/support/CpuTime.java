@@ -1,0 +1,85 @@
+package io.flatfare.testing.support;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * CPU time from Linux {@code /proc}, for benchmarks: a JVM's JIT compiler threads, and the whole machine's busy time.
+ * Readings are in nanoseconds at the kernel's tick resolution (10 ms); where {@code /proc} cannot be read they are 0,
+ * so a benchmark prints zeros instead of failing elsewhere.
+ */
+public final class CpuTime {
+
+    /** USER_HZ, the unit of {@code /proc} CPU times: 100 on every Linux platform. */
+    private static final long NANOS_PER_TICK = 10_000_000L;
+
+    private CpuTime() {}
+
+    /** The machine's CPU time so far, over every core: busy (user, nice, system, irq, softirq, steal) and in all. */
+    public record Machine(long busyNanos, long totalNanos) {
+
+        /** The time spent from {@code earlier} to this reading. */
+        public Machine since(Machine earlier) {
+            return new Machine(busyNanos - earlier.busyNanos, totalNanos - earlier.totalNanos);
+        }
+    }
+
+    /** Reads {@code /proc/stat}. */
+    public static Machine machine() {
+        return machine(Path.of("/proc/stat"));
+    }
+
+    static Machine machine(Path procStat) {
+        try {
+            String[] fields = Files.readAllLines(procStat).get(0).trim().split("\\s+");
+            if (!fields[0].equals("cpu")) {
+                throw new IllegalStateException("Not a /proc/stat total line: " + fields[0]);
+            }
+            long busy = 0;
+            long total = 0;
+            // user nice system idle iowait irq softirq steal; guest time is already counted in user.
+            for (int i = 1; i <= 8 && i < fields.length; i++) {
+                long ticks = Long.parseLong(fields[i]);
+                total += ticks;
+                if (i != 4 && i != 5) {
+                    busy += ticks;
+                }
+            }
+            return new Machine(busy * NANOS_PER_TICK, total * NANOS_PER_TICK);
+        } catch (NoSuchFileException e) {
+            return new Machine(0, 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** CPU time (user and system) of the JIT compiler threads of JVM {@code pid}; 0 where it cannot be read. */
+    public static long compilerNanos(long pid) {
+        return compilerNanos(Path.of("/proc", Long.toString(pid), "task"));
+    }
+
+    static long compilerNanos(Path tasks) {
+        long ticks = 0;
+        try (var threads = Files.list(tasks)) {
+            for (Path task : threads.toList()) {
+                try {
+                    if (!Files.readString(task.resolve("comm")).contains("CompilerThre")) {
+                        continue;
+                    }
+                    String stat = Files.readString(task.resolve("stat"));
+                    // After the command name in parentheses: state is field 3; utime and stime are 14 and 15.
+                    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+                } catch (IOException | RuntimeException gone) {
+                    // A thread that ended while being read.
+                }
+            }
+        } catch (IOException e) {
+            return 0;
+        }
+        return ticks * NANOS_PER_TICK;
+    }
+}

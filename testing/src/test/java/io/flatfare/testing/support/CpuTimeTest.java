@@ -1,0 +1,60 @@
+package io.flatfare.testing.support;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CpuTimeTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void machineCountsBusyAndAllTimeButNotGuestTwice() throws Exception {
+        Path stat = dir.resolve("stat");
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        Files.writeString(stat, "cpu  100 2 30 500 7 1 4 3 50 0\ncpu0 50 1 15 250 3 0 2 1 25 0\n");
+
+        CpuTime.Machine machine = CpuTime.machine(stat);
+
+        assertThat(machine.busyNanos()).isEqualTo((100 + 2 + 30 + 1 + 4 + 3) * 10_000_000L);
+        assertThat(machine.totalNanos()).isEqualTo((100 + 2 + 30 + 500 + 7 + 1 + 4 + 3) * 10_000_000L);
+        assertThat(machine.since(new CpuTime.Machine(40 * 10_000_000L, 600 * 10_000_000L)))
+                .isEqualTo(new CpuTime.Machine(100 * 10_000_000L, 47 * 10_000_000L));
+    }
+
+    @Test
+    void machineIsZeroWithoutProc() {
+        assertThat(CpuTime.machine(dir.resolve("missing"))).isEqualTo(new CpuTime.Machine(0, 0));
+    }
+
+    @Test
+    void compilerTimeSumsOnlyTheCompilerThreads() throws Exception {
+        task("1", "C2 CompilerThre", "(C2 CompilerThre) S 1 2 3 4 5 6 7 8 9 10 20 5 0 0");
+        task("2", "C1 CompilerThre", "(C1 CompilerThre) S 1 2 3 4 5 6 7 8 9 10 7 1 0 0");
+        task("3", "main", "(main) R 1 2 3 4 5 6 7 8 9 10 900 90 0 0");
+
+        assertThat(CpuTime.compilerNanos(dir)).isEqualTo((20 + 5 + 7 + 1) * 10_000_000L);
+    }
+
+    @Test
+    void compilerTimeOfThisJvmIsReadOnLinux() {
+        long pid = ProcessHandle.current().pid();
+        long nanos = CpuTime.compilerNanos(pid);
+        if (Files.isDirectory(Path.of("/proc", Long.toString(pid), "task"))) {
+            // Starting JUnit compiled thousands of methods.
+            assertThat(nanos).isPositive();
+        } else {
+            assertThat(nanos).isZero();
+        }
+    }
+
+    private void task(String id, String comm, String statTail) throws Exception {
+        Path task = Files.createDirectories(dir.resolve(id));
+        Files.writeString(task.resolve("comm"), comm + "\n");
+        Files.writeString(task.resolve("stat"), id + " " + statTail + "\n");
+    }
+}
