@@ -132,13 +132,7 @@ public final class GatewayOverheadBenchmark {
         System.out.printf(
                 "gateway overhead: concurrency %s, %d rounds x %.1f s per side, warm-up %d gateway requests (at most"
                         + " %.0f s), max_tokens %d, %d CPUs%n",
-                Arrays.toString(concurrencies),
-                rounds,
-                seconds,
-                warmupRequests,
-                warmup,
-                maxTokens,
-                Runtime.getRuntime().availableProcessors());
+                Arrays.toString(concurrencies), rounds, seconds, warmupRequests, warmup, maxTokens, CORES);
 
         String adminToken = UUID.randomUUID().toString();
         Path journal = Files.createTempDirectory("flatfare-bench-journal").toAbsolutePath();

@@ -149,9 +149,9 @@ public final class GrpcVsDirectBenchmark {
 
             // Untimed short requests warm the JIT on both sides: the gRPC path runs far more Java code per request
             // (two processes), and compiling it during the timed rounds would count against it. The service's
-            // compiler time during its rounds is printed: with the default, some 10 to 300 ms in all. A warm-up of
-            // 20,000 per path (10 minutes) brought it to 10 ms at one stream and left the added time to first token
-            // where it was (+2.5 ms), so the default stays short.
+            // compiler time during its rounds is printed. A warm-up of 20,000 per path (10 minutes) brought it to
+            // 10 ms at one stream and left the added time to first token where it was (+2.5 ms), so the default
+            // stays short.
             ProcessHandle servicePid = ProcessHandle.of(service.pid()).orElseThrow();
             int warmUp = Integer.getInteger("bench.warm-up", 3000);
             long warmStart = System.nanoTime();
@@ -163,12 +163,12 @@ public final class GrpcVsDirectBenchmark {
                     warmUp,
                     (System.nanoTime() - warmStart) / 1e9,
                     (CpuTime.compilerNanos(service.pid()) - compilerStart) / 1e6);
+            var info = InferenceServiceGrpc.newBlockingStub(channel);
+            infoRoundTripMillis(info, 2000, 0);
             System.out.printf(
                     "gRPC round trip of an Info call (no model work), median of 2000 after 2000: %.3f ms%n",
-                    infoRoundTripMillis(InferenceServiceGrpc.newBlockingStub(channel), 2000));
-            System.out.printf(
-                    "the same after 20 ms idle: %.3f ms%n",
-                    idleInfoRoundTripMillis(InferenceServiceGrpc.newBlockingStub(channel), 200));
+                    infoRoundTripMillis(info, 2000, 0));
+            System.out.printf("the same after 20 ms idle: %.3f ms%n", infoRoundTripMillis(info, 200, 20));
             Call directCall = i -> CompletableFuture.completedFuture(direct(engine, length(tokens, i), i));
             Call grpcCall = i -> viaGrpc(grpc, length(tokens, i), i);
             for (int c : concurrencies) {
@@ -413,25 +413,18 @@ public final class GrpcVsDirectBenchmark {
         return done;
     }
 
-    /** What a call costs with no model work in it: the floor under any added time to first token. */
-    static double infoRoundTripMillis(InferenceServiceGrpc.InferenceServiceBlockingStub grpc, int calls) {
-        for (int i = 0; i < calls; i++) {
-            grpc.info(InfoRequest.getDefaultInstance());
-        }
-        double[] millis = new double[calls];
-        for (int i = 0; i < calls; i++) {
-            long start = System.nanoTime();
-            grpc.info(InfoRequest.getDefaultInstance());
-            millis[i] = (System.nanoTime() - start) / 1e6;
-        }
-        return median(millis);
-    }
-
-    static double idleInfoRoundTripMillis(InferenceServiceGrpc.InferenceServiceBlockingStub grpc, int calls)
+    /**
+     * The median round trip of an empty {@code Info} call, each after {@code idleMillis} without calls (0: back to
+     * back): what a call costs with no model work in it, the floor under any added time to first token.
+     */
+    static double infoRoundTripMillis(
+            InferenceServiceGrpc.InferenceServiceBlockingStub grpc, int calls, long idleMillis)
             throws InterruptedException {
         double[] millis = new double[calls];
         for (int i = 0; i < calls; i++) {
-            Thread.sleep(20);
+            if (idleMillis > 0) {
+                Thread.sleep(idleMillis); // the idle gap is what is measured, not a wait for a condition
+            }
             long start = System.nanoTime();
             grpc.info(InfoRequest.getDefaultInstance());
             millis[i] = (System.nanoTime() - start) / 1e6;
