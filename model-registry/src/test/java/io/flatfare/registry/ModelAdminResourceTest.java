@@ -127,7 +127,7 @@ class ModelAdminResourceTest {
 
         var badCapability = new java.util.HashMap<>(model("bad-4", new String[0]));
         badCapability.put("capabilities", new String[] {"telepathy"});
-        expect400(badCapability, "capabilities");
+        expect400(badCapability, "capabilities[0]");
 
         expect400(model("Bad Id!", new String[0]), "id");
         expect400(model("bad-5", new String[] {"has space"}), "aliases");

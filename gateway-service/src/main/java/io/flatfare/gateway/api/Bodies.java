@@ -1,8 +1,8 @@
 package io.flatfare.gateway.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.flatfare.support.api.JsonProblem;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Path;
@@ -33,16 +33,9 @@ public class Bodies {
         T value;
         try {
             value = json.readValue(body, type);
-        } catch (JsonMappingException e) {
-            String param = param(e);
-            throw OpenAiException.invalid(
-                    param,
-                    param == null
-                            ? "The request body is not a valid JSON object for this endpoint."
-                            : "Invalid type for '" + param + "'.",
-                    param == null ? "invalid_json" : "invalid_type");
         } catch (JsonProcessingException e) {
-            throw OpenAiException.invalid(null, "The request body is not valid JSON.", "invalid_json");
+            JsonProblem problem = JsonProblem.of(e);
+            throw OpenAiException.invalid(problem.param(), problem.message(), problem.code());
         } catch (IOException e) {
             throw OpenAiException.invalid(null, "The request body could not be read.", "invalid_json");
         }
@@ -59,21 +52,6 @@ public class Bodies {
                     "Invalid value for '" + param + "': " + violation.get().getMessage() + ".");
         }
         return value;
-    }
-
-    private static String param(JsonMappingException e) {
-        StringBuilder path = new StringBuilder();
-        for (JsonMappingException.Reference ref : e.getPath()) {
-            if (ref.getFieldName() != null) {
-                if (!path.isEmpty()) {
-                    path.append('.');
-                }
-                path.append(ref.getFieldName());
-            } else if (ref.getIndex() >= 0) {
-                path.append('[').append(ref.getIndex()).append(']');
-            }
-        }
-        return path.isEmpty() ? null : path.toString();
     }
 
     /** {@code messages[0].role} in the API's snake_case spelling; map entries as {@code logit_bias[123]}. */

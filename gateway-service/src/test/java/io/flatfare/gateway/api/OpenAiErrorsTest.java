@@ -188,6 +188,49 @@ class OpenAiErrorsTest {
     }
 
     @Test
+    void aJsonBodyCutShortIsInvalidJsonNotABadField() {
+        Response r = given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body("{\"model\": \"" + OpenAiApiTest.MODEL + "\", \"messages\": [{\"role\": \"user\"}")
+                .post("/v1/chat/completions");
+        envelope(r, 400, "invalid_request_error", null, "invalid_json");
+        assertThat(r.jsonPath().getString("error.message")).isEqualTo("The request body is not valid JSON.");
+    }
+
+    @Test
+    void aValueOfAnotherJsonTypeIs400NeverConverted() {
+        // Read leniently, 2.5 would become 2, "0.5" 0.5 and 1 true: the request would change without a word.
+        Response r = post(tenant.bearer(), chat("max_tokens", 2.5));
+        envelope(r, 400, "invalid_request_error", "max_tokens", "invalid_type");
+        assertThat(r.jsonPath().getString("error.message"))
+                .isEqualTo("Invalid type for 'max_tokens': expected an integer, but got a decimal number instead.");
+        assertThat(usage.await(r.header("x-request-id")).outcome()).isEqualTo(Outcome.REJECTED);
+        envelope(post(tenant.bearer(), chat("seed", 1.7)), 400, "invalid_request_error", "seed", "invalid_type");
+        envelope(
+                post(tenant.bearer(), chat("temperature", "0.5")),
+                400,
+                "invalid_request_error",
+                "temperature",
+                "invalid_type");
+        envelope(post(tenant.bearer(), chat("stream", 1)), 400, "invalid_request_error", "stream", "invalid_type");
+        envelope(post(tenant.bearer(), chat("user", 5)), 400, "invalid_request_error", "user", "invalid_type");
+        // An integer where a number is expected is that number.
+        post(tenant.bearer(), chat("temperature", 1, "top_p", 1)).then().statusCode(200);
+    }
+
+    @Test
+    void textThatIsNotUnicodeIs400() {
+        // A lone surrogate escape: it would reach the model as '?' and log a protobuf warning per request.
+        Response r = given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body("{\"model\": \"" + OpenAiApiTest.MODEL
+                        + "\", \"messages\": [{\"role\": \"user\", \"content\": \"a\\ud800b\"}]}")
+                .post("/v1/chat/completions");
+        envelope(r, 400, "invalid_request_error", "messages[0].content", "invalid_value");
+        assertThat(r.jsonPath().getString("error.message")).contains("unpaired UTF-16 surrogate");
+    }
+
+    @Test
     void unsupportedFeaturesAreRefusedNeverIgnored() {
         envelope(
                 post(tenant.bearer(), chat("tools", List.of(Map.of("type", "function")))),

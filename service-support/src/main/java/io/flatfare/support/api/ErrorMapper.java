@@ -1,7 +1,6 @@
 package io.flatfare.support.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import io.quarkus.logging.Log;
 import jakarta.validation.ConstraintViolation;
@@ -10,7 +9,6 @@ import jakarta.validation.Path;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.Response;
 import java.util.Comparator;
-import java.util.stream.Collectors;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
 /** The one error path of every Flatfare HTTP API: each failure becomes an {@link ApiError} with its status. */
@@ -39,21 +37,8 @@ public class ErrorMapper {
 
     @ServerExceptionMapper
     public Response json(JsonProcessingException e) {
-        String param = null;
-        if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
-            param = m.getPath().stream()
-                    .map(JsonMappingException.Reference::getFieldName)
-                    .filter(f -> f != null)
-                    .collect(Collectors.joining("."));
-            if (param.isEmpty()) {
-                param = null;
-            }
-        }
-        Throwable cause = e.getCause() instanceof IllegalArgumentException iae ? iae : null;
-        String message = param == null
-                ? "The request body is not valid JSON for this endpoint."
-                : "Invalid value for '" + param + "'" + (cause == null ? "." : ": " + cause.getMessage() + ".");
-        return ApiError.response(400, "invalid_request_error", message, param, "invalid_json");
+        JsonProblem problem = JsonProblem.of(e);
+        return ApiError.response(400, "invalid_request_error", problem.message(), problem.param(), problem.code());
     }
 
     /** Quarkus ships its own mapper for this subtype; ours must be at least as specific to win. */
