@@ -47,6 +47,7 @@ class FlatfareUpIT {
         assertThat(settings).containsEntry("FLATFARE_MODEL", "flatfare-tiny");
         assertThat(settings).containsEntry("FLATFARE_EMBEDDING_MODEL", "flatfare-tiny-embed");
         assertChatCompletionWorks(settings);
+        assertTheAdvertisedContextIsServed(settings);
         assertThat(Files.getPosixFilePermissions(first.dataDirectory().resolve("demo-api-key")))
                 .isEqualTo(PosixFilePermissions.fromString("rw-------"));
         List<Long> children = childPids(first);
@@ -71,18 +72,7 @@ class FlatfareUpIT {
     }
 
     private void assertChatCompletionWorks(Map<String, String> settings) throws Exception {
-        String body = JSON.writeValueAsString(Map.of(
-                "model", settings.get("FLATFARE_MODEL"),
-                "max_tokens", 8,
-                "messages", List.of(Map.of("role", "user", "content", "Hello"))));
-        HttpResponse<String> response = HTTP.send(
-                HttpRequest.newBuilder(URI.create(settings.get("FLATFARE_BASE_URL") + "/chat/completions"))
-                        .header("Authorization", "Bearer " + settings.get("FLATFARE_API_KEY"))
-                        .header("Content-Type", "application/json")
-                        .timeout(Duration.ofSeconds(60))
-                        .POST(HttpRequest.BodyPublishers.ofString(body))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response = chat(settings, "Hello", 8);
 
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         JsonNode answer = JSON.readTree(response.body());
@@ -92,6 +82,50 @@ class FlatfareUpIT {
         assertThat(answer.path("usage").path("prompt_tokens").asInt()).isPositive();
         assertThat(answer.path("usage").path("completion_tokens").asInt()).isBetween(1, 8);
         assertThat(response.headers().firstValue("x-flatfare-price-tier")).hasValue("small");
+    }
+
+    /**
+     * {@code context_length} in {@code /v1/models} is what fits: a prompt just within it is served, one just over it
+     * is {@code context_length_exceeded}. The tiny model's tokenizer is byte-level: one ASCII letter, one token.
+     */
+    private void assertTheAdvertisedContextIsServed(Map<String, String> settings) throws Exception {
+        HttpResponse<String> model = HTTP.send(
+                HttpRequest.newBuilder(URI.create(
+                                settings.get("FLATFARE_BASE_URL") + "/models/" + settings.get("FLATFARE_MODEL")))
+                        .header("Authorization", "Bearer " + settings.get("FLATFARE_API_KEY"))
+                        .timeout(Duration.ofSeconds(30))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(model.statusCode()).as(model.body()).isEqualTo(200);
+        int context = JSON.readTree(model.body()).path("context_length").asInt();
+        assertThat(context).isPositive();
+
+        HttpResponse<String> within = chat(settings, "x".repeat(context - 64), 8);
+        assertThat(within.statusCode()).as(within.body()).isEqualTo(200);
+        int promptTokens =
+                JSON.readTree(within.body()).path("usage").path("prompt_tokens").asInt();
+        assertThat(promptTokens).isBetween(context - 64, context - 8);
+
+        HttpResponse<String> over = chat(settings, "x".repeat(context), 8);
+        assertThat(over.statusCode()).as(over.body()).isEqualTo(400);
+        assertThat(JSON.readTree(over.body()).path("error").path("code").asText())
+                .isEqualTo("context_length_exceeded");
+    }
+
+    private static HttpResponse<String> chat(Map<String, String> settings, String content, int maxTokens)
+            throws Exception {
+        String body = JSON.writeValueAsString(Map.of(
+                "model", settings.get("FLATFARE_MODEL"),
+                "max_tokens", maxTokens,
+                "messages", List.of(Map.of("role", "user", "content", content))));
+        return HTTP.send(
+                HttpRequest.newBuilder(URI.create(settings.get("FLATFARE_BASE_URL") + "/chat/completions"))
+                        .header("Authorization", "Bearer " + settings.get("FLATFARE_API_KEY"))
+                        .header("Content-Type", "application/json")
+                        .timeout(Duration.ofSeconds(60))
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     private void stopWithSigterm(Process process) throws InterruptedException {

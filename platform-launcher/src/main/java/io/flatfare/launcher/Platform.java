@@ -46,6 +46,9 @@ final class Platform {
     private static final String TIER = "small";
 
     private static final long DEMO_PRICE_MICROS = 1_000;
+    /** The context a {@code --model} gets in a catalog entry the launcher creates for it. */
+    private static final int EXTRA_MODEL_CONTEXT = 4096;
+
     private static final Duration READY_TIMEOUT = Duration.ofMinutes(4);
     private static final Map<String, Integer> TOPICS =
             Map.of(Topics.USAGE, 3, Topics.USAGE_DLQ, 1, Topics.RATED_USAGE, 3);
@@ -84,8 +87,9 @@ final class Platform {
         parts.add(new Parts.Service("model-registry", registry));
         awaitReady("model-registry", registry);
         List<String> extraModels = registerModels(registry);
+        Map<String, Integer> contexts = catalogContexts(registry, extraModels);
 
-        ServiceProcess inference = startInference(tiny);
+        ServiceProcess inference = startInference(tiny, contexts);
         ServiceProcess metering = service("metering-service")
                 .port(options.port("metering-port"))
                 .env("FLATFARE_METERING_DB_URL", jdbcUrl("flatfare_metering"))
@@ -198,7 +202,7 @@ final class Platform {
         return redis.url();
     }
 
-    private ServiceProcess startInference(Path tiny) {
+    private ServiceProcess startInference(Path tiny, Map<String, Integer> contexts) {
         int port = options.port("inference-port");
         ServiceProcess.Builder builder = service("inference-service")
                 .port(port)
@@ -211,15 +215,15 @@ final class Platform {
                         "flatfare.inference.native-extract-directory",
                         data.resolve("native").toString())
                 .property(model(TINY, "path"), tiny.toString())
-                .property(model(TINY, "context"), "4096")
+                .property(model(TINY, "context"), String.valueOf(contexts.get(TINY)))
                 .property(model(TINY_EMBED, "path"), tiny.toString())
                 .property(model(TINY_EMBED, "embeddings"), "true")
                 .property(model(TINY_EMBED, "slots"), "1")
-                .property(model(TINY_EMBED, "context"), "512");
+                .property(model(TINY_EMBED, "context"), String.valueOf(contexts.get(TINY_EMBED)));
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
         for (UpOptions.Model extra : options.models()) {
             builder.property(model(extra.id(), "path"), extra.path().toString())
-                    .property(model(extra.id(), "context"), "4096")
+                    .property(model(extra.id(), "context"), String.valueOf(contexts.get(extra.id())))
                     .property(model(extra.id(), "threads"), String.valueOf(threads));
         }
         ServiceProcess inference = builder.start();
@@ -249,7 +253,7 @@ final class Platform {
                                 "capabilities",
                                 List.of("chat", "completion"),
                                 "context_length",
-                                4096,
+                                EXTRA_MODEL_CONTEXT,
                                 "max_output_tokens",
                                 2048,
                                 "price_tier",
@@ -258,6 +262,27 @@ final class Platform {
             ids.add(model.id());
         }
         return ids;
+    }
+
+    /**
+     * Each model is served with the context its catalog entry advertises, so that {@code /v1/models} tells a client
+     * what fits: a prompt within {@code context_length} is served, a longer one is {@code context_length_exceeded}.
+     */
+    private Map<String, Integer> catalogContexts(ServiceProcess registry, List<String> extraModels) {
+        AdminClient admin = new AdminClient(registry.baseUrl(), tokens.getProperty("registry.admin-token"));
+        Map<String, Integer> contexts = new LinkedHashMap<>();
+        List<String> ids = new ArrayList<>(List.of(TINY, TINY_EMBED));
+        ids.addAll(extraModels);
+        for (String id : ids) {
+            AdminClient.Answer entry = admin.get("/admin/models/" + id);
+            int context = entry.body().path("context_length").asInt();
+            if (!entry.ok() || context <= 0) {
+                throw new IllegalStateException(
+                        "the model registry has no context length for " + id + " (answered " + entry.status() + ")");
+            }
+            contexts.put(id, context);
+        }
+        return contexts;
     }
 
     /** Metering dead-letters usage of a tier without a price; a fresh rate card gets a demo price for the tier. */
