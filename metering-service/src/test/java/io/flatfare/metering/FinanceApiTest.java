@@ -133,11 +133,15 @@ class FinanceApiTest {
                 .then()
                 .statusCode(400)
                 .body("error.param", equalTo("from"));
-        finance()
-                .get(base + "?granularity=day&from=2026-03-01&to=2026-03-02&limit=0")
-                .then()
-                .statusCode(400)
-                .body("error.param", equalTo("limit"));
+        // Not only out of range: a limit that is not an int at all is the same 400 (JAX-RS would answer 404).
+        for (String limit : List.of("0", "1001", "abc", "99999999999")) {
+            finance()
+                    .get(base + "?granularity=day&from=2026-03-01&to=2026-03-02&limit=" + limit)
+                    .then()
+                    .statusCode(400)
+                    .body("error.param", equalTo("limit"))
+                    .body("error.message", equalTo("'limit' must be between 1 and 1000."));
+        }
         finance()
                 .get(base + "?granularity=day&from=2026-03-01&to=2026-03-02&after=2026-03")
                 .then()

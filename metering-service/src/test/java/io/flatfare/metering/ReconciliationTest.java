@@ -253,6 +253,13 @@ class ReconciliationTest {
                 .body("error.param", equalTo("to"));
         finance()
                 .contentType(ContentType.JSON)
+                .body(body("2031-04-01", "2031-04-02", List.of()))
+                .post("/finance/reconciliation?limit=many")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("limit"));
+        finance()
+                .contentType(ContentType.JSON)
                 .body(body("2031-04-01", "2031-04-02", List.of(row(account, "2031-04-03", 1, null))))
                 .post("/finance/reconciliation")
                 .then()

@@ -60,7 +60,7 @@ public class FinanceResource {
             @QueryParam("to") String to,
             @QueryParam("model") String model,
             @QueryParam("after") String after,
-            @QueryParam("limit") Integer limit,
+            @QueryParam("limit") String limit,
             @QueryParam("format") String format,
             @HeaderParam(HttpHeaders.ACCEPT) String accept) {
         boolean csv = csv(format, accept);

@@ -19,8 +19,9 @@ public class ReconciliationQuery {
     @QueryParam("after")
     String after;
 
+    /** Taken as text: the service checks it, so a bad one is a 400 naming {@code limit}. */
     @QueryParam("limit")
-    Integer limit;
+    String limit;
 
     /** {@code json} or {@code csv}; wins over {@code Accept}. */
     @QueryParam("format")

@@ -100,7 +100,7 @@ public class ReconciliationResource {
             String from,
             String to,
             String after,
-            Integer limit,
+            String limit,
             String format,
             String accept) {
         boolean csv = FinanceResource.csv(format, accept);

@@ -55,7 +55,7 @@ public class FinanceService {
      */
     @Transactional
     public UsagePage usage(
-            String accountId, String granularity, String from, String to, String model, String after, Integer limit) {
+            String accountId, String granularity, String from, String to, String model, String after, String limit) {
         Granularity g = granularity(granularity);
         LocalDate fromDay = day("from", from);
         LocalDate toDay = day("to", to);
@@ -65,10 +65,7 @@ public class FinanceService {
         if (after != null) {
             checkCursor(g, after);
         }
-        int size = limit == null ? DEFAULT_LIMIT : limit;
-        if (size < 1 || size > MAX_LIMIT) {
-            throw MeteringException.invalid("limit", "'limit' must be between 1 and " + MAX_LIMIT + ".");
-        }
+        int size = Paging.size(limit, DEFAULT_LIMIT, MAX_LIMIT);
         if (model != null && model.isBlank()) {
             throw MeteringException.invalid("model", "'model' must not be empty.");
         }

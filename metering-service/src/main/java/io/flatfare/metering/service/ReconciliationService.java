@@ -65,15 +65,12 @@ public class ReconciliationService {
      */
     @Transactional
     public Result reconcile(
-            List<SourceRow> rows, String from, String to, String accountId, String after, Integer limit) {
+            List<SourceRow> rows, String from, String to, String accountId, String after, String limit) {
         if (rows.size() > MAX_ROWS) {
             throw MeteringException.invalid(
                     "rows", "At most " + MAX_ROWS + " rows per request; send the source in parts.");
         }
-        int size = limit == null ? DEFAULT_LIMIT : limit;
-        if (size < 1 || size > MAX_LIMIT) {
-            throw MeteringException.invalid("limit", "'limit' must be between 1 and " + MAX_LIMIT + ".");
-        }
+        int size = Paging.size(limit, DEFAULT_LIMIT, MAX_LIMIT);
         List<SourceDay> source = rows.stream().map(r -> check(r, accountId)).toList();
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < source.size(); i++) {

@@ -1,0 +1,27 @@
+package io.flatfare.metering.service;
+
+/**
+ * The size of one page of a listing, from the query's {@code limit} as sent. Taken as text, so that {@code limit=abc}
+ * or a number beyond {@code int} is the same 400 as {@code limit=0} (a JAX-RS integer parameter that does not parse
+ * is answered 404).
+ */
+final class Paging {
+
+    private Paging() {}
+
+    static int size(String limit, int defaultSize, int max) {
+        if (limit == null) {
+            return defaultSize;
+        }
+        int size;
+        try {
+            size = Integer.parseInt(limit);
+        } catch (NumberFormatException e) {
+            size = 0;
+        }
+        if (size < 1 || size > max) {
+            throw MeteringException.invalid("limit", "'limit' must be between 1 and " + max + ".");
+        }
+        return size;
+    }
+}
