@@ -4,35 +4,56 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.gateway.config.ApiConfig;
 import io.flatfare.support.api.ApiError;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 
 /**
- * Refuses a {@code /v1} body over the limit from its {@code Content-Length}, before a byte of it is read, with a 413
- * in the OpenAI envelope. (A chunked body without a length is cut by {@code quarkus.http.limits.max-body-size}, set
- * to the same limit.) Nothing else happens for such a request: no authentication, no usage event.
+ * Refuses a {@code /v1} body over the limit with a 413 in the OpenAI envelope and {@code Connection: close}. With a
+ * {@code Content-Length}, before a byte of it is read. A chunked body (no length) is read here up to the limit by
+ * Vert.x's body handler, which RESTEasy then takes as the request's body; past the limit it fails the request with
+ * 413, answered below. (The HTTP layer's own cut, {@code quarkus.http.limits.max-body-size}, answers an empty 413.)
+ * Nothing else happens for such a request: no authentication, no usage event.
  */
 @Singleton
 public class BodyLimit {
 
     void install(@Observes Router router, ApiConfig config, ObjectMapper json) throws JsonProcessingException {
         OpenAiException error = OpenAiException.bodyTooLarge(config.maxBodyBytes());
-        byte[] body = json.writeValueAsBytes(
-                new ApiError(new ApiError.Body(error.getMessage(), error.type(), error.param(), error.code())));
-        router.route("/v1/*").order(Integer.MIN_VALUE).handler(context -> {
-            String length = context.request().getHeader(HttpHeaders.CONTENT_LENGTH);
-            if (length != null && tooLong(length, config.maxBodyBytes())) {
-                context.response()
-                        .setStatusCode(413)
-                        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                        .putHeader(HttpHeaders.CONNECTION, "close")
-                        .end(io.vertx.core.buffer.Buffer.buffer(body));
-                return;
-            }
-            context.next();
-        });
+        Buffer body = Buffer.buffer(json.writeValueAsBytes(
+                new ApiError(new ApiError.Body(error.getMessage(), error.type(), error.param(), error.code()))));
+        BodyHandler chunked = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
+        router.route("/v1/*")
+                .order(Integer.MIN_VALUE)
+                .handler(context -> {
+                    String length = context.request().getHeader(HttpHeaders.CONTENT_LENGTH);
+                    if (length != null && tooLong(length, config.maxBodyBytes())) {
+                        refuse(context, body);
+                    } else if (length == null && context.request().headers().contains(HttpHeaders.TRANSFER_ENCODING)) {
+                        chunked.handle(context);
+                    } else {
+                        context.next();
+                    }
+                })
+                .failureHandler(context -> {
+                    if (context.statusCode() == 413 && !context.response().headWritten()) {
+                        refuse(context, body);
+                    } else {
+                        context.next();
+                    }
+                });
+    }
+
+    private static void refuse(RoutingContext context, Buffer body) {
+        context.response()
+                .setStatusCode(413)
+                .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                .putHeader(HttpHeaders.CONNECTION, "close")
+                .end(body);
     }
 
     private static boolean tooLong(String length, long limit) {

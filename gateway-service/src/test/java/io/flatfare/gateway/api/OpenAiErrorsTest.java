@@ -15,10 +15,17 @@ import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
 import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import jakarta.inject.Inject;
+import java.io.ByteArrayInputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +46,9 @@ class OpenAiErrorsTest {
 
     @Inject
     Tenants tenants;
+
+    @TestHTTPResource("/v1/chat/completions")
+    URI chatUrl;
 
     Tenants.Tenant tenant;
     UsageTopic usage;
@@ -310,6 +320,43 @@ class OpenAiErrorsTest {
         assertThat(usage.forAccount(own.account()))
                 .extracting(UsageEvent::eventId)
                 .containsExactly(later);
+    }
+
+    @Test
+    void aChunkedBodyIsReadUpToTheLimitAndRefusedPastItInTheEnvelope() throws Exception {
+        // No Content-Length: the size is known only while reading.
+        HttpResponse<String> small = chunked(
+                "{\"model\":\"flatfare-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"}]}");
+        assertThat(small.statusCode()).as(small.body()).isEqualTo(200);
+        int promptTokens = given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(chat("max_tokens", 1))
+                .post("/v1/chat/completions")
+                .jsonPath()
+                .getInt("usage.prompt_tokens");
+        assertThat(small.body()).contains("\"prompt_tokens\":" + promptTokens + ",");
+
+        HttpResponse<String> big =
+                chunked("{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\""
+                        + "x".repeat(9 * 1024 * 1024) + "\"}]}");
+        assertThat(big.statusCode()).isEqualTo(413);
+        assertThat(big.body())
+                .isEqualTo("{\"error\":{\"message\":\"The request body is larger than the limit of 8388608 bytes.\","
+                        + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}");
+    }
+
+    private HttpResponse<String> chunked(String body) throws Exception {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        try (HttpClient client =
+                HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
+            return client.send(
+                    HttpRequest.newBuilder(chatUrl)
+                            .header("Authorization", tenant.bearer())
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(bytes)))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+        }
     }
 
     @Test
