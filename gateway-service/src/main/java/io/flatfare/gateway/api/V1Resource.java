@@ -74,6 +74,7 @@ public class V1Resource {
     private final ObjectMapper json;
     private final ApiConfig config;
     private final TierPrices prices;
+    private final Vertx vertx;
 
     V1Resource(
             V1Calls calls,
@@ -84,7 +85,8 @@ public class V1Resource {
             ModelDirectory models,
             ObjectMapper json,
             ApiConfig config,
-            TierPrices prices) {
+            TierPrices prices,
+            Vertx vertx) {
         this.calls = calls;
         this.guard = guard;
         this.bodies = bodies;
@@ -94,6 +96,7 @@ public class V1Resource {
         this.json = json;
         this.config = config;
         this.prices = prices;
+        this.vertx = vertx;
     }
 
     // One @Produces for every answer (Accept is normalised by V1Calls). Octet-stream makes the framework write each
@@ -285,10 +288,9 @@ public class V1Resource {
 
     private Multi<Buffer> stream(V1Call call, Completions out, Multi<GenerateResponse> events) {
         AtomicBoolean started = new AtomicBoolean();
-        return events.onItem()
-                .transformToIterable(out::chunks)
-                .onCompletion()
-                .continueWith(out::end)
+        Multi<Buffer> frames =
+                events.onItem().transformToIterable(out::chunks).onCompletion().continueWith(out::end);
+        return Sse.withKeepAlive(frames, config.streamKeepAlive(), vertx)
                 .onItem()
                 .invoke(() -> started.set(true))
                 .onCompletion()

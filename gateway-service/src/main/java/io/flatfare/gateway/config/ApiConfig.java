@@ -20,6 +20,13 @@ public interface ApiConfig {
     @WithDefault("2s")
     Duration unavailableRetryAfter();
 
+    /**
+     * In a stream that has not sent its first chunk yet (waiting for a slot, or for a long prompt to be read), a
+     * comment line {@code : keep-alive} this often, so that proxies do not close it as idle; 0s: none.
+     */
+    @WithDefault("15s")
+    Duration streamKeepAlive();
+
     /** How many texts one embeddings request may carry. */
     @WithDefault("2048")
     int maxEmbeddingInputs();
