@@ -63,6 +63,23 @@ class GatewayTest {
     }
 
     @Test
+    void streamKeepAliveReachesTheGateway() {
+        Container byDefault = Manifests.container(
+                Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate(), "gateway");
+        assertThat(Manifests.envValue(byDefault, "FLATFARE_GATEWAY_STREAM_KEEP_ALIVE"))
+                .isEqualTo("15s");
+
+        Container off = Manifests.container(
+                Chart.renderWith(Map.of("gateway.streamKeepAlive", "0s"))
+                        .get(Deployment.class, GATEWAY)
+                        .getSpec()
+                        .getTemplate(),
+                "gateway");
+        assertThat(Manifests.envValue(off, "FLATFARE_GATEWAY_STREAM_KEEP_ALIVE"))
+                .isEqualTo("0s");
+    }
+
+    @Test
     void usageJournalIsAnEmptyDirByDefault() {
         PodTemplateSpec template =
                 Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate();
