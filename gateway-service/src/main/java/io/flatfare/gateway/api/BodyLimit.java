@@ -6,6 +6,7 @@ import io.flatfare.gateway.config.ApiConfig;
 import io.flatfare.support.api.ApiError;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -13,10 +14,11 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 
 /**
- * Refuses a {@code /v1} body over the limit with a 413 in the OpenAI envelope and {@code Connection: close}. With a
- * {@code Content-Length}, before a byte of it is read. A chunked body (no length) is read here up to the limit by
+ * Refuses a {@code /v1} body over the limit with a 413 in the OpenAI envelope. With a {@code Content-Length}, before
+ * a byte of it is read. A chunked HTTP/1.1 body is read here up to the limit by
  * Vert.x's body handler, which RESTEasy then takes as the request's body; past the limit it fails the request with
- * 413, answered below. (The HTTP layer's own cut, {@code quarkus.http.limits.max-body-size}, answers an empty 413.)
+ * 413, answered below. (The HTTP layer's own cut, {@code quarkus.http.limits.max-body-size}, answers an empty 413:
+ * what an HTTP/2 request without a length over the limit still gets.)
  * Nothing else happens for such a request: no authentication, no usage event.
  */
 @Singleton
@@ -34,6 +36,7 @@ public class BodyLimit {
                     if (length != null && tooLong(length, config.maxBodyBytes())) {
                         refuse(context, body);
                     } else if (length == null && context.request().headers().contains(HttpHeaders.TRANSFER_ENCODING)) {
+                        // HTTP/1.1 only: a fully read HTTP/2 request cannot be paused, which RESTEasy does.
                         chunked.handle(context);
                     } else {
                         context.next();
@@ -49,11 +52,13 @@ public class BodyLimit {
     }
 
     private static void refuse(RoutingContext context, Buffer body) {
-        context.response()
-                .setStatusCode(413)
-                .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                .putHeader(HttpHeaders.CONNECTION, "close")
-                .end(body);
+        var response = context.response().setStatusCode(413).putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
+        // HTTP/1.1 cannot skip the unread body but by closing; HTTP/2 resets the stream by itself, and a
+        // connection header there is a protocol error that would lose the answer.
+        if (context.request().version() != HttpVersion.HTTP_2) {
+            response.putHeader(HttpHeaders.CONNECTION, "close");
+        }
+        response.end(body);
     }
 
     private static boolean tooLong(String length, long limit) {

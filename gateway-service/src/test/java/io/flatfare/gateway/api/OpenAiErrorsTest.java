@@ -19,6 +19,12 @@ import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.http.RequestOptions;
 import jakarta.inject.Inject;
 import java.io.ByteArrayInputStream;
 import java.net.URI;
@@ -30,6 +36,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -49,6 +56,9 @@ class OpenAiErrorsTest {
 
     @TestHTTPResource("/v1/chat/completions")
     URI chatUrl;
+
+    @Inject
+    Vertx vertx;
 
     Tenants.Tenant tenant;
     UsageTopic usage;
@@ -343,6 +353,65 @@ class OpenAiErrorsTest {
         assertThat(big.body())
                 .isEqualTo("{\"error\":{\"message\":\"The request body is larger than the limit of 8388608 bytes.\","
                         + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}");
+    }
+
+    @Test
+    void overHttp2ABodyOverTheLimitGetsTheSame413() throws Exception {
+        // A Connection header is a protocol error in HTTP/2: the 413 must not carry the HTTP/1.1 one.
+        String small =
+                "{\"model\":\"flatfare-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+        String big = "{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\""
+                + "x".repeat(9 * 1024 * 1024) + "\"}]}";
+        HttpClient2 client = new HttpClient2(vertx);
+        try {
+            Answer ok = client.post(chatUrl, tenant.bearer(), small);
+            assertThat(ok.version()).isEqualTo(HttpVersion.HTTP_2);
+            assertThat(ok.status()).as(ok.body()).isEqualTo(200);
+
+            Answer tooLarge = client.post(chatUrl, tenant.bearer(), big);
+            assertThat(tooLarge.version()).isEqualTo(HttpVersion.HTTP_2);
+            assertThat(tooLarge.status()).isEqualTo(413);
+            assertThat(tooLarge.body())
+                    .isEqualTo(
+                            "{\"error\":{\"message\":\"The request body is larger than the limit of 8388608 bytes.\","
+                                    + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}");
+        } finally {
+            client.close();
+        }
+    }
+
+    record Answer(HttpVersion version, int status, String body) {}
+
+    /** Vert.x's client speaking HTTP/2 without an upgrade (prior knowledge), as gRPC-style clients and curl do. */
+    static final class HttpClient2 {
+
+        private final io.vertx.core.http.HttpClient client;
+
+        HttpClient2(Vertx vertx) {
+            client = vertx.createHttpClient(new HttpClientOptions()
+                    .setProtocolVersion(HttpVersion.HTTP_2)
+                    .setHttp2ClearTextUpgrade(false));
+        }
+
+        Answer post(URI url, String authorization, String body) throws Exception {
+            Buffer bytes = Buffer.buffer(body);
+            return client.request(new RequestOptions()
+                            .setMethod(HttpMethod.POST)
+                            .setAbsoluteURI(url.toString())
+                            .putHeader("Authorization", authorization)
+                            .putHeader("Content-Type", "application/json")
+                            .putHeader("Content-Length", String.valueOf(bytes.length())))
+                    .compose(request -> request.send(bytes))
+                    .compose(response -> response.body()
+                            .map(b -> new Answer(response.version(), response.statusCode(), b.toString())))
+                    .toCompletionStage()
+                    .toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS);
+        }
+
+        void close() {
+            client.close();
+        }
     }
 
     private HttpResponse<String> chunked(String body) throws Exception {
