@@ -103,6 +103,10 @@ class ModelAdminResourceTest {
         admin().delete("/admin/models/crud-model").then().statusCode(200).body("status", equalTo("retired"));
         admin().get("/admin/models").then().body("data.id", not(hasItem("crud-model")));
         admin().get("/admin/models?include_retired=true").then().body("data.id", hasItem("crud-model"));
+        admin().get("/admin/models?include_retired=yes")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("include_retired"));
         // A retired id is never reused.
         admin().body(model("crud-model", new String[0]))
                 .post("/admin/models")

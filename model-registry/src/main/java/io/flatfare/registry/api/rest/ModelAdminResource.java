@@ -31,10 +31,15 @@ public class ModelAdminResource {
         this.catalog = catalog;
     }
 
+    /** {@code include_retired} is taken as text: JAX-RS would read {@code yes} or {@code 1} as false, silently. */
     @GET
-    public ListView<ModelView> list(@QueryParam("include_retired") @DefaultValue("false") boolean includeRetired) {
-        return ListView.of(
-                catalog.list(includeRetired).stream().map(ModelView::of).toList());
+    public ListView<ModelView> list(@QueryParam("include_retired") @DefaultValue("false") String includeRetired) {
+        boolean retiredToo = switch (includeRetired) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw RegistryException.invalid("include_retired", "include_retired must be true or false.");
+        };
+        return ListView.of(catalog.list(retiredToo).stream().map(ModelView::of).toList());
     }
 
     @POST
