@@ -72,12 +72,20 @@ class DurableUsageRecorderTest {
         await().atMost(Duration.ofSeconds(60)).until(() -> recorder.backlog() == 0);
 
         kafka.stop();
-        await().atMost(Duration.ofSeconds(30)).until(() -> !recorder.kafkaConnected());
+        boolean brokerBack = false;
         AtomicInteger recorded = new AtomicInteger();
         ScheduledExecutorService requests = Executors.newSingleThreadScheduledExecutor();
         try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> !recorder.kafkaConnected());
+            // Counted once recorded (one thread records in turn), so the count never runs ahead of the journal.
             requests.scheduleAtFixedRate(
-                    () -> record(recorder, "outage-" + recorded.getAndIncrement()), 0, 100, TimeUnit.MILLISECONDS);
+                    () -> {
+                        record(recorder, "outage-" + recorded.get());
+                        recorded.incrementAndGet();
+                    },
+                    0,
+                    100,
+                    TimeUnit.MILLISECONDS);
             // 300 events at 10 a second: the broker stays away for 30 s while requests go on.
             await().atMost(Duration.ofSeconds(60)).until(() -> recorded.get() >= 300);
 
@@ -89,10 +97,14 @@ class DurableUsageRecorderTest {
             assertThat(recorder.backlog()).isGreaterThanOrEqualTo(300);
 
             kafka.restart();
+            brokerBack = true;
             await().atMost(Duration.ofSeconds(20)).until(() -> recorded.get() >= 330);
         } finally {
             requests.shutdown();
             assertThat(requests.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+            if (!brokerBack) {
+                kafka.restart(); // the class's other tests need the broker, whatever failed here
+            }
         }
         int total = recorded.get() + 1;
         await().atMost(Duration.ofSeconds(120)).until(() -> recorder.backlog() == 0);
