@@ -45,6 +45,7 @@ final class Completions {
 
     /** Collects one event for a whole-JSON response. */
     void accept(GenerateResponse event) {
+        fingerprint(event);
         switch (event.getEventCase()) {
             case DELTA -> {
                 call.firstOutput();
@@ -79,6 +80,7 @@ final class Completions {
 
     /** The SSE frames for one event of a stream (none for the final accounting event). */
     List<Buffer> chunks(GenerateResponse event) {
+        fingerprint(event);
         List<Buffer> out = new ArrayList<>(2);
         switch (event.getEventCase()) {
             case DELTA -> {
@@ -139,8 +141,17 @@ final class Completions {
         return usage;
     }
 
+    /** Inference sends it on a stream's first message, so every chunk carries it, as OpenAI's do. */
+    private void fingerprint(GenerateResponse event) {
+        if (fingerprint == null && !event.getSystemFingerprint().isEmpty()) {
+            fingerprint = event.getSystemFingerprint();
+        }
+    }
+
     private void done(GenerateDone done) {
-        fingerprint = done.getSystemFingerprint().isEmpty() ? null : done.getSystemFingerprint();
+        if (!done.getSystemFingerprint().isEmpty()) {
+            fingerprint = done.getSystemFingerprint();
+        }
         call.usage(
                 done.getUsage().getPromptTokens(), done.getUsage().getCompletionTokens(), done.getQueueMicros() / 1000);
     }

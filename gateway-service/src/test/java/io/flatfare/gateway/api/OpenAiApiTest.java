@@ -171,6 +171,10 @@ class OpenAiApiTest {
             assertThat(c.get("id").asText())
                     .isEqualTo(chunks.getFirst().get("id").asText());
             assertThat(c.get("usage").isNull()).isTrue();
+            // From the first chunk on, as OpenAI's: inference sends it with the stream's first message.
+            assertThat(c.get("system_fingerprint").asText())
+                    .startsWith("fp_")
+                    .isEqualTo(usageChunk.get("system_fingerprint").asText());
         });
         assertThat(content.getFirst().at("/choices/0/delta/role").asText()).isEqualTo("assistant");
         assertThat(content.getLast().at("/choices/0/finish_reason").asText()).isIn("stop", "length");

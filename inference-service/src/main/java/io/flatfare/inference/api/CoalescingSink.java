@@ -37,6 +37,7 @@ final class CoalescingSink implements GenerationSink {
     private final ContextInternal eventLoop;
     private final long intervalNanos;
     private final long intervalMillis;
+    private final String fingerprint;
 
     // Guarded by this.
     private final Map<Integer, StringBuilder> pending = new TreeMap<>();
@@ -45,13 +46,17 @@ final class CoalescingSink implements GenerationSink {
     private long lastSent;
     private Consumer<MultiEmitter<? super GenerateResponse>> terminal;
     private boolean ended;
+    private boolean fingerprintSent;
 
     /**
      * @param eventLoop the call's Vert.x context, or null when the call runs outside Vert.x (then messages are
      *     sent on the engine's thread, at once)
+     * @param fingerprint set on the stream's first message
      */
-    CoalescingSink(MultiEmitter<? super GenerateResponse> emitter, Context eventLoop, Duration interval) {
+    CoalescingSink(
+            MultiEmitter<? super GenerateResponse> emitter, Context eventLoop, Duration interval, String fingerprint) {
         this.emitter = emitter;
+        this.fingerprint = fingerprint == null ? "" : fingerprint;
         this.eventLoop = (ContextInternal) eventLoop;
         this.intervalNanos = interval.toNanos();
         this.intervalMillis = Math.max(1, interval.toMillis());
@@ -130,6 +135,14 @@ final class CoalescingSink implements GenerationSink {
             }
             batch = new ArrayList<>(outbox);
             outbox.clear();
+            if (!batch.isEmpty() && !fingerprintSent) {
+                fingerprintSent = true;
+                batch.set(
+                        0,
+                        batch.get(0).toBuilder()
+                                .setSystemFingerprint(fingerprint)
+                                .build());
+            }
             last = ended ? null : terminal;
             ended = terminal != null;
             if (!batch.isEmpty()) {

@@ -79,7 +79,11 @@ public class InferenceGrpcService implements InferenceService {
         try {
             ResidentModel model = models.admitting(request.getModel());
             PreparedGeneration prepared = model.engine().prepare(WireMapping.toEngine(request));
-            var sink = new CoalescingSink(emitter, eventLoop, config.streamInterval());
+            var sink = new CoalescingSink(
+                    emitter,
+                    eventLoop,
+                    config.streamInterval(),
+                    model.engine().info().fingerprint());
             var cancelled = new AtomicBoolean();
             var work = new AtomicReference<Future<?>>();
             emitter.onTermination(() -> cancel(model, cancelled, work));

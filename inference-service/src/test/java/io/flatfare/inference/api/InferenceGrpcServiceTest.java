@@ -155,6 +155,11 @@ class InferenceGrpcServiceTest {
         assertThat(done.getDone().getUsage().getCompletionTokens()).isEqualTo(16);
         assertThat(done.getDone().getUsage().getTotalTokens()).isEqualTo(16 + 5);
         assertThat(done.getDone().getSystemFingerprint()).isNotBlank();
+        // The first message carries it too (a client shows it from the first text), and only the first.
+        assertThat(messages.getFirst().getSystemFingerprint())
+                .isEqualTo(done.getDone().getSystemFingerprint());
+        assertThat(messages.subList(1, messages.size()))
+                .allSatisfy(m -> assertThat(m.getSystemFingerprint()).isEmpty());
         assertThat(messages)
                 .filteredOn(GenerateResponse::hasChoiceFinished)
                 .singleElement()
