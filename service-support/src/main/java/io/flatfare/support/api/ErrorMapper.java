@@ -2,17 +2,21 @@ package io.flatfare.support.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
-import io.quarkus.logging.Log;
+import io.vertx.core.http.HttpClosedException;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
 import jakarta.validation.Path;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.Response;
+import java.io.IOException;
 import java.util.Comparator;
+import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
 /** The one error path of every Flatfare HTTP API: each failure becomes an {@link ApiError} with its status. */
 public class ErrorMapper {
+
+    private static final Logger LOG = Logger.getLogger(ErrorMapper.class);
 
     @ServerExceptionMapper
     public Response api(ApiException e) {
@@ -66,9 +70,25 @@ public class ErrorMapper {
         return ApiError.response(status, type, message, null, null);
     }
 
+    /**
+     * A client that closes its connection while its body is still being read is not a failure of ours: nobody is
+     * left to answer, and an ERROR with a stack trace per such client would bury the real ones.
+     */
+    @ServerExceptionMapper
+    public Response io(IOException e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            if (cause instanceof HttpClosedException) {
+                LOG.debugf("The client closed the connection while its request was read: %s", e.getMessage());
+                return ApiError.response(
+                        400, "invalid_request_error", "The request body could not be read.", null, null);
+            }
+        }
+        return unexpected(e);
+    }
+
     @ServerExceptionMapper
     public Response unexpected(Exception e) {
-        Log.error("Unexpected failure in the HTTP API", e);
+        LOG.error("Unexpected failure in the HTTP API", e);
         return ApiError.response(500, "api_error", "Internal error.", null, null);
     }
 
