@@ -17,7 +17,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -86,8 +85,9 @@ final class Platform {
                 .start();
         parts.add(new Parts.Service("model-registry", registry));
         awaitReady("model-registry", registry);
-        List<String> extraModels = registerModels(registry);
-        Map<String, Integer> contexts = catalogContexts(registry, extraModels);
+        Map<String, Integer> contexts = catalog(registry);
+        List<String> extraModels =
+                options.models().stream().map(UpOptions.Model::id).toList();
 
         ServiceProcess inference = startInference(tiny, contexts);
         ServiceProcess metering = service("metering-service")
@@ -126,9 +126,7 @@ final class Platform {
         writePids();
 
         String key = demoKey(gateway);
-        List<String> served = new ArrayList<>(List.of(TINY, TINY_EMBED));
-        served.addAll(extraModels);
-        awaitRoutable(gateway, key, served);
+        awaitRoutable(gateway, key, List.copyOf(contexts.keySet()));
         return new Access(gateway.baseUrl() + "/v1", key, extraModels);
     }
 
@@ -231,58 +229,56 @@ final class Platform {
         return inference;
     }
 
-    /** Adds the {@code --model} files to the catalog unless an entry of that id exists. */
-    private List<String> registerModels(ServiceProcess registry) {
+    /**
+     * Adds the {@code --model} files to the catalog unless an entry of that id exists, and returns the context each
+     * served model gets: the one its catalog entry advertises, so that {@code /v1/models} tells a client what fits (a
+     * prompt within {@code context_length} is served, a longer one is {@code context_length_exceeded}).
+     */
+    private Map<String, Integer> catalog(ServiceProcess registry) {
         AdminClient admin = new AdminClient(registry.baseUrl(), tokens.getProperty("registry.admin-token"));
-        List<String> ids = new ArrayList<>();
+        Map<String, Integer> contexts = new LinkedHashMap<>();
+        for (String id : List.of(TINY, TINY_EMBED)) {
+            contexts.put(id, contextLength(id, admin.get("/admin/models/" + id)));
+        }
         for (UpOptions.Model model : options.models()) {
             if (!Files.isRegularFile(model.path())) {
                 throw new IllegalArgumentException("--model " + model.path() + ": no such file");
             }
-            if (admin.get("/admin/models/" + model.id()).status() == 404) {
+            AdminClient.Answer entry = admin.get("/admin/models/" + model.id());
+            if (entry.status() == 404) {
                 Progress.say("adding " + model.id() + " to the model catalog");
-                admin.postOrThrow(
-                        "/admin/models",
-                        Map.of(
-                                "id",
-                                model.id(),
-                                "display_name",
-                                model.path().getFileName().toString(),
-                                "owned_by",
-                                "local",
-                                "capabilities",
-                                List.of("chat", "completion"),
-                                "context_length",
-                                EXTRA_MODEL_CONTEXT,
-                                "max_output_tokens",
-                                2048,
-                                "price_tier",
-                                TIER));
+                entry = new AdminClient.Answer(
+                        201,
+                        admin.postOrThrow(
+                                "/admin/models",
+                                Map.of(
+                                        "id",
+                                        model.id(),
+                                        "display_name",
+                                        model.path().getFileName().toString(),
+                                        "owned_by",
+                                        "local",
+                                        "capabilities",
+                                        List.of("chat", "completion"),
+                                        "context_length",
+                                        EXTRA_MODEL_CONTEXT,
+                                        "max_output_tokens",
+                                        2048,
+                                        "price_tier",
+                                        TIER)));
             }
-            ids.add(model.id());
-        }
-        return ids;
-    }
-
-    /**
-     * Each model is served with the context its catalog entry advertises, so that {@code /v1/models} tells a client
-     * what fits: a prompt within {@code context_length} is served, a longer one is {@code context_length_exceeded}.
-     */
-    private Map<String, Integer> catalogContexts(ServiceProcess registry, List<String> extraModels) {
-        AdminClient admin = new AdminClient(registry.baseUrl(), tokens.getProperty("registry.admin-token"));
-        Map<String, Integer> contexts = new LinkedHashMap<>();
-        List<String> ids = new ArrayList<>(List.of(TINY, TINY_EMBED));
-        ids.addAll(extraModels);
-        for (String id : ids) {
-            AdminClient.Answer entry = admin.get("/admin/models/" + id);
-            int context = entry.body().path("context_length").asInt();
-            if (!entry.ok() || context <= 0) {
-                throw new IllegalStateException(
-                        "the model registry has no context length for " + id + " (answered " + entry.status() + ")");
-            }
-            contexts.put(id, context);
+            contexts.put(model.id(), contextLength(model.id(), entry));
         }
         return contexts;
+    }
+
+    private static int contextLength(String id, AdminClient.Answer entry) {
+        int context = entry.body().path("context_length").asInt();
+        if (!entry.ok() || context <= 0) {
+            throw new IllegalStateException(
+                    "the model registry has no context length for " + id + " (answered " + entry.status() + ")");
+        }
+        return context;
     }
 
     /** Metering dead-letters usage of a tier without a price; a fresh rate card gets a demo price for the tier. */

@@ -76,12 +76,9 @@ public class ErrorMapper {
      */
     @ServerExceptionMapper
     public Response io(IOException e) {
-        for (Throwable cause = e; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
-            if (cause instanceof HttpClosedException) {
-                LOG.debugf("The client closed the connection while its request was read: %s", e.getMessage());
-                return ApiError.response(
-                        400, "invalid_request_error", "The request body could not be read.", null, null);
-            }
+        if (Causes.find(e, HttpClosedException.class) != null) {
+            LOG.debugf("The client closed the connection while its request was read: %s", e.getMessage());
+            return ApiError.response(400, "invalid_request_error", "The request body could not be read.", null, null);
         }
         return unexpected(e);
     }

@@ -25,7 +25,7 @@ public record JsonProblem(String param, String message, String code) {
 
     public static JsonProblem of(JsonProcessingException e) {
         String param = e instanceof JsonMappingException m ? param(m) : null;
-        InputCoercionException range = cause(e, InputCoercionException.class);
+        InputCoercionException range = Causes.find(e, InputCoercionException.class);
         if (range != null && param != null) {
             return new JsonProblem(
                     param,
@@ -33,7 +33,7 @@ public record JsonProblem(String param, String message, String code) {
                             + expected(range.getTargetType()) + ".",
                     "invalid_value");
         }
-        if (cause(e, StreamReadException.class) != null) {
+        if (Causes.find(e, StreamReadException.class) != null) {
             return new JsonProblem(null, "The request body is not valid JSON.", "invalid_json");
         }
         if (param == null) {
@@ -150,15 +150,6 @@ public record JsonProblem(String param, String message, String code) {
                 case Boolean b -> "a boolean";
                 case null, default -> null;
             };
-        }
-        return null;
-    }
-
-    private static <T extends Throwable> T cause(Throwable e, Class<T> type) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (type.isInstance(t)) {
-                return type.cast(t);
-            }
         }
         return null;
     }
