@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -87,6 +88,8 @@ class InferenceProcessIT {
                         .until(() -> instance(resolve).isPresent());
                 Instance first = instance(resolve).orElseThrow();
                 assertThat(first.getGrpcAddress()).endsWith(":" + process.port());
+                // With the context it serves the model with (the catalog's is 2048).
+                assertThat(first.getContextLengthsMap()).isEqualTo(Map.of("flatfare-tiny", TinyModelResource.CONTEXT));
                 long registeredAt = first.getLastHeartbeat().getSeconds();
 
                 // Heartbeats keep it routable past the TTL.

@@ -27,6 +27,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.AfterEach;
@@ -188,7 +189,57 @@ class ModelRegistryGrpcTest {
     }
 
     @Test
+    void instancesReportTheContextTheyServeEachModelWith() {
+        var response = rpc().register(RegisterRequest.newBuilder()
+                .setInstanceId("inst-context-1")
+                .setGrpcAddress("10.0.0.7:9000")
+                .addModels("tiny")
+                .addModels("mistral-7b")
+                .putContextLengths("tiny", 1024)
+                .setSlots(2)
+                .build());
+        // By model id; a model left out is served with its catalog context (mistral-7b's is 32768).
+        assertThat(response.getInstance().getContextLengthsMap())
+                .containsExactlyInAnyOrderEntriesOf(Map.of("flatfare-tiny", 1024, "mistral-7b", 32768));
+        var resolved = rpc().resolve(
+                        ResolveRequest.newBuilder().setName("flatfare-tiny").build());
+        assertThat(resolved.getModel().getContextLength()).isEqualTo(2048);
+        assertThat(resolved.getInstancesList())
+                .filteredOn(i -> i.getId().equals("inst-context-1"))
+                .singleElement()
+                .satisfies(i -> assertThat(i.getContextLengthsMap()).containsEntry("flatfare-tiny", 1024));
+        // Operators see it too.
+        ModelAdminResourceTest.admin()
+                .get("/admin/instances")
+                .then()
+                .statusCode(200)
+                .body(
+                        "data.find { it.id == 'inst-context-1' }.context_lengths.'flatfare-tiny'",
+                        org.hamcrest.Matchers.equalTo(1024));
+
+        // Registering again replaces what was reported.
+        register("inst-context-1", "10.0.0.7:9000", "flatfare-tiny");
+        assertThat(rpc().resolve(ResolveRequest.newBuilder().setName("tiny").build())
+                        .getInstancesList())
+                .filteredOn(i -> i.getId().equals("inst-context-1"))
+                .singleElement()
+                .satisfies(i -> assertThat(i.getContextLengthsMap()).isEqualTo(Map.of("flatfare-tiny", 2048)));
+    }
+
+    @Test
     void badRegistrationsMapToStatusCodes() {
+        for (var contexts :
+                List.of(Map.of("mistral-7b", 1024), Map.of("flatfare-tiny", 0), Map.of("flatfare-tiny", -1))) {
+            assertStatus(
+                    Status.Code.INVALID_ARGUMENT,
+                    () -> rpc().register(RegisterRequest.newBuilder()
+                            .setInstanceId("inst-bad-6")
+                            .setGrpcAddress("10.0.0.6:9000")
+                            .addModels("flatfare-tiny")
+                            .putAllContextLengths(contexts)
+                            .setSlots(1)
+                            .build()));
+        }
         assertStatus(Status.Code.NOT_FOUND, () -> register("inst-bad-1", "10.0.0.6:9000", "no-such-model"));
         assertStatus(Status.Code.INVALID_ARGUMENT, () -> register("inst-bad-2", "not an address", "flatfare-tiny"));
         assertStatus(Status.Code.INVALID_ARGUMENT, () -> register("inst-bad-3", "10.0.0.6:99999", "flatfare-tiny"));

@@ -336,11 +336,26 @@ public class RegistryModelDirectory implements ModelDirectory {
                 Instant.ofEpochSecond(
                         model.getCreated().getSeconds(), model.getCreated().getNanos()),
                 capabilities,
-                model.getContextLength(),
+                contextLength(model, ready),
                 model.getMaxOutputTokens(),
                 model.getPriceTier(),
                 ready.size());
         return new Entry(resolved, ready);
+    }
+
+    /**
+     * The context a request can count on: the catalog's, or less when a ready instance serves the model with less
+     * (a pool configured smaller than the catalog says; instances that report nothing serve the catalog's).
+     */
+    static int contextLength(Model model, List<Instance> ready) {
+        int context = model.getContextLength();
+        for (Instance instance : ready) {
+            int served = instance.getContextLengthsOrDefault(model.getId(), 0);
+            if (served > 0) {
+                context = Math.min(context, served);
+            }
+        }
+        return context;
     }
 
     /** Retry-After is sent in whole seconds; never less than one. */

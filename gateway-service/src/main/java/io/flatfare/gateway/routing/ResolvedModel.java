@@ -13,7 +13,8 @@ import java.util.Set;
  * @param ownedBy {@code owned_by} for {@code /v1/models}
  * @param created when the model entered the catalog
  * @param capabilities what the model can do (chat, completion, embeddings, ...)
- * @param contextLength context window in tokens
+ * @param contextLength the context one request may use, in tokens: the catalog's, or less where a ready instance
+ *     serves the model with less
  * @param maxOutputTokens the most tokens one request may generate (0 when the catalog sets no cap)
  * @param priceTier flat price tier
  * @param readyInstances instances that are READY for it now

@@ -63,6 +63,25 @@ class RegistryModelDirectoryTest {
     }
 
     @Test
+    void aModelIsAdvertisedWithTheSmallestContextItsReadyInstancesServe() {
+        String id = registry.createModel("context");
+        var directory =
+                new RegistryModelDirectory(registry.stub(), TestRoutingConfig.manualRefresh(), Clock.systemUTC());
+        assertThat(directory.refresh()).isTrue();
+        assertThat(directory.resolve(id).orElseThrow().contextLength()).isEqualTo(2048); // the catalog's
+
+        registry.register(id + "-a", "127.0.0.1:9", id, 1024);
+        registry.register(id + "-b", "127.0.0.1:10", id, 1536);
+        registry.register(id + "-c", "127.0.0.1:11", id, 4096); // more than the catalog's: the catalog's still holds
+        assertThat(directory.refresh()).isTrue();
+        assertThat(directory.resolve(id).orElseThrow().contextLength()).isEqualTo(1024);
+
+        registry.drain(id + "-a");
+        assertThat(directory.refresh()).isTrue();
+        assertThat(directory.resolve(id).orElseThrow().contextLength()).isEqualTo(1536);
+    }
+
+    @Test
     void unknownNamesResolveToNothing() {
         var directory =
                 new RegistryModelDirectory(registry.stub(), TestRoutingConfig.manualRefresh(), Clock.systemUTC());

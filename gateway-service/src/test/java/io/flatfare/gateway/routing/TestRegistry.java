@@ -90,14 +90,24 @@ final class TestRegistry {
     }
 
     void register(String instanceId, String address, String model) {
+        register(RegisterRequest.newBuilder()
+                .setInstanceId(instanceId)
+                .setGrpcAddress(address)
+                .addModels(model));
+    }
+
+    /** As {@link #register(String, String, String)}, the instance serving the model with {@code context} tokens. */
+    void register(String instanceId, String address, String model, int context) {
+        register(RegisterRequest.newBuilder()
+                .setInstanceId(instanceId)
+                .setGrpcAddress(address)
+                .addModels(model)
+                .putContextLengths(model, context));
+    }
+
+    private void register(RegisterRequest.Builder request) {
         stub().withDeadlineAfter(10, TimeUnit.SECONDS)
-                .register(RegisterRequest.newBuilder()
-                        .setInstanceId(instanceId)
-                        .setGrpcAddress(address)
-                        .addModels(model)
-                        .setSlots(4)
-                        .setState(InstanceState.READY)
-                        .build());
+                .register(request.setSlots(4).setState(InstanceState.READY).build());
     }
 
     /** The instance announces DRAINING, as inference does on graceful shutdown. */

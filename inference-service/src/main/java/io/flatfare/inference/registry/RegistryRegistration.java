@@ -76,7 +76,10 @@ public class RegistryRegistration {
                 .setSlots(models.models().stream()
                         .mapToInt(m -> m.settings().slots())
                         .sum());
-        models.models().stream().map(ResidentModel::id).forEach(request::addModels);
+        for (ResidentModel model : models.models()) {
+            request.addModels(model.id())
+                    .putContextLengths(model.id(), model.settings().contextLength());
+        }
         var response = stub().register(request.build());
         heartbeatSeconds = Math.max(1, response.getHeartbeatIntervalSeconds());
         registered = true;

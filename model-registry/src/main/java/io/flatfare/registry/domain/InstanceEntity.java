@@ -9,11 +9,12 @@ import jakarta.persistence.Enumerated;
 import jakarta.persistence.FetchType;
 import jakarta.persistence.Id;
 import jakarta.persistence.JoinColumn;
+import jakarta.persistence.MapKeyColumn;
 import jakarta.persistence.Table;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashSet;
-import java.util.Set;
+import java.util.HashMap;
+import java.util.Map;
 
 @Entity
 @Table(name = "inference_instances")
@@ -25,10 +26,12 @@ public class InstanceEntity {
     @Column(name = "grpc_address", nullable = false)
     public String grpcAddress;
 
+    /** Model id -> the context (tokens of one request: prompt + output) this instance serves it with. */
     @ElementCollection(fetch = FetchType.EAGER)
     @CollectionTable(name = "instance_models", joinColumns = @JoinColumn(name = "instance_id"))
-    @Column(name = "model_id", nullable = false)
-    public Set<String> models = new HashSet<>();
+    @MapKeyColumn(name = "model_id")
+    @Column(name = "context_length", nullable = false)
+    public Map<String, Integer> models = new HashMap<>();
 
     @Column(nullable = false)
     public int slots;

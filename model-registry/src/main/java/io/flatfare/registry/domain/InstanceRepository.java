@@ -12,7 +12,7 @@ public class InstanceRepository implements PanacheRepositoryBase<InstanceEntity,
     public List<InstanceEntity> routable(String modelId, Instant cutoff) {
         return list(
                 "select distinct i from InstanceEntity i join i.models m"
-                        + " where m = ?1 and i.state = ?2 and i.lastHeartbeat > ?3 order by i.lastHeartbeat desc",
+                        + " where key(m) = ?1 and i.state = ?2 and i.lastHeartbeat > ?3 order by i.lastHeartbeat desc",
                 modelId,
                 InstanceState.READY,
                 cutoff);

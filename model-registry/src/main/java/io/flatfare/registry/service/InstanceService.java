@@ -15,8 +15,9 @@ import jakarta.transaction.Transactional;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** Live inference instances: registration, heartbeats, expiry. */
@@ -25,6 +26,8 @@ public class InstanceService {
 
     static final int MAX_SLOTS = 4096;
     static final int MAX_MODELS = 256;
+    /** As the catalog's own bound on {@code context_length}. */
+    static final int MAX_CONTEXT_LENGTH = 10_000_000;
 
     private final InstanceRepository instances;
     private final ModelRepository models;
@@ -45,8 +48,18 @@ public class InstanceService {
         meters.gauge("flatfare.registry.instances.live", liveCount);
     }
 
+    /**
+     * @param models the models served, by id or alias
+     * @param contextLengths model (as named in {@code models}) -> the context one request may use on this instance;
+     *     a model left out is taken to be served with the catalog's {@code context_length}
+     */
     public record Registration(
-            String instanceId, String grpcAddress, List<String> models, int slots, InstanceState state) {}
+            String instanceId,
+            String grpcAddress,
+            List<String> models,
+            Map<String, Integer> contextLengths,
+            int slots,
+            InstanceState state) {}
 
     @Transactional
     public InstanceEntity register(Registration r) {
@@ -65,12 +78,31 @@ public class InstanceService {
         if (r.state() == InstanceState.DRAINING) {
             throw RegistryException.invalid("state", "An instance cannot register as DRAINING.");
         }
-        var served = new LinkedHashSet<String>();
+        for (var context : r.contextLengths().entrySet()) {
+            if (!r.models().contains(context.getKey())) {
+                throw RegistryException.invalid(
+                        "context_lengths", "Every model in context_lengths must also be in models.");
+            }
+            // A protobuf uint32 above Integer.MAX_VALUE arrives negative, and is refused here too.
+            if (context.getValue() < 1 || context.getValue() > MAX_CONTEXT_LENGTH) {
+                throw RegistryException.invalid(
+                        "context_lengths", "A context length must be between 1 and " + MAX_CONTEXT_LENGTH + " tokens.");
+            }
+        }
+        var served = new LinkedHashMap<String, Integer>();
         for (String name : r.models()) {
             ModelEntity model = models.findByIdOrAlias(name)
                     .filter(m -> m.status == ModelStatus.ACTIVE)
                     .orElseThrow(() -> RegistryException.modelNotFound(name));
-            served.add(model.id);
+            int context = r.contextLengths().getOrDefault(name, model.contextLength);
+            // The same model named twice (by id and by alias) is served with the smaller context given.
+            served.merge(model.id, context, Math::min);
+            if (context < model.contextLength) {
+                Log.warnf(
+                        "Inference instance %s serves %s with a %d-token context, less than the %d its catalog entry"
+                                + " advertises; clients are told the smaller",
+                        r.instanceId(), model.id, context, model.contextLength);
+            }
         }
 
         Instant now = clock.instant();
@@ -90,7 +122,7 @@ public class InstanceService {
         });
         instance.grpcAddress = r.grpcAddress();
         instance.models.clear();
-        instance.models.addAll(served);
+        instance.models.putAll(served);
         instance.slots = r.slots();
         instance.state = r.state();
         instance.lastHeartbeat = now;
@@ -100,7 +132,7 @@ public class InstanceService {
         instances.persist(instance);
         Log.infof(
                 "Registered inference instance %s at %s serving %s (%d slots, %s)",
-                instance.id, instance.grpcAddress, served, instance.slots, instance.state);
+                instance.id, instance.grpcAddress, served.keySet(), instance.slots, instance.state);
         return instance;
     }
 

@@ -63,6 +63,7 @@ public class ModelRegistryGrpcService implements ModelRegistry {
                     request.getInstanceId(),
                     request.getGrpcAddress(),
                     request.getModelsList(),
+                    request.getContextLengthsMap(),
                     request.getSlots(),
                     state == null ? InstanceState.READY : state));
             long ttl = instances.ttl().toSeconds();

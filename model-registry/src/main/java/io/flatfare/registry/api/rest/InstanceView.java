@@ -4,12 +4,15 @@ import io.flatfare.registry.domain.InstanceEntity;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 
-/** A live inference instance, for operators. */
+/** A live inference instance, for operators; {@code context_lengths}: model id -> the context it is served with. */
 public record InstanceView(
         String id,
         String grpcAddress,
         List<String> models,
+        Map<String, Integer> contextLengths,
         int slots,
         String state,
         Instant lastHeartbeat,
@@ -19,7 +22,8 @@ public record InstanceView(
         return new InstanceView(
                 i.id,
                 i.grpcAddress,
-                i.models.stream().sorted().toList(),
+                i.models.keySet().stream().sorted().toList(),
+                new TreeMap<>(i.models),
                 i.slots,
                 i.state.name().toLowerCase(Locale.ROOT),
                 i.lastHeartbeat,
