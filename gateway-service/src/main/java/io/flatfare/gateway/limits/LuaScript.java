@@ -52,6 +52,15 @@ final class LuaScript {
                 .recoverWithUni(() -> redis.send(request(Command.EVAL, source, keys, args)));
     }
 
+    /** Caches the script in Redis ({@code SCRIPT LOAD}), so that even the first call sends only its digest. */
+    Uni<Void> load(Redis redis) {
+        return redis.send(Request.cmd(Command.SCRIPT).arg("LOAD").arg(source)).replaceWithVoid();
+    }
+
+    String sha1() {
+        return sha1;
+    }
+
     String source() {
         return source;
     }

@@ -16,8 +16,8 @@ import java.util.List;
  */
 final class RedisLimitStore {
 
-    private static final LuaScript ADMIT = LuaScript.fromResources("calendar.lua", "admit.lua");
-    private static final LuaScript RELEASE = LuaScript.fromResources("release.lua");
+    static final LuaScript ADMIT = LuaScript.fromResources("calendar.lua", "admit.lua");
+    static final LuaScript RELEASE = LuaScript.fromResources("release.lua");
 
     private final Redis redis;
     private final Duration timeout;
@@ -82,6 +82,15 @@ final class RedisLimitStore {
                 .after(timeout)
                 .fail()
                 .replaceWithVoid();
+    }
+
+    /** Opens a connection and caches both scripts in Redis, before the first request needs them. */
+    Uni<Void> warmUp() {
+        return ADMIT.load(redis)
+                .chain(() -> RELEASE.load(redis))
+                .ifNoItem()
+                .after(timeout)
+                .fail();
     }
 
     private static List<String> keys(String accountId, String... names) {

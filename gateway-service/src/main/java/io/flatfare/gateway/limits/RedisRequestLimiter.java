@@ -149,6 +149,19 @@ public class RedisRequestLimiter implements RequestLimiter {
         };
     }
 
+    /**
+     * Before the first request: connects to Redis and caches the limit scripts there. An unreachable Redis is
+     * treated as by a request (the policy applies until it answers); it does not hold up start-up beyond the timeout.
+     */
+    public void warmUp() {
+        try {
+            store.warmUp().await().indefinitely();
+            redisAnswered();
+        } catch (RuntimeException e) {
+            redisFailed(e);
+        }
+    }
+
     private static long seconds(Duration duration) {
         return Math.max(1, (duration.toMillis() + 999) / 1000);
     }

@@ -6,12 +6,14 @@ import io.flatfare.contracts.inference.v1.EmbedResponse;
 import io.flatfare.contracts.inference.v1.GenerateRequest;
 import io.flatfare.contracts.inference.v1.GenerateResponse;
 import io.flatfare.contracts.inference.v1.InferenceServiceGrpc;
+import io.flatfare.contracts.inference.v1.InfoRequest;
 import io.flatfare.contracts.registry.v1.Instance;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.quarkus.logging.Log;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
@@ -60,7 +62,7 @@ public class GrpcInferenceRouter implements InferenceRouter {
         this.channels = channels;
         this.config = config;
         this.clock = clock;
-        directory.onRefresh(this::forgetDepartedInstances);
+        directory.onRefresh(this::followInstances);
     }
 
     @Override
@@ -154,9 +156,30 @@ public class GrpcInferenceRouter implements InferenceRouter {
         }
     }
 
-    private void forgetDepartedInstances() {
+    /**
+     * Before the first request: connects to every ready instance on every channel a request could use, then calls
+     * each instance's {@code Info} once, which loads and links the client call path (interceptors, marshalling, the
+     * HTTP/2 codec) and warms the instance's own server path. An instance that does not answer is left to routing.
+     */
+    public void warmUp(Duration timeout) {
+        Set<String> live = directory.addresses();
+        channels.connect(live);
+        for (String address : live) {
+            try {
+                InferenceServiceGrpc.newBlockingStub(channels.get(address))
+                        .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                        .info(InfoRequest.getDefaultInstance());
+            } catch (StatusRuntimeException e) {
+                Log.debugf("Warm-up: the inference instance at %s did not answer Info: %s", address, e.getStatus());
+            }
+        }
+    }
+
+    /** After each registry refresh: channels to departed instances are closed, those to new ones opened. */
+    private void followInstances() {
         Set<String> live = directory.addresses();
         channels.retainOnly(live);
+        channels.connect(live);
         Instant now = clock.instant();
         backedOffUntil.entrySet().removeIf(e -> !e.getValue().isAfter(now));
         for (String address : inFlight.keySet()) {

@@ -3,6 +3,7 @@ package io.flatfare.gateway.routing;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoop;
@@ -43,17 +44,29 @@ public class InferenceChannels {
 
     private final List<ClientInterceptor> interceptors;
     private final int maxResponseBytes;
+    private final List<EventLoop> eventLoops;
     private volatile boolean closed;
 
     /** Applies the application's global client interceptors (trace propagation), as Quarkus does for its clients. */
     @Inject
-    InferenceChannels(@Any InjectableInstance<ClientInterceptor> beans, RoutingConfig config) {
-        this(global(beans), config);
+    InferenceChannels(@Any InjectableInstance<ClientInterceptor> beans, RoutingConfig config, Vertx vertx) {
+        this(global(beans), config, nioEventLoops(vertx));
     }
 
-    InferenceChannels(List<ClientInterceptor> interceptors, RoutingConfig config) {
+    InferenceChannels(List<ClientInterceptor> interceptors, RoutingConfig config, List<EventLoop> eventLoops) {
         this.interceptors = List.copyOf(interceptors);
         this.maxResponseBytes = config.maxResponseBytes();
+        this.eventLoops = List.copyOf(eventLoops);
+    }
+
+    private static List<EventLoop> nioEventLoops(Vertx vertx) {
+        var loops = new ArrayList<EventLoop>();
+        for (var executor : vertx.nettyEventLoopGroup()) {
+            if (executor instanceof NioEventLoop loop) {
+                loops.add(loop);
+            }
+        }
+        return loops;
     }
 
     private static List<ClientInterceptor> global(InjectableInstance<ClientInterceptor> beans) {
@@ -77,6 +90,26 @@ public class InferenceChannels {
                 .intercepted();
     }
 
+    /**
+     * Opens, for each address, every channel a request could use (one per event loop and the shared one) and has
+     * each connect now, or reconnect when it went idle, so that no request waits for a TCP and HTTP/2 handshake.
+     * Returns at once; the connections are made in the background.
+     */
+    void connect(Set<String> addresses) {
+        for (String address : addresses) {
+            if (closed) {
+                return;
+            }
+            Map<Object, Open> byLoop = channels.computeIfAbsent(address, a -> new ConcurrentHashMap<>());
+            byLoop.computeIfAbsent(SHARED, key -> open(address, null)).managed().getState(true);
+            for (EventLoop loop : eventLoops) {
+                byLoop.computeIfAbsent(loop, key -> open(address, loop))
+                        .managed()
+                        .getState(true);
+            }
+        }
+    }
+
     /** Shuts down the channels to every address not in {@code live}. */
     void retainOnly(Set<String> live) {
         channels.entrySet().removeIf(entry -> {
@@ -86,6 +119,14 @@ public class InferenceChannels {
             entry.getValue().values().forEach(open -> open.managed().shutdown());
             return true;
         });
+    }
+
+    /** The state of each channel to {@code address}, without asking any to connect. */
+    List<ConnectivityState> states(String address) {
+        Map<Object, Open> byLoop = channels.getOrDefault(address, Map.of());
+        return byLoop.values().stream()
+                .map(open -> open.managed().getState(false))
+                .toList();
     }
 
     /** Addresses with an open channel. */

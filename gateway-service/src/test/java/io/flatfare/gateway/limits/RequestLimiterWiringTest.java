@@ -13,8 +13,12 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
+import io.vertx.mutiny.redis.client.Command;
+import io.vertx.mutiny.redis.client.Redis;
+import io.vertx.mutiny.redis.client.Request;
 import jakarta.inject.Inject;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -45,6 +49,32 @@ class RequestLimiterWiringTest {
 
     @Inject
     LimitsConfig config;
+
+    @Inject
+    RedisRequestLimiter redisLimiter;
+
+    @Inject
+    Redis redis;
+
+    @Test
+    void theWarmUpCachesTheLimitScriptsInRedis() {
+        redis.send(Request.cmd(Command.SCRIPT).arg("FLUSH")).await().atMost(Duration.ofSeconds(10));
+        assertThat(scriptsCached()).containsExactly(0, 0);
+
+        redisLimiter.warmUp();
+
+        assertThat(scriptsCached()).containsExactly(1, 1);
+    }
+
+    private List<Integer> scriptsCached() {
+        var reply = redis.send(Request.cmd(Command.SCRIPT)
+                        .arg("EXISTS")
+                        .arg(RedisLimitStore.ADMIT.sha1())
+                        .arg(RedisLimitStore.RELEASE.sha1()))
+                .await()
+                .atMost(Duration.ofSeconds(10));
+        return List.of(reply.get(0).toInteger(), reply.get(1).toInteger());
+    }
 
     @Test
     void keysAreReadAndTheOthersDefault() {

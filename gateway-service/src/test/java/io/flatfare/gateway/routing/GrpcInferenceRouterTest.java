@@ -57,7 +57,7 @@ class GrpcInferenceRouterTest {
     void setUp() {
         model = registry.createModel("routing");
         directory = new RegistryModelDirectory(registry.stub(), config, Clock.systemUTC());
-        channels = new InferenceChannels(List.of(), config);
+        channels = new InferenceChannels(List.of(), config, List.of());
         router = new GrpcInferenceRouter(directory, channels, config);
     }
 

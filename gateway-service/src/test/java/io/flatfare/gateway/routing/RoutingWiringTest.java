@@ -14,6 +14,7 @@ import io.flatfare.contracts.registry.v1.RegisterRequest;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannelBuilder;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -43,6 +44,9 @@ class RoutingWiringTest {
     @Inject
     InferenceRouter router;
 
+    @Inject
+    InferenceChannels channels;
+
     @Test
     void readyOnceTheCatalogIsLoaded() {
         given().get("/q/health/ready")
@@ -51,6 +55,44 @@ class RoutingWiringTest {
                 .body("checks.name", hasItem("model-registry"))
                 .body("checks.find { it.name == 'model-registry' }.status", org.hamcrest.Matchers.equalTo("UP"));
         assertThat(models.list()).extracting(ResolvedModel::id).contains("flatfare-tiny", "flatfare-tiny-embed");
+    }
+
+    @Test
+    void anInstanceIsConnectedToOnEveryEventLoopBeforeItsFirstCall() throws Exception {
+        given().get("/q/health/ready")
+                .then()
+                .statusCode(200)
+                .body("checks.find { it.name == 'warm-up' }.status", org.hamcrest.Matchers.equalTo("UP"));
+        int port = ConfigProvider.getConfig().getValue("quarkus.grpc.clients.registry.test-port", Integer.class);
+        var channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
+                .usePlaintext()
+                .build();
+        var registry = ModelRegistryGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+        try (FakeInference instance = FakeInference.start(FakeInference.streams(2))) {
+            registry.register(RegisterRequest.newBuilder()
+                    .setInstanceId("warm-test")
+                    .setGrpcAddress(instance.address())
+                    .addModels("flatfare-tiny")
+                    .setSlots(1)
+                    .setState(InstanceState.READY)
+                    .build());
+            try {
+                // The registry refresh that finds the instance opens the channels a request would open, one per
+                // event loop and the shared one, and connects them: no request waits for a handshake.
+                await().atMost(WAIT)
+                        .until(
+                                () -> channels.states(instance.address()),
+                                states -> states.size() > 1
+                                        && states.stream().allMatch(s -> s == ConnectivityState.READY));
+                assertThat(instance.requests()).isEmpty();
+            } finally {
+                registry.deregister(DeregisterRequest.newBuilder()
+                        .setInstanceId("warm-test")
+                        .build());
+            }
+        } finally {
+            channel.shutdownNow();
+        }
     }
 
     @Test

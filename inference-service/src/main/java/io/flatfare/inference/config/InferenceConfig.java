@@ -46,6 +46,13 @@ public interface InferenceConfig {
     @WithDefault("10ms")
     Duration streamInterval();
 
+    /**
+     * Before reporting ready, call this instance's own gRPC service once per model (after the engine's warm-up), so
+     * that the first real call does not load the service's call path; false only to measure without it.
+     */
+    @WithDefault("true")
+    boolean serviceWarmUp();
+
     Registry registry();
 
     interface ModelConfig {

@@ -13,7 +13,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.grpc.GrpcClient;
 import io.quarkus.logging.Log;
-import io.quarkus.runtime.LaunchMode;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -21,7 +20,6 @@ import jakarta.enterprise.event.Observes;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.eclipse.microprofile.config.ConfigProvider;
 
 /**
  * Announces this instance to the model registry once every model is warm (an instance in the registry is
@@ -71,7 +69,7 @@ public class RegistryRegistration {
     private void register() {
         var request = RegisterRequest.newBuilder()
                 .setInstanceId(identity.instanceId())
-                .setGrpcAddress(identity.advertisedAddress(boundPort()))
+                .setGrpcAddress(identity.advertisedAddress(InstanceIdentity.boundPort()))
                 .setState(InstanceState.READY)
                 .setSlots(models.models().stream()
                         .mapToInt(m -> m.settings().slots())
@@ -142,10 +140,5 @@ public class RegistryRegistration {
 
     private ModelRegistryGrpc.ModelRegistryBlockingStub stub() {
         return registry.withDeadlineAfter(config.registry().callTimeout().toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    private static int boundPort() {
-        String key = LaunchMode.current() == LaunchMode.TEST ? "quarkus.http.test-port" : "quarkus.http.port";
-        return ConfigProvider.getConfig().getOptionalValue(key, Integer.class).orElse(0);
     }
 }

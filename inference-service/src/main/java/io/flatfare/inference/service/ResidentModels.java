@@ -27,22 +27,35 @@ import java.util.concurrent.CountDownLatch;
 @ApplicationScoped
 public class ResidentModels {
 
+    /**
+     * Fired, synchronously, once every model is loaded and its engine warm, before the instance reports ready: its
+     * observers may call the models as a client would (they are admitting by then).
+     */
+    public record Warming(Collection<ResidentModel> models) {}
+
     /** Fired once every model is loaded and warm. */
     public record AllReady(Collection<ResidentModel> models) {}
 
     private final InferenceConfig config;
     private final EngineFactory engines;
     private final MeterRegistry meters;
+    private final Event<Warming> warming;
     private final Event<AllReady> allReady;
     private final Map<String, ResidentModel> models = new LinkedHashMap<>();
     private final CountDownLatch loaded = new CountDownLatch(1);
     private volatile boolean ready;
     private volatile boolean draining;
 
-    ResidentModels(InferenceConfig config, EngineFactory engines, MeterRegistry meters, Event<AllReady> allReady) {
+    ResidentModels(
+            InferenceConfig config,
+            EngineFactory engines,
+            MeterRegistry meters,
+            Event<Warming> warming,
+            Event<AllReady> allReady) {
         this.config = config;
         this.engines = engines;
         this.meters = meters;
+        this.warming = warming;
         this.allReady = allReady;
     }
 
@@ -75,6 +88,7 @@ public class ResidentModels {
                         model.settings().slots(),
                         model.settings().contextLength());
             }
+            warming.fire(new Warming(models()));
             ready = true;
             allReady.fire(new AllReady(models()));
         } catch (RuntimeException e) {

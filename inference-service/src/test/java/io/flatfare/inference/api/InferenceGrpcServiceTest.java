@@ -19,13 +19,17 @@ import io.flatfare.contracts.inference.v1.ModelStatus;
 import io.flatfare.contracts.inference.v1.ResponseFormat;
 import io.flatfare.contracts.inference.v1.SamplingParams;
 import io.flatfare.inference.TinyModelResource;
+import io.flatfare.inference.service.ResidentModels;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -46,6 +50,15 @@ class InferenceGrpcServiceTest {
     /** Bans the end-of-generation token so a generation runs until cancelled or its limit. */
     static final int IM_END = 261;
 
+    @Inject
+    ServiceWarmUp warmUp;
+
+    @Inject
+    ResidentModels models;
+
+    @Inject
+    MeterRegistry meters;
+
     ManagedChannel channel;
     InferenceServiceGrpc.InferenceServiceBlockingStub blocking;
     InferenceServiceGrpc.InferenceServiceStub async;
@@ -61,6 +74,20 @@ class InferenceGrpcServiceTest {
         await().atMost(Duration.ofSeconds(60))
                 .until(() -> blocking.info(InfoRequest.getDefaultInstance()).getModelsList().stream()
                         .allMatch(m -> m.getState().equals("READY")));
+    }
+
+    @Test
+    void theServiceWarmUpCallsEachModelThroughGrpcAsAClientWould() {
+        Timer queued = meters.get("flatfare.inference.queue.time")
+                .tag("model", TinyModelResource.MODEL)
+                .timer();
+        long before = queued.count();
+
+        warmUp.onWarming(new ResidentModels.Warming(models.models()));
+
+        // A chat and a prompt generation went through the gRPC server to the model (the embeddings model's Embed
+        // call is not timed there).
+        assertThat(queued.count() - before).isEqualTo(2);
     }
 
     @AfterEach

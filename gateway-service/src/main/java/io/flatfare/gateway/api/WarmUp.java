@@ -1,0 +1,191 @@
+package io.flatfare.gateway.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.flatfare.contracts.events.Endpoint;
+import io.flatfare.contracts.inference.v1.ChoiceDelta;
+import io.flatfare.contracts.inference.v1.ChoiceFinished;
+import io.flatfare.contracts.inference.v1.FinishReason;
+import io.flatfare.contracts.inference.v1.GenerateDone;
+import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.contracts.inference.v1.Usage;
+import io.flatfare.contracts.registry.v1.Capability;
+import io.flatfare.gateway.account.ApiKeys;
+import io.flatfare.gateway.account.KeySecrets;
+import io.flatfare.gateway.account.Plan;
+import io.flatfare.gateway.api.dto.ChatCompletionRequest;
+import io.flatfare.gateway.api.dto.CompletionRequest;
+import io.flatfare.gateway.api.dto.EmbeddingRequest;
+import io.flatfare.gateway.config.WarmUpConfig;
+import io.flatfare.gateway.limits.RedisRequestLimiter;
+import io.flatfare.gateway.routing.GrpcInferenceRouter;
+import io.flatfare.gateway.routing.ResolvedModel;
+import io.flatfare.gateway.service.V1Call;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.interceptor.Interceptor;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.eclipse.microprofile.health.HealthCheck;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Readiness;
+
+/**
+ * No cold start in the gateway either. Before it reports ready: the connections the first requests would open are
+ * open (PostgreSQL, through a key lookup that finds nothing; Redis, with the limit scripts cached there; a channel on
+ * every event loop to every ready inference instance, and one gRPC call to each), and the request path's own code
+ * has run on made-up data (bodies read and validated, inference requests built, JSON answers and SSE chunks
+ * written). Nothing is admitted, billed or counted: no limit is consumed, no usage event or metric recorded.
+ * Runs after the model catalog was loaded. A failure is left to the requests (an unreachable Redis or instance is
+ * handled as for any request), so warm-up never stops the gateway from starting.
+ */
+@Readiness
+@ApplicationScoped
+public class WarmUp implements HealthCheck {
+
+    /** Rounds over the request path: enough for the JIT to compile what a request runs most. */
+    private static final int ROUNDS = 200;
+
+    private final ApiKeys keys;
+    private final RedisRequestLimiter limiter;
+    private final GrpcInferenceRouter router;
+    private final Bodies bodies;
+    private final ObjectMapper json;
+    private final WarmUpConfig config;
+    private volatile boolean done;
+
+    WarmUp(
+            ApiKeys keys,
+            RedisRequestLimiter limiter,
+            GrpcInferenceRouter router,
+            Bodies bodies,
+            ObjectMapper json,
+            WarmUpConfig config) {
+        this.keys = keys;
+        this.limiter = limiter;
+        this.router = router;
+        this.bodies = bodies;
+        this.json = json;
+        this.config = config;
+    }
+
+    /** After the catalog's first load (the directory observes start-up at the default priority). */
+    void onStart(@Observes @Priority(Interceptor.Priority.APPLICATION + 600) StartupEvent event) {
+        if (config.enabled()) {
+            long start = System.nanoTime();
+            run();
+            Log.infof("Warmed up in %d ms", (System.nanoTime() - start) / 1_000_000);
+        }
+        done = true;
+    }
+
+    void run() {
+        try {
+            keys.authenticate(KeySecrets.generate());
+        } catch (RuntimeException e) {
+            Log.warnf("Warm-up: the key lookup failed: %s", e.toString());
+        }
+        limiter.warmUp();
+        router.warmUp(config.timeout());
+        try {
+            for (int i = 0; i < ROUNDS; i++) {
+                requestPath();
+            }
+        } catch (RuntimeException e) {
+            Log.warnf("Warm-up: the request path failed on made-up data: %s", e.toString());
+        }
+    }
+
+    @Override
+    public HealthCheckResponse call() {
+        return HealthCheckResponse.named("warm-up").status(done).build();
+    }
+
+    private static final ResolvedModel MODEL = new ResolvedModel(
+            "warm-up",
+            List.of(),
+            "flatfare",
+            Instant.EPOCH,
+            EnumSet.of(Capability.CHAT, Capability.COMPLETION),
+            2048,
+            0,
+            "small",
+            1);
+    private static final Plan PLAN =
+            new Plan("warm-up", Set.of(Plan.ALL_MODELS), Set.of(), null, null, null, null, null);
+    private static final List<GenerateResponse> EVENTS = List.of(
+            GenerateResponse.newBuilder()
+                    .setDelta(ChoiceDelta.newBuilder().setIndex(0).setText("Hello"))
+                    .setSystemFingerprint("fp_warmup")
+                    .build(),
+            GenerateResponse.newBuilder()
+                    .setDelta(ChoiceDelta.newBuilder().setIndex(0).setText(" there"))
+                    .build(),
+            GenerateResponse.newBuilder()
+                    .setChoiceFinished(ChoiceFinished.newBuilder().setIndex(0).setFinishReason(FinishReason.LENGTH))
+                    .build(),
+            GenerateResponse.newBuilder()
+                    .setDone(GenerateDone.newBuilder()
+                            .setUsage(Usage.newBuilder()
+                                    .setPromptTokens(9)
+                                    .setCompletionTokens(2)
+                                    .setTotalTokens(11)))
+                    .build());
+
+    /** One pass over the request path with made-up requests; throws what a real request would. */
+    void requestPath() {
+        for (boolean stream : new boolean[] {false, true}) {
+            V1Call call = call(Endpoint.CHAT_COMPLETIONS, stream);
+            ChatCompletionRequest chat = bodies.read(
+                    bytes("""
+                            {"model":"warm-up","messages":[{"role":"system","content":"Be brief."},
+                             {"role":"user","content":"Hello there"}],"max_tokens":2,"temperature":0.7,"top_p":0.9,
+                             "seed":7,"stop":["\\n\\n"],"user":"warm-up","stream":%s,
+                             "stream_options":%s}""".formatted(stream, stream ? "{\"include_usage\":true}" : "null")),
+                    ChatCompletionRequest.class);
+            GenerateRequests.chat(chat, call, PLAN, MODEL, Instant.now().plusSeconds(60));
+            answer(new Completions(json, ChoiceFormat.CHAT, call, stream), stream);
+
+            call = call(Endpoint.COMPLETIONS, stream);
+            CompletionRequest completion = bodies.read(bytes("""
+                            {"model":"warm-up","prompt":"Hello there","max_tokens":2,"stream":%s}""".formatted(stream)), CompletionRequest.class);
+            GenerateRequests.completion(
+                    completion, call, PLAN, MODEL, Instant.now().plusSeconds(60));
+            answer(new Completions(json, ChoiceFormat.TEXT, call, stream), stream);
+        }
+        bodies.read(bytes("""
+                        {"model":"warm-up","input":["Hello","there"],"encoding_format":"float"}"""), EmbeddingRequest.class);
+    }
+
+    private static V1Call call(Endpoint endpoint, boolean stream) {
+        V1Call call = new V1Call("req_warmup", "req_warmup", Instant.now(), System.nanoTime(), Map.of());
+        call.endpoint(endpoint, stream, 1);
+        call.model(MODEL, MODEL.id());
+        return call;
+    }
+
+    private static void answer(Completions completions, boolean stream) {
+        for (GenerateResponse event : EVENTS) {
+            if (stream) {
+                completions.chunks(event);
+            } else {
+                completions.accept(event);
+            }
+        }
+        if (stream) {
+            completions.end();
+        } else {
+            completions.response();
+        }
+    }
+
+    private static byte[] bytes(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+}
