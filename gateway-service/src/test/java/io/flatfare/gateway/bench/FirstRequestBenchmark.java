@@ -152,18 +152,9 @@ public final class FirstRequestBenchmark {
             String adminToken,
             Path journal,
             boolean warmUp) {
-        ServiceProcess gateway = ServiceProcess.builder("gateway-first", ServiceProcess.quarkusJar("gateway-service"))
-                .env("FLATFARE_GATEWAY_DB_URL", postgres.jdbcUrl())
-                .env("FLATFARE_GATEWAY_DB_USER", postgres.username())
-                .env("FLATFARE_GATEWAY_DB_PASSWORD", postgres.password())
-                .env("FLATFARE_REDIS_URL", redis.url())
-                .env("FLATFARE_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers())
-                .env("FLATFARE_REGISTRY_HOST", "127.0.0.1")
-                .env("FLATFARE_REGISTRY_PORT", String.valueOf(registry.port()))
-                .env("FLATFARE_GATEWAY_ADMIN_TOKEN", adminToken)
-                .env("FLATFARE_GATEWAY_USAGE_JOURNAL_DIR", journal.toString())
+        ServiceProcess gateway = GatewayOverheadBenchmark.gatewayBuilder(
+                        "gateway-first", postgres, redis, kafka, registry, adminToken, journal)
                 .property("flatfare.gateway.warm-up.enabled", String.valueOf(warmUp))
-                .property("quarkus.log.level", "WARN")
                 .start();
         try {
             gateway.awaitReady(Duration.ofSeconds(120));

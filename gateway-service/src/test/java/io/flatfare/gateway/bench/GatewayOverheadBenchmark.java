@@ -146,18 +146,8 @@ public final class GatewayOverheadBenchmark {
                         .context(1024)
                         .property("quarkus.log.level", "WARN")
                         .start()) {
-            ServiceProcess.Builder gatewayBuilder = ServiceProcess.builder(
-                            "gateway-bench", ServiceProcess.quarkusJar("gateway-service"))
-                    .env("FLATFARE_GATEWAY_DB_URL", postgres.jdbcUrl())
-                    .env("FLATFARE_GATEWAY_DB_USER", postgres.username())
-                    .env("FLATFARE_GATEWAY_DB_PASSWORD", postgres.password())
-                    .env("FLATFARE_REDIS_URL", redis.url())
-                    .env("FLATFARE_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers())
-                    .env("FLATFARE_REGISTRY_HOST", "127.0.0.1")
-                    .env("FLATFARE_REGISTRY_PORT", String.valueOf(registry.port()))
-                    .env("FLATFARE_GATEWAY_ADMIN_TOKEN", adminToken)
-                    .env("FLATFARE_GATEWAY_USAGE_JOURNAL_DIR", journal.toString())
-                    .property("quarkus.log.level", "WARN");
+            ServiceProcess.Builder gatewayBuilder =
+                    gatewayBuilder("gateway-bench", postgres, redis, kafka, registry, adminToken, journal);
             if (!jfr.isBlank()) {
                 // JAVA_TOOL_OPTIONS reaches the JVM flags, which ServiceProcess' -D properties cannot.
                 gatewayBuilder.env(
@@ -507,6 +497,28 @@ public final class GatewayOverheadBenchmark {
             throw new IllegalStateException(url + " answered " + response.statusCode() + ": " + response.body());
         }
         return JSON.readTree(response.body());
+    }
+
+    /** The packaged gateway on these servers, logging warnings only. */
+    static ServiceProcess.Builder gatewayBuilder(
+            String name,
+            PostgresServer postgres,
+            RedisServer redis,
+            KafkaServer kafka,
+            RegistryServer registry,
+            String adminToken,
+            Path journal) {
+        return ServiceProcess.builder(name, ServiceProcess.quarkusJar("gateway-service"))
+                .env("FLATFARE_GATEWAY_DB_URL", postgres.jdbcUrl())
+                .env("FLATFARE_GATEWAY_DB_USER", postgres.username())
+                .env("FLATFARE_GATEWAY_DB_PASSWORD", postgres.password())
+                .env("FLATFARE_REDIS_URL", redis.url())
+                .env("FLATFARE_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers())
+                .env("FLATFARE_REGISTRY_HOST", "127.0.0.1")
+                .env("FLATFARE_REGISTRY_PORT", String.valueOf(registry.port()))
+                .env("FLATFARE_GATEWAY_ADMIN_TOKEN", adminToken)
+                .env("FLATFARE_GATEWAY_USAGE_JOURNAL_DIR", journal.toString())
+                .property("quarkus.log.level", "WARN");
     }
 
     /** Nearest-rank percentile in milliseconds of sorted nanosecond values. */

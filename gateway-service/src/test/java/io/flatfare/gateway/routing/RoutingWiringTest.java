@@ -8,6 +8,7 @@ import static org.hamcrest.Matchers.hasItem;
 import io.flatfare.contracts.inference.v1.GenerateRequest;
 import io.flatfare.contracts.inference.v1.GenerateResponse;
 import io.flatfare.contracts.registry.v1.DeregisterRequest;
+import io.flatfare.contracts.registry.v1.Instance;
 import io.flatfare.contracts.registry.v1.InstanceState;
 import io.flatfare.contracts.registry.v1.ModelRegistryGrpc;
 import io.flatfare.contracts.registry.v1.RegisterRequest;
@@ -47,6 +48,39 @@ class RoutingWiringTest {
     @Inject
     InferenceChannels channels;
 
+    @Inject
+    RegistryModelDirectory directory;
+
+    interface Body {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code body} while {@code instance} is registered, READY for flatfare-tiny, as {@code id}. */
+    private static void whileRegistered(String id, FakeInference instance, Body body) throws Exception {
+        int port = ConfigProvider.getConfig().getValue("quarkus.grpc.clients.registry.test-port", Integer.class);
+        var channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
+                .usePlaintext()
+                .build();
+        var registry = ModelRegistryGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+        try {
+            registry.register(RegisterRequest.newBuilder()
+                    .setInstanceId(id)
+                    .setGrpcAddress(instance.address())
+                    .addModels("flatfare-tiny")
+                    .setSlots(1)
+                    .setState(InstanceState.READY)
+                    .build());
+            try {
+                body.run();
+            } finally {
+                registry.deregister(
+                        DeregisterRequest.newBuilder().setInstanceId(id).build());
+            }
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
     @Test
     void readyOnceTheCatalogIsLoaded() {
         given().get("/q/health/ready")
@@ -63,20 +97,8 @@ class RoutingWiringTest {
                 .then()
                 .statusCode(200)
                 .body("checks.find { it.name == 'warm-up' }.status", org.hamcrest.Matchers.equalTo("UP"));
-        int port = ConfigProvider.getConfig().getValue("quarkus.grpc.clients.registry.test-port", Integer.class);
-        var channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
-                .usePlaintext()
-                .build();
-        var registry = ModelRegistryGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
         try (FakeInference instance = FakeInference.start(FakeInference.streams(2))) {
-            registry.register(RegisterRequest.newBuilder()
-                    .setInstanceId("warm-test")
-                    .setGrpcAddress(instance.address())
-                    .addModels("flatfare-tiny")
-                    .setSlots(1)
-                    .setState(InstanceState.READY)
-                    .build());
-            try {
+            whileRegistered("warm-test", instance, () -> {
                 // The registry refresh that finds the instance opens the channels a request would open, one per
                 // event loop and the shared one, and connects them: no request waits for a handshake.
                 await().atMost(WAIT)
@@ -85,34 +107,20 @@ class RoutingWiringTest {
                                 states -> states.size() > 1
                                         && states.stream().allMatch(s -> s == ConnectivityState.READY));
                 assertThat(instance.requests()).isEmpty();
-            } finally {
-                registry.deregister(DeregisterRequest.newBuilder()
-                        .setInstanceId("warm-test")
-                        .build());
-            }
-        } finally {
-            channel.shutdownNow();
+            });
         }
     }
 
     @Test
     void routesAnAliasToAnInstanceRegisteredWithTheRegistry() throws Exception {
-        int port = ConfigProvider.getConfig().getValue("quarkus.grpc.clients.registry.test-port", Integer.class);
-        var channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
-                .usePlaintext()
-                .build();
-        var registry = ModelRegistryGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
         try (FakeInference instance = FakeInference.start(FakeInference.streams(2))) {
-            registry.register(RegisterRequest.newBuilder()
-                    .setInstanceId("wiring-test")
-                    .setGrpcAddress(instance.address())
-                    .addModels("flatfare-tiny")
-                    .setSlots(1)
-                    .setState(InstanceState.READY)
-                    .build());
-            try {
+            whileRegistered("wiring-test", instance, () -> {
+                // Only this instance: one registered by another test may linger in the view until its next refresh.
                 await().atMost(WAIT)
-                        .until(() -> models.resolve("tiny").orElseThrow().readyInstances() == 1);
+                        .until(() -> directory.readyInstances("flatfare-tiny").stream()
+                                .map(Instance::getId)
+                                .toList()
+                                .equals(List.of("wiring-test")));
                 ResolvedModel tiny = models.resolve("tiny").orElseThrow();
                 assertThat(tiny.id()).isEqualTo("flatfare-tiny");
                 List<String> served = new CopyOnWriteArrayList<>();
@@ -139,13 +147,7 @@ class RoutingWiringTest {
                 assertThat(instance.requests())
                         .singleElement()
                         .satisfies(r -> assertThat(r.getPrompt()).isEqualTo("hello"));
-            } finally {
-                registry.deregister(DeregisterRequest.newBuilder()
-                        .setInstanceId("wiring-test")
-                        .build());
-            }
-        } finally {
-            channel.shutdownNow();
+            });
         }
     }
 }
