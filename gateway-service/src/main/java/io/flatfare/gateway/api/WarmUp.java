@@ -52,6 +52,44 @@ public class WarmUp implements HealthCheck {
     /** Rounds over the request path: enough for the JIT to compile what a request runs most. */
     private static final int ROUNDS = 200;
 
+    private static final ResolvedModel MODEL = new ResolvedModel(
+            "warm-up",
+            List.of(),
+            "flatfare",
+            Instant.EPOCH,
+            EnumSet.of(Capability.CHAT, Capability.COMPLETION),
+            2048,
+            0,
+            "small",
+            1);
+    private static final Plan PLAN =
+            new Plan("warm-up", Set.of(Plan.ALL_MODELS), Set.of(), null, null, null, null, null);
+    private static final List<GenerateResponse> EVENTS = List.of(
+            GenerateResponse.newBuilder()
+                    .setDelta(ChoiceDelta.newBuilder().setIndex(0).setText("Hello"))
+                    .setSystemFingerprint("fp_warmup")
+                    .build(),
+            GenerateResponse.newBuilder()
+                    .setDelta(ChoiceDelta.newBuilder().setIndex(0).setText(" there"))
+                    .build(),
+            GenerateResponse.newBuilder()
+                    .setChoiceFinished(ChoiceFinished.newBuilder().setIndex(0).setFinishReason(FinishReason.LENGTH))
+                    .build(),
+            GenerateResponse.newBuilder()
+                    .setDone(GenerateDone.newBuilder()
+                            .setUsage(Usage.newBuilder()
+                                    .setPromptTokens(9)
+                                    .setCompletionTokens(2)
+                                    .setTotalTokens(11)))
+                    .build());
+
+    /** Made-up bodies: a chat and a completion, each not streamed and streamed (by index 0/1), and embeddings. */
+    private static final byte[][] CHAT_BODIES = {chatBody(false), chatBody(true)};
+
+    private static final byte[][] COMPLETION_BODIES = {completionBody(false), completionBody(true)};
+    private static final byte[] EMBEDDING_BODY = bytes("""
+            {"model":"warm-up","input":["Hello","there"],"encoding_format":"float"}""");
+
     private final ApiKeys keys;
     private final RedisRequestLimiter limiter;
     private final GrpcInferenceRouter router;
@@ -107,60 +145,34 @@ public class WarmUp implements HealthCheck {
         return HealthCheckResponse.named("warm-up").status(done).build();
     }
 
-    private static final ResolvedModel MODEL = new ResolvedModel(
-            "warm-up",
-            List.of(),
-            "flatfare",
-            Instant.EPOCH,
-            EnumSet.of(Capability.CHAT, Capability.COMPLETION),
-            2048,
-            0,
-            "small",
-            1);
-    private static final Plan PLAN =
-            new Plan("warm-up", Set.of(Plan.ALL_MODELS), Set.of(), null, null, null, null, null);
-    private static final List<GenerateResponse> EVENTS = List.of(
-            GenerateResponse.newBuilder()
-                    .setDelta(ChoiceDelta.newBuilder().setIndex(0).setText("Hello"))
-                    .setSystemFingerprint("fp_warmup")
-                    .build(),
-            GenerateResponse.newBuilder()
-                    .setDelta(ChoiceDelta.newBuilder().setIndex(0).setText(" there"))
-                    .build(),
-            GenerateResponse.newBuilder()
-                    .setChoiceFinished(ChoiceFinished.newBuilder().setIndex(0).setFinishReason(FinishReason.LENGTH))
-                    .build(),
-            GenerateResponse.newBuilder()
-                    .setDone(GenerateDone.newBuilder()
-                            .setUsage(Usage.newBuilder()
-                                    .setPromptTokens(9)
-                                    .setCompletionTokens(2)
-                                    .setTotalTokens(11)))
-                    .build());
-
     /** One pass over the request path with made-up requests; throws what a real request would. */
     void requestPath() {
         for (boolean stream : new boolean[] {false, true}) {
+            int i = stream ? 1 : 0;
             V1Call call = call(Endpoint.CHAT_COMPLETIONS, stream);
-            ChatCompletionRequest chat = bodies.read(
-                    bytes("""
-                            {"model":"warm-up","messages":[{"role":"system","content":"Be brief."},
-                             {"role":"user","content":"Hello there"}],"max_tokens":2,"temperature":0.7,"top_p":0.9,
-                             "seed":7,"stop":["\\n\\n"],"user":"warm-up","stream":%s,
-                             "stream_options":%s}""".formatted(stream, stream ? "{\"include_usage\":true}" : "null")),
-                    ChatCompletionRequest.class);
+            ChatCompletionRequest chat = bodies.read(CHAT_BODIES[i], ChatCompletionRequest.class);
             GenerateRequests.chat(chat, call, PLAN, MODEL, Instant.now().plusSeconds(60));
             answer(new Completions(json, ChoiceFormat.CHAT, call, stream), stream);
 
             call = call(Endpoint.COMPLETIONS, stream);
-            CompletionRequest completion = bodies.read(bytes("""
-                            {"model":"warm-up","prompt":"Hello there","max_tokens":2,"stream":%s}""".formatted(stream)), CompletionRequest.class);
+            CompletionRequest completion = bodies.read(COMPLETION_BODIES[i], CompletionRequest.class);
             GenerateRequests.completion(
                     completion, call, PLAN, MODEL, Instant.now().plusSeconds(60));
             answer(new Completions(json, ChoiceFormat.TEXT, call, stream), stream);
         }
-        bodies.read(bytes("""
-                        {"model":"warm-up","input":["Hello","there"],"encoding_format":"float"}"""), EmbeddingRequest.class);
+        bodies.read(EMBEDDING_BODY, EmbeddingRequest.class);
+    }
+
+    private static byte[] chatBody(boolean stream) {
+        return bytes("""
+                {"model":"warm-up","messages":[{"role":"system","content":"Be brief."},
+                 {"role":"user","content":"Hello there"}],"max_tokens":2,"temperature":0.7,"top_p":0.9,
+                 "seed":7,"stop":["\\n\\n"],"user":"warm-up","stream":%s,"stream_options":%s}""".formatted(stream, stream ? "{\"include_usage\":true}" : "null"));
+    }
+
+    private static byte[] completionBody(boolean stream) {
+        return bytes("""
+                {"model":"warm-up","prompt":"Hello there","max_tokens":2,"stream":%s}""".formatted(stream));
     }
 
     private static V1Call call(Endpoint endpoint, boolean stream) {

@@ -84,10 +84,13 @@ public class InferenceChannels {
         if (closed) {
             throw new IllegalStateException("The gateway is shutting down");
         }
-        EventLoop loop = currentEventLoop();
+        return channel(address, currentEventLoop()).intercepted();
+    }
+
+    /** The channel to {@code address} on {@code loop} (null: the shared one), opened on first use. */
+    private Open channel(String address, EventLoop loop) {
         Map<Object, Open> byLoop = channels.computeIfAbsent(address, a -> new ConcurrentHashMap<>());
-        return byLoop.computeIfAbsent(loop == null ? SHARED : loop, key -> open(address, loop))
-                .intercepted();
+        return byLoop.computeIfAbsent(loop == null ? SHARED : loop, key -> open(address, loop));
     }
 
     /**
@@ -100,12 +103,9 @@ public class InferenceChannels {
             if (closed) {
                 return;
             }
-            Map<Object, Open> byLoop = channels.computeIfAbsent(address, a -> new ConcurrentHashMap<>());
-            byLoop.computeIfAbsent(SHARED, key -> open(address, null)).managed().getState(true);
+            channel(address, null).managed().getState(true);
             for (EventLoop loop : eventLoops) {
-                byLoop.computeIfAbsent(loop, key -> open(address, loop))
-                        .managed()
-                        .getState(true);
+                channel(address, loop).managed().getState(true);
             }
         }
     }
