@@ -23,12 +23,10 @@ import io.flatfare.gateway.pricing.TierPrices;
 import io.flatfare.gateway.routing.InferenceRouter;
 import io.flatfare.gateway.routing.ModelDirectory;
 import io.flatfare.gateway.routing.ResolvedModel;
-import io.flatfare.gateway.routing.UpstreamException;
 import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.ClientGoneException;
 import io.flatfare.gateway.service.V1Call;
 import io.flatfare.gateway.service.WouldBlock;
-import io.flatfare.support.api.ApiError;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
@@ -53,7 +51,6 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import org.jboss.resteasy.reactive.RestMulti;
 
@@ -74,7 +71,7 @@ public class V1Resource {
     private final ObjectMapper json;
     private final ApiConfig config;
     private final TierPrices prices;
-    private final Vertx vertx;
+    private final Answers answers;
 
     V1Resource(
             V1Calls calls,
@@ -86,7 +83,7 @@ public class V1Resource {
             ObjectMapper json,
             ApiConfig config,
             TierPrices prices,
-            Vertx vertx) {
+            Answers answers) {
         this.calls = calls;
         this.guard = guard;
         this.bodies = bodies;
@@ -96,7 +93,7 @@ public class V1Resource {
         this.json = json;
         this.config = config;
         this.prices = prices;
-        this.vertx = vertx;
+        this.answers = answers;
     }
 
     // One @Produces for every answer (Accept is normalised by V1Calls). Octet-stream makes the framework write each
@@ -270,45 +267,7 @@ public class V1Resource {
         Completions out = new Completions(json, generation.format(), call, generation.includeUsage());
         Multi<GenerateResponse> events =
                 router.generate(call.model(), generation.request(), deadline(call), call::instanceId);
-        return call.stream() ? stream(call, out, events) : collect(call, out, events);
-    }
-
-    private Multi<Buffer> collect(V1Call call, Completions out, Multi<GenerateResponse> events) {
-        return Multi.createFrom()
-                .uni(events.onItem().invoke(out::accept).collect().last().map(ignored -> {
-                    Buffer body = Buffer.buffer(out.response());
-                    lifecycle.finish(call, Outcome.COMPLETED, 200, true);
-                    return body;
-                }))
-                .onFailure()
-                .transform(failure -> guard.fail(call, failure, true))
-                .onCancellation()
-                .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 499, true));
-    }
-
-    private Multi<Buffer> stream(V1Call call, Completions out, Multi<GenerateResponse> events) {
-        AtomicBoolean started = new AtomicBoolean();
-        Multi<Buffer> frames =
-                events.onItem().transformToIterable(out::chunks).onCompletion().continueWith(out::end);
-        return Sse.withKeepAlive(frames, config.streamKeepAlive(), vertx)
-                .onItem()
-                .invoke(() -> started.set(true))
-                .onCompletion()
-                .invoke(() -> lifecycle.finish(call, Outcome.COMPLETED, 200, true))
-                .onFailure()
-                .recoverWithMulti(failure -> {
-                    if (!started.get()) {
-                        // Nothing sent yet: the client gets the failure's own status and envelope.
-                        return Multi.createFrom().failure(guard.fail(call, failure, true));
-                    }
-                    OpenAiException error = Failures.toOpenAi(failure, config.unavailableRetryAfter());
-                    boolean timeout = failure instanceof UpstreamException u
-                            && u.kind() == UpstreamException.Kind.DEADLINE_EXCEEDED;
-                    lifecycle.finish(call, timeout ? Outcome.TIMEOUT : Outcome.FAILED, 200, true);
-                    return Multi.createFrom().item(Sse.data(errorJson(error)));
-                })
-                .onCancellation()
-                .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, started.get() ? 200 : 499, true));
+        return call.stream() ? answers.stream(call, out, events) : answers.collect(call, out, events);
     }
 
     /** Rate-limit state and the request's flat price (tier and amount), known before any compute. */
@@ -325,15 +284,6 @@ public class V1Resource {
             });
         }
         return headers;
-    }
-
-    private byte[] errorJson(OpenAiException error) {
-        try {
-            return json.writeValueAsBytes(
-                    new ApiError(new ApiError.Body(error.getMessage(), error.type(), error.param(), error.code())));
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     private byte[] embeddingsJson(EmbedResponse result, ResolvedModel model, boolean base64) {

@@ -6,10 +6,12 @@ import io.flatfare.contracts.inference.v1.ChoiceDelta;
 import io.flatfare.contracts.inference.v1.ChoiceFinished;
 import io.flatfare.contracts.inference.v1.FinishReason;
 import io.flatfare.contracts.inference.v1.GenerateDone;
+import io.flatfare.contracts.inference.v1.GenerateRequest;
 import io.flatfare.contracts.inference.v1.GenerateResponse;
 import io.flatfare.contracts.inference.v1.Usage;
 import io.flatfare.contracts.registry.v1.Capability;
 import io.flatfare.gateway.account.ApiKeys;
+import io.flatfare.gateway.account.Caller;
 import io.flatfare.gateway.account.KeySecrets;
 import io.flatfare.gateway.account.Plan;
 import io.flatfare.gateway.api.dto.ChatCompletionRequest;
@@ -19,19 +21,24 @@ import io.flatfare.gateway.config.WarmUpConfig;
 import io.flatfare.gateway.limits.RedisRequestLimiter;
 import io.flatfare.gateway.routing.GrpcInferenceRouter;
 import io.flatfare.gateway.routing.ResolvedModel;
+import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.V1Call;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Multi;
+import io.vertx.core.buffer.Buffer;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.interceptor.Interceptor;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
@@ -40,8 +47,10 @@ import org.eclipse.microprofile.health.Readiness;
  * No cold start in the gateway either. Before it reports ready: the connections the first requests would open are
  * open (PostgreSQL, through a key lookup that finds nothing; Redis, with the limit scripts cached there; a channel on
  * every event loop to every ready inference instance, and one gRPC call to each), and the request path's own code
- * has run on made-up data (bodies read and validated, inference requests built, JSON answers and SSE chunks
- * written). Nothing is admitted, billed or counted: no limit is consumed, no usage event or metric recorded.
+ * has run on made-up data: bodies read and validated, inference requests built and serialized, the answer's pipeline
+ * (the one requests use, {@link Answers}) run on made-up inference events to JSON answers and SSE chunks, the usage
+ * event built and serialized, the request metrics' code run on meters of its own. Nothing is admitted, billed or
+ * counted: no limit is consumed, no usage event or metric recorded (the made-up calls are discarded before they run).
  * Runs after the model catalog was loaded. A failure is left to the requests (an unreachable Redis or instance is
  * handled as for any request), so warm-up never stops the gateway from starting.
  */
@@ -64,6 +73,8 @@ public class WarmUp implements HealthCheck {
             1);
     private static final Plan PLAN =
             new Plan("warm-up", Set.of(Plan.ALL_MODELS), Set.of(), null, null, null, null, null);
+    private static final Caller CALLER = new Caller("acct_warmup", "key_warmup", PLAN);
+    private static final Duration FRAMES_TIMEOUT = Duration.ofSeconds(5);
     private static final List<GenerateResponse> EVENTS = List.of(
             GenerateResponse.newBuilder()
                     .setDelta(ChoiceDelta.newBuilder().setIndex(0).setText("Hello"))
@@ -94,6 +105,8 @@ public class WarmUp implements HealthCheck {
     private final RedisRequestLimiter limiter;
     private final GrpcInferenceRouter router;
     private final Bodies bodies;
+    private final Answers answers;
+    private final CallLifecycle lifecycle;
     private final ObjectMapper json;
     private final WarmUpConfig config;
     private volatile boolean done;
@@ -103,12 +116,16 @@ public class WarmUp implements HealthCheck {
             RedisRequestLimiter limiter,
             GrpcInferenceRouter router,
             Bodies bodies,
+            Answers answers,
+            CallLifecycle lifecycle,
             ObjectMapper json,
             WarmUpConfig config) {
         this.keys = keys;
         this.limiter = limiter;
         this.router = router;
         this.bodies = bodies;
+        this.answers = answers;
+        this.lifecycle = lifecycle;
         this.json = json;
         this.config = config;
     }
@@ -151,14 +168,11 @@ public class WarmUp implements HealthCheck {
             int i = stream ? 1 : 0;
             V1Call call = call(Endpoint.CHAT_COMPLETIONS, stream);
             ChatCompletionRequest chat = bodies.read(CHAT_BODIES[i], ChatCompletionRequest.class);
-            GenerateRequests.chat(chat, call, PLAN, MODEL, Instant.now().plusSeconds(60));
-            answer(new Completions(json, ChoiceFormat.CHAT, call, stream), stream);
+            answer(call, GenerateRequests.chat(chat, call, PLAN, MODEL, deadline()), ChoiceFormat.CHAT);
 
             call = call(Endpoint.COMPLETIONS, stream);
             CompletionRequest completion = bodies.read(COMPLETION_BODIES[i], CompletionRequest.class);
-            GenerateRequests.completion(
-                    completion, call, PLAN, MODEL, Instant.now().plusSeconds(60));
-            answer(new Completions(json, ChoiceFormat.TEXT, call, stream), stream);
+            answer(call, GenerateRequests.completion(completion, call, PLAN, MODEL, deadline()), ChoiceFormat.TEXT);
         }
         bodies.read(EMBEDDING_BODY, EmbeddingRequest.class);
     }
@@ -175,26 +189,42 @@ public class WarmUp implements HealthCheck {
                 {"model":"warm-up","prompt":"Hello there","max_tokens":2,"stream":%s}""".formatted(stream));
     }
 
+    /** A call that records nothing when it ends (discarded before it starts). */
     private static V1Call call(Endpoint endpoint, boolean stream) {
-        V1Call call = new V1Call("req_warmup", "req_warmup", Instant.now(), System.nanoTime(), Map.of());
+        V1Call call = new V1Call(
+                "req_" + UUID.randomUUID().toString().replace("-", ""),
+                "req_warmup",
+                Instant.now(),
+                System.nanoTime(),
+                Map.of());
+        call.discard();
         call.endpoint(endpoint, stream, 1);
+        call.caller(CALLER);
         call.model(MODEL, MODEL.id());
         return call;
     }
 
-    private static void answer(Completions completions, boolean stream) {
-        for (GenerateResponse event : EVENTS) {
-            if (stream) {
-                completions.chunks(event);
-            } else {
-                completions.accept(event);
-            }
+    /**
+     * What follows the admission: the request as the gRPC marshaller writes it, the answer's pipeline on made-up
+     * inference events (as streamed when the call is), and the end of the call (its usage event built, not recorded).
+     */
+    private void answer(V1Call call, GenerateRequest request, ChoiceFormat format) {
+        request.toByteArray();
+        Completions out = new Completions(json, format, call, call.stream());
+        Multi<GenerateResponse> events = Multi.createFrom().iterable(EVENTS);
+        List<Buffer> frames = (call.stream() ? answers.stream(call, out, events) : answers.collect(call, out, events))
+                .collect()
+                .asList()
+                .await()
+                .atMost(FRAMES_TIMEOUT);
+        if (frames.isEmpty()) {
+            throw new IllegalStateException("The made-up answer has no frame");
         }
-        if (stream) {
-            completions.end();
-        } else {
-            completions.response();
-        }
+        lifecycle.warmUp(call);
+    }
+
+    private static Instant deadline() {
+        return Instant.now().plusSeconds(60);
     }
 
     private static byte[] bytes(String text) {

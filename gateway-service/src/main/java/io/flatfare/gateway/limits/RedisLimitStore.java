@@ -8,6 +8,8 @@ import io.vertx.mutiny.redis.client.Response;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.UUID;
 
 /**
  * The plan limits kept in Redis and shared by every gateway replica: one script call per admission and one per
@@ -18,6 +20,10 @@ final class RedisLimitStore {
 
     static final LuaScript ADMIT = LuaScript.fromResources("calendar.lua", "admit.lua");
     static final LuaScript RELEASE = LuaScript.fromResources("release.lua");
+
+    static final String WARM_UP_ACCOUNT_PREFIX = "warm-up-";
+    private static final Plan WARM_UP_PLAN =
+            new Plan("warm-up", Set.of(Plan.ALL_MODELS), Set.of(), Integer.MAX_VALUE, null, null, null, null);
 
     private final Redis redis;
     private final Duration timeout;
@@ -84,10 +90,16 @@ final class RedisLimitStore {
                 .replaceWithVoid();
     }
 
-    /** Opens a connection and caches both scripts in Redis, before the first request needs them. */
+    /**
+     * Before the first request needs them: opens a connection, caches both scripts in Redis and runs the admission
+     * once, for a made-up account ({@value #WARM_UP_ACCOUNT_PREFIX}…, never an account id) whose only limit is a rate
+     * so high that the one key it writes expires within a millisecond.
+     */
     Uni<Void> warmUp() {
         return ADMIT.load(redis)
                 .chain(() -> RELEASE.load(redis))
+                .chain(() -> admit(WARM_UP_ACCOUNT_PREFIX + UUID.randomUUID(), "req_warmup", WARM_UP_PLAN))
+                .replaceWithVoid()
                 .ifNoItem()
                 .after(timeout)
                 .fail();

@@ -150,7 +150,8 @@ public class RedisRequestLimiter implements RequestLimiter {
     }
 
     /**
-     * Before the first request: connects to Redis and caches the limit scripts there. An unreachable Redis is
+     * Before the first request: connects to Redis, caches the limit scripts there and runs the admission once, for
+     * a made-up account and a key that expires at once (no account's limits are touched). An unreachable Redis is
      * treated as by a request (the policy applies until it answers); it does not hold up start-up beyond the timeout.
      */
     public void warmUp() {

@@ -63,36 +63,51 @@ public class CallLifecycle {
             return; // Not authenticated: nobody to bill, no event.
         }
         try {
-            String alias = call.model() != null
-                            && call.requestedModel() != null
-                            && !call.requestedModel().equals(model)
-                    ? call.requestedModel()
-                    : null;
-            UsageEvent event = UsageEvent.builder()
-                    .eventId(call.eventId())
-                    .accountId(call.caller().accountId())
-                    .apiKeyId(call.caller().apiKeyId())
-                    .model(model)
-                    .modelAlias(alias)
-                    .priceTier(call.model() == null ? null : call.model().priceTier())
-                    .endpoint(call.endpoint())
-                    .stream(call.stream())
-                    .outcome(outcome)
-                    .httpStatus(httpStatus)
-                    .promptTokens(call.promptTokens())
-                    .completionTokens(call.completionTokens())
-                    .n(call.n())
-                    .queueMs(call.queueMs())
-                    .timeToFirstTokenMs(call.timeToFirstTokenMs())
-                    .durationMs(durationNanos / 1_000_000)
-                    .instanceId(call.instanceId())
-                    .receivedAt(call.receivedAt())
-                    .occurredAt(clock.instant())
-                    .build();
-            usage.record(event, call.traceHeaders());
+            usage.record(usageEvent(call, outcome, httpStatus, durationNanos), call.traceHeaders());
         } catch (RuntimeException e) {
             // A usage event that cannot even be built is a bug; it must be loud, and the client still gets its answer.
             Log.errorf(e, "Could not record the usage event of request %s", call.eventId());
         }
+    }
+
+    /**
+     * Runs what the end of a completed call runs on the request's thread, on a call the warm-up made up, and records
+     * nothing: the usage event is built and prepared for the journal but not handed over, and the metrics' code runs
+     * on meters of its own that are removed again.
+     */
+    public void warmUp(V1Call call) {
+        usage.warmUp(
+                usageEvent(call, Outcome.COMPLETED, 200, System.nanoTime() - call.startNanos()), call.traceHeaders());
+        metrics.warmUp();
+    }
+
+    private UsageEvent usageEvent(V1Call call, Outcome outcome, int httpStatus, long durationNanos) {
+        String model = call.model() == null ? null : call.model().id();
+        String alias = call.model() != null
+                        && call.requestedModel() != null
+                        && !call.requestedModel().equals(model)
+                ? call.requestedModel()
+                : null;
+        return UsageEvent.builder()
+                .eventId(call.eventId())
+                .accountId(call.caller().accountId())
+                .apiKeyId(call.caller().apiKeyId())
+                .model(model)
+                .modelAlias(alias)
+                .priceTier(call.model() == null ? null : call.model().priceTier())
+                .endpoint(call.endpoint())
+                .stream(call.stream())
+                .outcome(outcome)
+                .httpStatus(httpStatus)
+                .promptTokens(call.promptTokens())
+                .completionTokens(call.completionTokens())
+                .n(call.n())
+                .queueMs(call.queueMs())
+                .timeToFirstTokenMs(call.timeToFirstTokenMs())
+                .durationMs(durationNanos / 1_000_000)
+                .instanceId(call.instanceId())
+                .receivedAt(call.receivedAt())
+                .occurredAt(clock.instant())
+                .build();
     }
 }

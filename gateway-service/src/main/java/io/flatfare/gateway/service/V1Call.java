@@ -179,6 +179,14 @@ public final class V1Call {
         return finished.get();
     }
 
+    /**
+     * Ends a call made up by the warm-up, before anything ran: its end then records nothing (no usage event, no
+     * metrics, no limits released), however the code that runs it ends it.
+     */
+    public void discard() {
+        finished.set(true);
+    }
+
     /** True exactly once: the caller that gets true writes the usage event. */
     boolean finish() {
         return finished.compareAndSet(false, true);

@@ -156,6 +156,13 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
     }
 
     @Override
+    public void warmUp(UsageEvent event, Map<String, String> headers) {
+        byte[] value = EventJson.toJson(event);
+        Map<String, String> recordHeaders = headers(event, headers);
+        JournalRecord.checkFits(event.accountId(), recordHeaders, value);
+    }
+
+    @Override
     public long backlog() {
         return backlog.get();
     }

@@ -19,6 +19,12 @@ public interface UsageRecorder {
      */
     void record(UsageEvent event, Map<String, String> headers);
 
+    /**
+     * Does what {@link #record} does on the calling thread before the event is handed over (serialization, headers,
+     * checks), and hands nothing over: for the warm-up.
+     */
+    default void warmUp(UsageEvent event, Map<String, String> headers) {}
+
     /** Events handed over and not yet acknowledged by Kafka. */
     long backlog();
 }

@@ -45,6 +45,10 @@ class WarmUpTest {
         warmUp.run();
 
         assertThat(counted()).isEqualTo(before);
+        // The request metrics' code ran on meters of its own: none is left behind.
+        assertThat(given().get("/q/metrics").then().statusCode(200).extract().asString())
+                .contains("flatfare_gateway_usage_backlog")
+                .doesNotContain("warm-up");
     }
 
     @Test

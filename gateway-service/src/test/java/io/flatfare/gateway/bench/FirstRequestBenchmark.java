@@ -41,7 +41,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Prints, per side, the median over the rounds of the first and the second request and of the median of requests
  * 11 to {@code bench.requests}. Options: {@code bench.rounds} (4 per side), {@code bench.requests} (50),
- * {@code bench.max-tokens} (2). Not part of {@code verify}; see the README.
+ * {@code bench.max-tokens} (2), {@code bench.baseline-gateway} (the {@code quarkus-run.jar} of another build of the
+ * gateway, in its complete {@code quarkus-app} folder: adds a side with that build's warm-up, so that a change is
+ * measured against the build before it in the same run). Not part of {@code verify}; see the README.
  */
 public final class FirstRequestBenchmark {
 
@@ -74,6 +76,7 @@ public final class FirstRequestBenchmark {
         int rounds = Integer.getInteger("bench.rounds", 4);
         int requests = Math.max(20, Integer.getInteger("bench.requests", 50));
         int maxTokens = Integer.getInteger("bench.max-tokens", 2);
+        String baseline = System.getProperty("bench.baseline-gateway", "");
         System.out.printf(
                 "first request vs later ones: %d rounds per side, %d requests per round, max_tokens %d%n",
                 rounds, requests, maxTokens);
@@ -100,20 +103,29 @@ public final class FirstRequestBenchmark {
             }
 
             // Gateway: one inference instance throughout, a fresh gateway per round.
-            Side gatewayOn = new Side("gateway, warm-up on", new ArrayList<>());
-            Side gatewayOff = new Side("gateway, warm-up off", new ArrayList<>());
+            Path jar = GatewayOverheadBenchmark.gatewayJar();
+            List<GatewaySide> gatewaySides = new ArrayList<>(List.of(
+                    new GatewaySide(new Side("gateway, warm-up off", new ArrayList<>()), jar, false),
+                    new GatewaySide(new Side("gateway, warm-up on", new ArrayList<>()), jar, true)));
+            if (!baseline.isBlank()) {
+                Path baselineJar = Path.of(baseline).toAbsolutePath();
+                if (!Files.isRegularFile(baselineJar)) {
+                    throw new IllegalArgumentException("bench.baseline-gateway: no such file " + baselineJar);
+                }
+                gatewaySides.add(new GatewaySide(
+                        new Side("gateway, warm-up on, baseline", new ArrayList<>()), baselineJar, true));
+            }
             try (var inference = instance(registry, "first-upstream", true)) {
                 String key;
-                try (var gateway = startGateway(postgres, redis, kafka, registry, adminToken, journal, true)) {
+                try (var gateway = startGateway(jar, postgres, redis, kafka, registry, adminToken, journal, true)) {
                     key = issueKey(HttpClient.newHttpClient(), gateway.baseUrl(), adminToken);
                     firstRequests(gateway, key, 5, maxTokens); // warms this process's client
                 }
                 for (int round = 0; round < rounds; round++) {
-                    for (boolean on : order(round)) {
-                        try (var gateway = startGateway(postgres, redis, kafka, registry, adminToken, journal, on)) {
-                            (on ? gatewayOn : gatewayOff)
-                                    .rounds()
-                                    .add(firstRequests(gateway, key, requests, maxTokens));
+                    for (GatewaySide side : order(round, gatewaySides)) {
+                        try (var gateway = startGateway(
+                                side.jar(), postgres, redis, kafka, registry, adminToken, journal, side.warmUp())) {
+                            side.side().rounds().add(firstRequests(gateway, key, requests, maxTokens));
                         }
                     }
                 }
@@ -121,12 +133,23 @@ public final class FirstRequestBenchmark {
 
             System.out.printf(
                     "%n%-32s %10s %10s %16s %14s%n", "side", "first ms", "second ms", "steady p50 ms", "first/steady");
-            for (Side side : List.of(inferenceOff, inferenceOn, gatewayOff, gatewayOn)) {
+            List<Side> sides = new ArrayList<>(List.of(inferenceOff, inferenceOn));
+            gatewaySides.forEach(g -> sides.add(g.side()));
+            for (Side side : sides) {
                 System.out.printf(
                         "%-32s %10.1f %10.1f %16.1f %13.1fx%n",
                         side.name(), side.median(0), side.median(1), side.steady(), side.median(0) / side.steady());
             }
             System.out.println("(medians over the rounds; steady: requests 11 and later)");
+            System.out.println("first request of each round, ms, in order:");
+            for (Side side : sides) {
+                System.out.printf(
+                        "  %-32s %s%n",
+                        side.name(),
+                        side.rounds().stream()
+                                .map(r -> "%.1f".formatted(r[0] / 1e6))
+                                .collect(java.util.stream.Collectors.joining(" ")));
+            }
         } finally {
             GatewayOverheadBenchmark.deleteRecursively(journal);
         }
@@ -137,6 +160,11 @@ public final class FirstRequestBenchmark {
         return round % 2 == 0 ? new boolean[] {true, false} : new boolean[] {false, true};
     }
 
+    /** The sides in turn, first to last and then last to first, so that no side always runs first. */
+    private static <T> List<T> order(int round, List<T> sides) {
+        return round % 2 == 0 ? sides : sides.reversed();
+    }
+
     private static InferenceServer instance(RegistryServer registry, String id, boolean serviceWarmUp) {
         return InferenceServer.builder(registry.port(), id)
                 .property("flatfare.inference.service-warm-up", String.valueOf(serviceWarmUp))
@@ -144,21 +172,27 @@ public final class FirstRequestBenchmark {
                 .start();
     }
 
+    /** A gateway build and whether its warm-up runs. */
+    private record GatewaySide(Side side, Path jar, boolean warmUp) {}
+
     private static ServiceProcess startGateway(
+            Path jar,
             PostgresServer postgres,
             RedisServer redis,
             KafkaServer kafka,
             RegistryServer registry,
             String adminToken,
             Path journal,
-            boolean warmUp) {
+            boolean warmUp)
+            throws InterruptedException {
         ServiceProcess gateway = GatewayOverheadBenchmark.gatewayBuilder(
-                        "gateway-first", postgres, redis, kafka, registry, adminToken, journal)
+                        "gateway-first", jar, postgres, redis, kafka, registry, adminToken, journal)
                 .property("flatfare.gateway.warm-up.enabled", String.valueOf(warmUp))
                 .start();
         try {
             gateway.awaitReady(Duration.ofSeconds(120));
-        } catch (RuntimeException e) {
+            Thread.sleep(Long.getLong("bench.after-ready-ms", 0));
+        } catch (RuntimeException | InterruptedException e) {
             gateway.close();
             throw e;
         }

@@ -146,8 +146,8 @@ public final class GatewayOverheadBenchmark {
                         .context(1024)
                         .property("quarkus.log.level", "WARN")
                         .start()) {
-            ServiceProcess.Builder gatewayBuilder =
-                    gatewayBuilder("gateway-bench", postgres, redis, kafka, registry, adminToken, journal);
+            ServiceProcess.Builder gatewayBuilder = gatewayBuilder(
+                    "gateway-bench", gatewayJar(), postgres, redis, kafka, registry, adminToken, journal);
             if (!jfr.isBlank()) {
                 // JAVA_TOOL_OPTIONS reaches the JVM flags, which ServiceProcess' -D properties cannot.
                 gatewayBuilder.env(
@@ -500,15 +500,21 @@ public final class GatewayOverheadBenchmark {
     }
 
     /** The packaged gateway on these servers, logging warnings only. */
+    /** This build's packaged gateway. */
+    static Path gatewayJar() {
+        return ServiceProcess.quarkusJar("gateway-service");
+    }
+
     static ServiceProcess.Builder gatewayBuilder(
             String name,
+            Path jar,
             PostgresServer postgres,
             RedisServer redis,
             KafkaServer kafka,
             RegistryServer registry,
             String adminToken,
             Path journal) {
-        return ServiceProcess.builder(name, ServiceProcess.quarkusJar("gateway-service"))
+        return ServiceProcess.builder(name, jar)
                 .env("FLATFARE_GATEWAY_DB_URL", postgres.jdbcUrl())
                 .env("FLATFARE_GATEWAY_DB_USER", postgres.username())
                 .env("FLATFARE_GATEWAY_DB_PASSWORD", postgres.password())

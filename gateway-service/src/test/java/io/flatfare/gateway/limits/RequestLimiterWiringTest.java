@@ -2,6 +2,7 @@ package io.flatfare.gateway.limits;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.containsString;
 
 import io.flatfare.gateway.limits.LimitExceededException.Kind;
@@ -18,8 +19,10 @@ import io.vertx.mutiny.redis.client.Redis;
 import io.vertx.mutiny.redis.client.Request;
 import jakarta.inject.Inject;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** The limiter as the application gets it: the configured Redis client, its config keys, the exported metrics. */
@@ -57,13 +60,37 @@ class RequestLimiterWiringTest {
     Redis redis;
 
     @Test
-    void theWarmUpCachesTheLimitScriptsInRedis() {
+    void theWarmUpCachesTheLimitScriptsInRedisAndRunsTheAdmissionLeavingNoKey() {
         redis.send(Request.cmd(Command.SCRIPT).arg("FLUSH")).await().atMost(Duration.ofSeconds(10));
         assertThat(scriptsCached()).containsExactly(0, 0);
+        long admissions = scriptCalls();
 
         redisLimiter.warmUp();
 
         assertThat(scriptsCached()).containsExactly(1, 1);
+        assertThat(scriptCalls()).isEqualTo(admissions + 1);
+        // Its one key (a made-up account's rate) expires within a millisecond.
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> keys(RedisLimitStore.WARM_UP_ACCOUNT_PREFIX).isEmpty());
+    }
+
+    /** Script runs by EVALSHA since Redis started (INFO commandstats). */
+    private long scriptCalls() {
+        String info = redis.send(Request.cmd(Command.INFO).arg("commandstats"))
+                .await()
+                .atMost(Duration.ofSeconds(10))
+                .toString();
+        var matcher = Pattern.compile("cmdstat_evalsha:calls=(\\d+)").matcher(info);
+        return matcher.find() ? Long.parseLong(matcher.group(1)) : 0;
+    }
+
+    private List<String> keys(String accountPrefix) {
+        var reply = redis.send(Request.cmd(Command.KEYS).arg("flatfare:limits:{" + accountPrefix + "*"))
+                .await()
+                .atMost(Duration.ofSeconds(10));
+        List<String> keys = new ArrayList<>();
+        reply.forEach(key -> keys.add(key.toString()));
+        return keys;
     }
 
     private List<Integer> scriptsCached() {

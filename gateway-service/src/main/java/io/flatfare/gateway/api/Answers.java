@@ -1,0 +1,92 @@
+package io.flatfare.gateway.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.flatfare.contracts.events.Outcome;
+import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.gateway.config.ApiConfig;
+import io.flatfare.gateway.routing.UpstreamException;
+import io.flatfare.gateway.service.CallLifecycle;
+import io.flatfare.gateway.service.V1Call;
+import io.flatfare.support.api.ApiError;
+import io.smallrye.mutiny.Multi;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.UncheckedIOException;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The answer of a generating endpoint, from the inference events of an admitted call to the frames written: one
+ * JSON body, or SSE chunks. Ends the call on completion, failure or cancellation. Shared by {@link V1Resource} and
+ * {@link WarmUp}, which runs it on made-up events.
+ */
+@ApplicationScoped
+class Answers {
+
+    private final V1Guard guard;
+    private final CallLifecycle lifecycle;
+    private final ObjectMapper json;
+    private final ApiConfig config;
+    private final Vertx vertx;
+
+    Answers(V1Guard guard, CallLifecycle lifecycle, ObjectMapper json, ApiConfig config, Vertx vertx) {
+        this.guard = guard;
+        this.lifecycle = lifecycle;
+        this.json = json;
+        this.config = config;
+        this.vertx = vertx;
+    }
+
+    /** The whole answer as one JSON frame. */
+    Multi<Buffer> collect(V1Call call, Completions out, Multi<GenerateResponse> events) {
+        return Multi.createFrom()
+                .uni(events.onItem().invoke(out::accept).collect().last().map(ignored -> {
+                    Buffer body = Buffer.buffer(out.response());
+                    lifecycle.finish(call, Outcome.COMPLETED, 200, true);
+                    return body;
+                }))
+                .onFailure()
+                .transform(failure -> guard.fail(call, failure, true))
+                .onCancellation()
+                .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 499, true));
+    }
+
+    /**
+     * SSE chunks, keep-alive comments until the first, {@code [DONE]} at the end; a failure after the first frame is
+     * an SSE error event.
+     */
+    Multi<Buffer> stream(V1Call call, Completions out, Multi<GenerateResponse> events) {
+        AtomicBoolean started = new AtomicBoolean();
+        Multi<Buffer> frames =
+                events.onItem().transformToIterable(out::chunks).onCompletion().continueWith(out::end);
+        return Sse.withKeepAlive(frames, config.streamKeepAlive(), vertx)
+                .onItem()
+                .invoke(() -> started.set(true))
+                .onCompletion()
+                .invoke(() -> lifecycle.finish(call, Outcome.COMPLETED, 200, true))
+                .onFailure()
+                .recoverWithMulti(failure -> {
+                    if (!started.get()) {
+                        // Nothing sent yet: the client gets the failure's own status and envelope.
+                        return Multi.createFrom().failure(guard.fail(call, failure, true));
+                    }
+                    OpenAiException error = Failures.toOpenAi(failure, config.unavailableRetryAfter());
+                    boolean timeout = failure instanceof UpstreamException u
+                            && u.kind() == UpstreamException.Kind.DEADLINE_EXCEEDED;
+                    lifecycle.finish(call, timeout ? Outcome.TIMEOUT : Outcome.FAILED, 200, true);
+                    return Multi.createFrom().item(Sse.data(errorJson(error)));
+                })
+                .onCancellation()
+                .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, started.get() ? 200 : 499, true));
+    }
+
+    private byte[] errorJson(OpenAiException error) {
+        try {
+            return json.writeValueAsBytes(
+                    new ApiError(new ApiError.Body(error.getMessage(), error.type(), error.param(), error.code())));
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
