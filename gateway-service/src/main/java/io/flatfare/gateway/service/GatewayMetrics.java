@@ -24,9 +24,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 public class GatewayMetrics {
 
     static final String UNRESOLVED = "unresolved";
-    private static final String REQUESTS = "flatfare.gateway.requests";
-    private static final String DURATION = "flatfare.gateway.request.duration";
-    private static final String TIME_TO_FIRST_TOKEN = "flatfare.gateway.time.to.first.token";
 
     private final MeterRegistry registry;
     private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
@@ -47,19 +44,19 @@ public class GatewayMetrics {
     public void finished(String endpoint, String model, int status, String outcome, long durationNanos, Long ttftMs) {
         String modelTag = model == null ? UNRESOLVED : model;
         String statusTag = Integer.toString(status);
-        Counter.builder(REQUESTS)
+        Counter.builder("flatfare.gateway.requests")
                 .description("Requests to the /v1 API by endpoint, model, status and outcome")
                 .tags("endpoint", endpoint, "model", modelTag, "status", statusTag, "outcome", outcome)
                 .register(registry)
                 .increment();
-        Timer.builder(DURATION)
+        Timer.builder("flatfare.gateway.request.duration")
                 .description("Time from receipt of a /v1 request to its end")
                 .tags("endpoint", endpoint, "model", modelTag, "status", statusTag)
                 .publishPercentileHistogram()
                 .register(registry)
                 .record(durationNanos, TimeUnit.NANOSECONDS);
         if (ttftMs != null) {
-            Timer.builder(TIME_TO_FIRST_TOKEN)
+            Timer.builder("flatfare.gateway.time.to.first.token")
                     .description("Time from receipt of a /v1 request to its first output")
                     .tags("endpoint", endpoint, "model", modelTag)
                     .publishPercentileHistogram()
@@ -75,9 +72,10 @@ public class GatewayMetrics {
     void warmUp() {
         String model = "warm-up-" + UUID.randomUUID();
         finished("warm-up", model, 200, "completed", 1_000_000, 1L);
-        for (String name : List.of(REQUESTS, DURATION, TIME_TO_FIRST_TOKEN)) {
-            registry.find(name).tag("model", model).meters().forEach(registry::remove);
-        }
+        registry.getMeters().stream()
+                .filter(meter -> model.equals(meter.getId().getTag("model")))
+                .toList()
+                .forEach(registry::remove);
     }
 
     private AtomicInteger inFlight(String model) {
