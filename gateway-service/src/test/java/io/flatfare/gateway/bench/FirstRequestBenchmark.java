@@ -26,6 +26,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * The first request to a freshly started service against the ones after it, with the service's warm-up and without
@@ -95,7 +96,7 @@ public final class FirstRequestBenchmark {
                 firstCalls(throwAway, 5, maxTokens);
             }
             for (int round = 0; round < rounds; round++) {
-                for (boolean on : order(round)) {
+                for (boolean on : order(round, List.of(true, false))) {
                     try (var instance = instance(registry, "first-" + round + (on ? "-on" : "-off"), on)) {
                         (on ? inferenceOn : inferenceOff).rounds().add(firstCalls(instance, requests, maxTokens));
                     }
@@ -104,6 +105,8 @@ public final class FirstRequestBenchmark {
 
             // Gateway: one inference instance throughout, a fresh gateway per round.
             Path jar = GatewayOverheadBenchmark.gatewayJar();
+            Function<Path, ServiceProcess.Builder> gateways = build -> GatewayOverheadBenchmark.gatewayBuilder(
+                    "gateway-first", build, postgres, redis, kafka, registry, adminToken, journal);
             List<GatewaySide> gatewaySides = new ArrayList<>(List.of(
                     new GatewaySide(new Side("gateway, warm-up off", new ArrayList<>()), jar, false),
                     new GatewaySide(new Side("gateway, warm-up on", new ArrayList<>()), jar, true)));
@@ -117,14 +120,13 @@ public final class FirstRequestBenchmark {
             }
             try (var inference = instance(registry, "first-upstream", true)) {
                 String key;
-                try (var gateway = startGateway(jar, postgres, redis, kafka, registry, adminToken, journal, true)) {
+                try (var gateway = startGateway(gateways.apply(jar), true)) {
                     key = issueKey(HttpClient.newHttpClient(), gateway.baseUrl(), adminToken);
                     firstRequests(gateway, key, 5, maxTokens); // warms this process's client
                 }
                 for (int round = 0; round < rounds; round++) {
                     for (GatewaySide side : order(round, gatewaySides)) {
-                        try (var gateway = startGateway(
-                                side.jar(), postgres, redis, kafka, registry, adminToken, journal, side.warmUp())) {
+                        try (var gateway = startGateway(gateways.apply(side.jar()), side.warmUp())) {
                             side.side().rounds().add(firstRequests(gateway, key, requests, maxTokens));
                         }
                     }
@@ -155,11 +157,6 @@ public final class FirstRequestBenchmark {
         }
     }
 
-    /** ABBA: on, off, off, on, ... so that neither side always runs first. */
-    private static boolean[] order(int round) {
-        return round % 2 == 0 ? new boolean[] {true, false} : new boolean[] {false, true};
-    }
-
     /** The sides in turn, first to last and then last to first, so that no side always runs first. */
     private static <T> List<T> order(int round, List<T> sides) {
         return round % 2 == 0 ? sides : sides.reversed();
@@ -175,19 +172,10 @@ public final class FirstRequestBenchmark {
     /** A gateway build and whether its warm-up runs. */
     private record GatewaySide(Side side, Path jar, boolean warmUp) {}
 
-    private static ServiceProcess startGateway(
-            Path jar,
-            PostgresServer postgres,
-            RedisServer redis,
-            KafkaServer kafka,
-            RegistryServer registry,
-            String adminToken,
-            Path journal,
-            boolean warmUp)
+    /** Starts the gateway {@code builder} makes, its warm-up on or off, and waits until it is ready. */
+    private static ServiceProcess startGateway(ServiceProcess.Builder builder, boolean warmUp)
             throws InterruptedException {
-        ServiceProcess gateway = GatewayOverheadBenchmark.gatewayBuilder(
-                        "gateway-first", jar, postgres, redis, kafka, registry, adminToken, journal)
-                .property("flatfare.gateway.warm-up.enabled", String.valueOf(warmUp))
+        ServiceProcess gateway = builder.property("flatfare.gateway.warm-up.enabled", String.valueOf(warmUp))
                 .start();
         try {
             gateway.awaitReady(Duration.ofSeconds(120));

@@ -499,12 +499,12 @@ public final class GatewayOverheadBenchmark {
         return JSON.readTree(response.body());
     }
 
-    /** The packaged gateway on these servers, logging warnings only. */
     /** This build's packaged gateway. */
     static Path gatewayJar() {
         return ServiceProcess.quarkusJar("gateway-service");
     }
 
+    /** The packaged gateway {@code jar} on these servers, logging warnings only. */
     static ServiceProcess.Builder gatewayBuilder(
             String name,
             Path jar,

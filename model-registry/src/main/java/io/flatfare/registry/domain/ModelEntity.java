@@ -19,6 +19,9 @@ import java.util.Set;
 @Table(name = "models")
 public class ModelEntity {
 
+    /** The most tokens a context or an output cap may be, wherever one is given (catalog, instances). */
+    public static final int MAX_TOKENS = 10_000_000;
+
     @Id
     public String id;
 

@@ -26,8 +26,6 @@ public class InstanceService {
 
     static final int MAX_SLOTS = 4096;
     static final int MAX_MODELS = 256;
-    /** As the catalog's own bound on {@code context_length}. */
-    static final int MAX_CONTEXT_LENGTH = 10_000_000;
 
     private final InstanceRepository instances;
     private final ModelRepository models;
@@ -84,9 +82,10 @@ public class InstanceService {
                         "context_lengths", "Every model in context_lengths must also be in models.");
             }
             // A protobuf uint32 above Integer.MAX_VALUE arrives negative, and is refused here too.
-            if (context.getValue() < 1 || context.getValue() > MAX_CONTEXT_LENGTH) {
+            if (context.getValue() < 1 || context.getValue() > ModelEntity.MAX_TOKENS) {
                 throw RegistryException.invalid(
-                        "context_lengths", "A context length must be between 1 and " + MAX_CONTEXT_LENGTH + " tokens.");
+                        "context_lengths",
+                        "A context length must be between 1 and " + ModelEntity.MAX_TOKENS + " tokens.");
             }
         }
         var served = new LinkedHashMap<String, Integer>();

@@ -1,6 +1,7 @@
 package io.flatfare.registry.api.rest;
 
 import io.flatfare.registry.domain.Capability;
+import io.flatfare.registry.domain.ModelEntity;
 import io.flatfare.registry.service.ModelSpec;
 import io.flatfare.registry.service.Names;
 import jakarta.validation.constraints.Max;
@@ -26,8 +27,8 @@ public record ModelRequest(
         @Size(max = 32) List<@NotNull @Pattern(regexp = Names.ALIAS, message = "is not a valid alias") String> aliases,
         @NotBlank @Size(max = 100) String ownedBy,
         @NotEmpty List<@NotNull CapabilityName> capabilities,
-        @NotNull @Positive @Max(10_000_000) Integer contextLength,
-        @NotNull @Positive @Max(10_000_000) Integer maxOutputTokens,
+        @NotNull @Positive @Max(ModelEntity.MAX_TOKENS) Integer contextLength,
+        @NotNull @Positive @Max(ModelEntity.MAX_TOKENS) Integer maxOutputTokens,
 
         @NotNull @Pattern(regexp = Names.PRICE_TIER, message = "must be a lower-case tier name such as small or large")
         String priceTier) {
