@@ -26,6 +26,9 @@ final class GenerateRequests {
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
 
+    /** OpenAI's {@code max_tokens} for {@code /v1/completions} when a request sets none (chat has no such default). */
+    private static final int COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
     private GenerateRequests() {}
 
     static GenerateRequest chat(
@@ -124,7 +127,7 @@ final class GenerateRequests {
                 .setModel(model.id())
                 .setPrompt(prompt)
                 .setSampling(sampling(
-                        r.maxTokens(),
+                        r.maxTokens() != null ? r.maxTokens() : completionsDefaultMaxTokens(outputCap(plan, model)),
                         "max_tokens",
                         plan,
                         model,
@@ -191,6 +194,11 @@ final class GenerateRequests {
             logitBias.forEach((token, bias) -> s.putLogitBias(tokenId(token), bias.floatValue()));
         }
         return s.build();
+    }
+
+    /** OpenAI's default for the legacy endpoint, or the output cap when that is smaller. */
+    private static int completionsDefaultMaxTokens(int cap) {
+        return cap > 0 ? Math.min(COMPLETIONS_DEFAULT_MAX_TOKENS, cap) : COMPLETIONS_DEFAULT_MAX_TOKENS;
     }
 
     /** The smaller of the plan's and the model's output limits; 0 when neither sets one. */

@@ -233,6 +233,17 @@ class OpenAiApiTest {
     }
 
     @Test
+    void legacyCompletionsWithoutMaxTokensStopAtOpenAisDefaultOf16() {
+        // <|im_end|> (261) banned, so only the output limit can end the text.
+        Map<String, Object> body = Map.of("model", MODEL, "prompt", "Once", "logit_bias", Map.of("261", -100));
+        post("/v1/completions", body)
+                .then()
+                .statusCode(200)
+                .body("choices[0].finish_reason", equalTo("length"))
+                .body("usage.completion_tokens", equalTo(16));
+    }
+
+    @Test
     void embeddingsAsFloatsAndAsBase64AgreeAndAreBilled() {
         Map<String, Object> floats = Map.of("model", "flatfare-tiny-embed", "input", List.of("hello", "world"));
         Response a = post("/v1/embeddings", floats);
