@@ -12,8 +12,12 @@ import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The gateway: HPA, PDB, a drain before SIGTERM ends it, and its usage journal on the volume the values choose. */
 class GatewayTest {
@@ -77,6 +81,27 @@ class GatewayTest {
                 "gateway");
         assertThat(Manifests.envValue(off, "FLATFARE_GATEWAY_STREAM_KEEP_ALIVE"))
                 .isEqualTo("0s");
+    }
+
+    @Test
+    void corsIsOffUnlessOriginsAreListed(@TempDir Path dir) throws IOException {
+        Container byDefault = Manifests.container(
+                Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate(), "gateway");
+        assertThat(Manifests.env(byDefault, "FLATFARE_GATEWAY_CORS_ENABLED")).isEmpty();
+        assertThat(Manifests.env(byDefault, "FLATFARE_GATEWAY_CORS_ORIGINS")).isEmpty();
+
+        Container on = Manifests.container(
+                Chart.renderWith(Map.of(), Files.writeString(dir.resolve("cors.yaml"), """
+                                gateway:
+                                  corsOrigins: ["https://app.example.com", "/https://.*[.]example[.]org/"]
+                                """))
+                        .get(Deployment.class, GATEWAY)
+                        .getSpec()
+                        .getTemplate(),
+                "gateway");
+        assertThat(Manifests.envValue(on, "FLATFARE_GATEWAY_CORS_ENABLED")).isEqualTo("true");
+        assertThat(Manifests.envValue(on, "FLATFARE_GATEWAY_CORS_ORIGINS"))
+                .isEqualTo("https://app.example.com,/https://.*[.]example[.]org/");
     }
 
     @Test

@@ -38,6 +38,10 @@ class SchemaTest {
                         "gateway: {autoscaling: {enabled: \"yes\"}}",
                         "'/gateway/autoscaling/enabled'"),
                 Arguments.of("a misspelt key", "gateway: {replicas: 3}", "'replicas' not allowed"),
+                Arguments.of(
+                        "two CORS origins in one entry",
+                        "gateway: {corsOrigins: [\"https://a.example,https://b.example\"]}",
+                        "'/gateway/corsOrigins/0'"),
                 Arguments.of("an unknown top-level key", "postgresql: {enabled: true}", "'postgresql' not allowed"),
                 Arguments.of(
                         "an inlined password", "gateway: {database: {password: hunter2}}", "'password' not allowed"),

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.gateway.config.ApiConfig;
 import io.flatfare.support.api.ApiError;
+import io.quarkus.vertx.http.runtime.security.SecurityHandlerPriorities;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpVersion;
@@ -30,7 +31,8 @@ public class BodyLimit {
                 new ApiError(new ApiError.Body(error.getMessage(), error.type(), error.param(), error.code()))));
         BodyHandler chunked = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
         router.route("/v1/*")
-                .order(Integer.MIN_VALUE)
+                // Right after the CORS filter (a route of order -priority), so a browser can read the 413 too.
+                .order(-SecurityHandlerPriorities.CORS + 1)
                 .handler(context -> {
                     String length = context.request().getHeader(HttpHeaders.CONTENT_LENGTH);
                     if (length != null && tooLong(length, config.maxBodyBytes())) {

@@ -330,6 +330,57 @@ class OpenAiApiTest {
     }
 
     @Test
+    void browsersOfAnAllowedOriginGetCorsHeadersOnAnswersAndErrorsAndOthersAreRefused() {
+        String origin = "https://app.flatfare.test"; // allowed by the test profile's quarkus.http.cors.origins
+        given().header("Origin", origin)
+                .header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", "authorization,content-type,x-stainless-os")
+                .options("/v1/chat/completions")
+                .then()
+                .statusCode(200)
+                .header("Access-Control-Allow-Origin", origin)
+                .header("Access-Control-Allow-Methods", org.hamcrest.Matchers.containsString("POST"))
+                .header("Access-Control-Allow-Headers", org.hamcrest.Matchers.containsString("x-stainless-os"));
+        Response answer = given().header("Origin", origin)
+                .header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(chat("max_tokens", 1))
+                .post("/v1/chat/completions");
+        answer.then()
+                .statusCode(200)
+                .header("Access-Control-Allow-Origin", origin)
+                .header("Access-Control-Allow-Credentials", org.hamcrest.Matchers.not("true"));
+        assertThat(answer.header("Access-Control-Expose-Headers"))
+                .contains("x-request-id", "x-ratelimit-remaining-requests", "retry-after", "x-should-retry");
+        // An SDK in a browser can read the envelope of a refusal only with the header on it too.
+        given().header("Origin", origin)
+                .header("Authorization", "Bearer sk-ff-unknown")
+                .get("/v1/models")
+                .then()
+                .statusCode(401)
+                .header("Access-Control-Allow-Origin", origin)
+                .body("error.code", equalTo("invalid_api_key"));
+        given().header("Origin", origin)
+                .header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body("{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"user\",\"content\":\""
+                        + "x".repeat(9 * 1024 * 1024) + "\"}]}")
+                .post("/v1/chat/completions")
+                .then()
+                .statusCode(413)
+                .header("Access-Control-Allow-Origin", origin)
+                .body("error.code", equalTo("request_too_large"));
+        given().header("Origin", "https://elsewhere.example")
+                .header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(chat("max_tokens", 1))
+                .post("/v1/chat/completions")
+                .then()
+                .statusCode(403)
+                .header("Access-Control-Allow-Origin", org.hamcrest.Matchers.nullValue());
+    }
+
+    @Test
     void rateLimitHeadersCountDown() {
         var limited = tenants.create(Set.of(Plan.ALL_MODELS), 5, null, null, null);
         List<Integer> remaining = new ArrayList<>();
