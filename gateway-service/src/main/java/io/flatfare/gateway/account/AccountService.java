@@ -78,8 +78,9 @@ public class AccountService {
         plan.updatedAt = clock.instant();
     }
 
-    public List<AccountEntity> accounts(Optional<String> planId) {
-        return planId.map(accounts::onPlan).orElseGet(accounts::all);
+    /** One page of accounts in id order; one more than {@code size} when there are more after it. */
+    public List<AccountEntity> accounts(Optional<String> planId, Optional<String> after, int size) {
+        return accounts.page(planId, after, size + 1);
     }
 
     public AccountEntity account(String id) {

@@ -5,6 +5,7 @@ import io.flatfare.metering.service.FinanceService;
 import io.flatfare.metering.service.FinanceService.Invoice;
 import io.flatfare.metering.service.FinanceService.UsagePage;
 import io.flatfare.metering.service.MeteringException;
+import io.flatfare.support.api.PageView;
 import jakarta.ws.rs.BeanParam;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
@@ -49,8 +50,6 @@ public class FinanceResource {
             long amountMicros,
             String currency) {}
 
-    record UsagePageView(String object, List<UsageView> data, boolean hasMore, String nextAfter) {}
-
     @GET
     @Path("/usage")
     public Response usage(
@@ -68,7 +67,7 @@ public class FinanceResource {
         List<UsageView> views =
                 page.rows().stream().map(r -> view(r, model, page.currency())).toList();
         if (!csv) {
-            return Response.ok(new UsagePageView("list", views, page.hasMore(), page.nextAfter()))
+            return Response.ok(PageView.of(views, page.nextAfter()))
                     .type(MediaType.APPLICATION_JSON_TYPE)
                     .build();
         }

@@ -9,6 +9,7 @@ import io.flatfare.metering.domain.PlanAssignmentRepository;
 import io.flatfare.metering.domain.PlanRepository;
 import io.flatfare.metering.domain.PlanVersion;
 import io.flatfare.metering.domain.Totals;
+import io.flatfare.support.api.Paging;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 import java.time.Instant;

@@ -3,6 +3,7 @@ package io.flatfare.metering.service;
 import io.flatfare.metering.domain.ReconciliationRepository;
 import io.flatfare.metering.domain.ReconciliationRepository.Difference;
 import io.flatfare.metering.domain.ReconciliationRepository.SourceDay;
+import io.flatfare.support.api.Paging;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 import java.time.LocalDate;

@@ -10,6 +10,8 @@ import io.flatfare.gateway.api.admin.AdminViews.KeyRequest;
 import io.flatfare.gateway.api.admin.AdminViews.KeyView;
 import io.flatfare.gateway.api.admin.AdminViews.NewKeyView;
 import io.flatfare.support.api.ListView;
+import io.flatfare.support.api.PageView;
+import io.flatfare.support.api.Paging;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.ws.rs.Consumes;
@@ -26,6 +28,7 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 
 /** Accounts and their API keys. Authentication is done by {@link AdminAuthFilter}. */
@@ -34,17 +37,31 @@ import java.util.Optional;
 @Consumes(MediaType.APPLICATION_JSON)
 public class AccountAdminResource {
 
+    private static final int DEFAULT_PAGE = 100;
+    private static final int MAX_PAGE = 1000;
+
     private final AccountService accounts;
 
     AccountAdminResource(AccountService accounts) {
         this.accounts = accounts;
     }
 
+    /** In id order, a page at a time: {@code limit} (1 to 1,000, 100 by default), {@code after} = the last id seen. */
     @GET
-    public ListView<AccountView> list(@QueryParam("plan_id") String planId) {
-        return ListView.of(accounts.accounts(Optional.ofNullable(planId)).stream()
-                .map(AccountView::of)
-                .toList());
+    public PageView<AccountView> list(
+            @QueryParam("plan_id") String planId,
+            @QueryParam("after") String after,
+            @QueryParam("limit") String limit) {
+        int size = Paging.size(limit, DEFAULT_PAGE, MAX_PAGE);
+        List<AccountView> page =
+                accounts.accounts(Optional.ofNullable(planId), Optional.ofNullable(after), size).stream()
+                        .map(AccountView::of)
+                        .toList();
+        if (page.size() <= size) {
+            return PageView.of(page, null);
+        }
+        List<AccountView> shown = page.subList(0, size);
+        return PageView.of(shown, shown.getLast().id());
     }
 
     @POST

@@ -244,12 +244,68 @@ class AdminApiTest {
                 .body("name", equalTo("Acme Inc"))
                 .body("disabled", equalTo(false))
                 .body("plan_id", equalTo("standard"));
-        admin().queryParam("plan_id", "standard").get("/admin/accounts").then().body("data.id", hasItem(id));
-        admin().queryParam("plan_id", "developer").get("/admin/accounts").then().body("data.id", not(hasItem(id)));
+        // Other tests share the database: the listings start right before this test's account.
+        String before = id.substring(0, id.length() - 1);
+        admin().queryParam("plan_id", "standard")
+                .queryParam("after", before)
+                .get("/admin/accounts")
+                .then()
+                .body("data.id", hasItem(id));
+        admin().queryParam("plan_id", "developer")
+                .queryParam("after", before)
+                .get("/admin/accounts")
+                .then()
+                .body("data.id", not(hasItem(id)));
 
         String generated = newAccount();
         assertThat(generated).startsWith("acct_");
-        admin().get("/admin/accounts").then().statusCode(200).body("data.id", hasItem(generated));
+        admin().queryParam("after", generated.substring(0, generated.length() - 1))
+                .get("/admin/accounts")
+                .then()
+                .statusCode(200)
+                .body("data.id", hasItem(generated));
+    }
+
+    @Test
+    void accountsAreListedAPageAtATimeInIdOrder() {
+        String plan = unique("paged");
+        admin().body(plan(plan)).post("/admin/plans").then().statusCode(201);
+        for (String suffix : List.of("c", "a", "b")) {
+            admin().body(Map.of("id", plan + "-" + suffix, "name", "Paged " + suffix, "plan_id", plan))
+                    .post("/admin/accounts")
+                    .then()
+                    .statusCode(201);
+        }
+        admin().queryParam("plan_id", plan)
+                .queryParam("limit", 2)
+                .get("/admin/accounts")
+                .then()
+                .statusCode(200)
+                .body("object", equalTo("list"))
+                .body("data.id", equalTo(List.of(plan + "-a", plan + "-b")))
+                .body("has_more", equalTo(true))
+                .body("next_after", equalTo(plan + "-b"));
+        admin().queryParam("plan_id", plan)
+                .queryParam("limit", 2)
+                .queryParam("after", plan + "-b")
+                .get("/admin/accounts")
+                .then()
+                .statusCode(200)
+                .body("data.id", equalTo(List.of(plan + "-c")))
+                .body("has_more", equalTo(false))
+                .body("next_after", nullValue());
+        admin().queryParam("plan_id", plan)
+                .get("/admin/accounts")
+                .then()
+                .body("data.id", equalTo(List.of(plan + "-a", plan + "-b", plan + "-c")));
+        for (String bad : List.of("0", "1001", "abc")) {
+            admin().queryParam("limit", bad)
+                    .get("/admin/accounts")
+                    .then()
+                    .statusCode(400)
+                    .body("error.param", equalTo("limit"))
+                    .body("error.code", equalTo("invalid_value"));
+        }
     }
 
     @Test
