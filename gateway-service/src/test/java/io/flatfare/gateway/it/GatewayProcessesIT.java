@@ -156,6 +156,27 @@ class GatewayProcessesIT {
         }
     }
 
+    @Test
+    void browsersOfOtherOriginsGetNoCorsHeadersByDefault() {
+        Tenant tenant = platform.tenant(gatewayA, null, null);
+        URI models = URI.create(gatewayA.baseUrl() + "/v1/models");
+        HttpResponse<String> preflight = LocalPlatform.send(HttpRequest.newBuilder(models)
+                .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                .header("Origin", "https://elsewhere.example")
+                .header("Access-Control-Request-Method", "GET")
+                .build());
+        HttpResponse<String> answer = LocalPlatform.send(HttpRequest.newBuilder(models)
+                .header("Authorization", tenant.bearer())
+                .header("Origin", "https://elsewhere.example")
+                .build());
+
+        assertThat(preflight.headers().firstValue("access-control-allow-origin"))
+                .isEmpty();
+        // Served as any other request: off means no CORS answer, not a refusal.
+        assertThat(answer.statusCode()).isEqualTo(200);
+        assertThat(answer.headers().firstValue("access-control-allow-origin")).isEmpty();
+    }
+
     private static HttpRequest request(ServiceProcess gateway, String authorization, Map<String, Object> body)
             throws IOException {
         return HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/chat/completions"))
