@@ -12,7 +12,8 @@ import java.util.Set;
  * @param concurrentRequests requests in flight at once for the whole account
  * @param requestsPerMonth monthly request quota (calendar month, UTC)
  * @param maxPromptChars largest prompt (all message contents, or all prompts) in characters
- * @param maxOutputTokens the largest {@code max_tokens} a request may ask for (and the default cap when it asks none)
+ * @param maxOutputTokens the most output tokens of one request, all its {@code n} choices together: each choice may
+ *     ask for this divided by {@code n} (and gets that as its cap when it asks none)
  */
 public record Plan(
         String id,

@@ -26,7 +26,10 @@ final class GenerateRequests {
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
 
-    /** OpenAI's {@code max_tokens} for {@code /v1/completions} when a request sets none (chat has no such default). */
+    /**
+     * OpenAI's {@code max_tokens} for {@code /v1/completions} when a request sets none (or the output cap when that is
+     * smaller); chat has no such default.
+     */
     private static final int COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
     private GenerateRequests() {}
@@ -98,6 +101,7 @@ final class GenerateRequests {
                 .setSampling(sampling(
                         maxTokens,
                         maxParam,
+                        null,
                         plan,
                         model,
                         r.n(),
@@ -127,8 +131,9 @@ final class GenerateRequests {
                 .setModel(model.id())
                 .setPrompt(prompt)
                 .setSampling(sampling(
-                        r.maxTokens() != null ? r.maxTokens() : completionsDefaultMaxTokens(outputCap(plan, model)),
+                        r.maxTokens(),
                         "max_tokens",
+                        COMPLETIONS_DEFAULT_MAX_TOKENS,
                         plan,
                         model,
                         r.n(),
@@ -149,9 +154,11 @@ final class GenerateRequests {
         return request.build();
     }
 
+    /** {@code defaultMaxTokens}: the endpoint's own default when the request sets none (null: up to the cap). */
     private static SamplingParams sampling(
             Integer maxTokens,
             String maxParam,
+            Integer defaultMaxTokens,
             Plan plan,
             ResolvedModel model,
             Integer n,
@@ -162,13 +169,22 @@ final class GenerateRequests {
             Double presencePenalty,
             Double frequencyPenalty,
             Map<String, Double> logitBias) {
-        SamplingParams.Builder s = SamplingParams.newBuilder().setN(n == null ? 1 : n);
-        int cap = outputCap(plan, model);
+        int choices = n == null ? 1 : n;
+        SamplingParams.Builder s = SamplingParams.newBuilder().setN(choices);
+        int cap = outputCap(plan, model, choices);
+        if (maxTokens == null && defaultMaxTokens != null) {
+            maxTokens = cap > 0 ? Math.min(defaultMaxTokens, cap) : defaultMaxTokens;
+        }
         if (maxTokens != null) {
             if (cap > 0 && maxTokens > cap) {
                 throw OpenAiException.invalid(
                         maxParam,
-                        "'" + maxParam + "' is " + maxTokens + "; the most this plan and model allow is " + cap + ".");
+                        choices == 1
+                                ? "'" + maxParam + "' is " + maxTokens + "; the most this plan and model allow is "
+                                        + cap + "."
+                                : "'" + maxParam + "' is " + maxTokens + " for each of " + choices + " choices ('n');"
+                                        + " the most this plan and model allow is " + cap + " per choice (a plan's"
+                                        + " output limit is per request, shared by its choices).");
             }
             s.setMaxTokens(maxTokens);
         } else if (cap > 0) {
@@ -196,17 +212,25 @@ final class GenerateRequests {
         return s.build();
     }
 
-    /** OpenAI's default for the legacy endpoint, or the output cap when that is smaller. */
-    private static int completionsDefaultMaxTokens(int cap) {
-        return cap > 0 ? Math.min(COMPLETIONS_DEFAULT_MAX_TOKENS, cap) : COMPLETIONS_DEFAULT_MAX_TOKENS;
-    }
-
-    /** The smaller of the plan's and the model's output limits; 0 when neither sets one. */
-    private static int outputCap(Plan plan, ResolvedModel model) {
+    /**
+     * The most output tokens each choice may have; 0 when nothing limits it. The model's limit is per completion; the
+     * plan's is per request, shared by its {@code n} choices: at a flat price per request, {@code n} must not multiply
+     * what one request may cost to serve.
+     */
+    private static int outputCap(Plan plan, ResolvedModel model, int choices) {
         int cap = model.maxOutputTokens();
         Integer planCap = plan.maxOutputTokens();
-        if (planCap != null && (cap == 0 || planCap < cap)) {
-            cap = planCap;
+        if (planCap != null) {
+            int perChoice = planCap / choices;
+            if (perChoice < 1) {
+                throw OpenAiException.invalid(
+                        "n",
+                        "'n' is " + choices + "; this plan allows " + planCap
+                                + " output tokens per request, fewer than one per choice.");
+            }
+            if (cap == 0 || perChoice < cap) {
+                cap = perChoice;
+            }
         }
         return cap;
     }

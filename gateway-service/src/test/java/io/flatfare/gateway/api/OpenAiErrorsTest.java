@@ -33,6 +33,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -299,6 +300,35 @@ class OpenAiErrorsTest {
                 "invalid_request_error",
                 "model",
                 "model_not_supported");
+    }
+
+    @Test
+    void aPlansOutputLimitIsPerRequestSharedByItsChoices() {
+        var capped = tenants.create(Set.of(Plan.ALL_MODELS), null, null, null, 8);
+        Map<String, Object> endBanned = Map.of("261", -100); // so that each choice runs up to its limit
+
+        envelope(
+                post(capped.bearer(), chat("n", 2, "max_tokens", 5)),
+                400,
+                "invalid_request_error",
+                "max_tokens",
+                "invalid_value");
+        Map<String, Object> tooMany = new HashMap<>(chat("n", 9));
+        tooMany.remove("max_tokens");
+        envelope(post(capped.bearer(), tooMany), 400, "invalid_request_error", "n", "invalid_value");
+
+        post(capped.bearer(), chat("n", 2, "max_tokens", 4, "logit_bias", endBanned))
+                .then()
+                .statusCode(200)
+                .body("usage.completion_tokens", equalTo(8));
+        // Without max_tokens, each of the n choices gets its share of the plan's limit.
+        Map<String, Object> unset = new HashMap<>(chat("n", 2, "logit_bias", endBanned));
+        unset.remove("max_tokens");
+        post(capped.bearer(), unset)
+                .then()
+                .statusCode(200)
+                .body("choices.finish_reason", equalTo(List.of("length", "length")))
+                .body("usage.completion_tokens", equalTo(8));
     }
 
     @Test
