@@ -78,9 +78,9 @@ public class AccountService {
         plan.updatedAt = clock.instant();
     }
 
-    /** One page of accounts in id order; one more than {@code size} when there are more after it. */
-    public List<AccountEntity> accounts(Optional<String> planId, Optional<String> after, int size) {
-        return accounts.page(planId, after, size + 1);
+    /** Accounts in id order after {@code after} (from the first without one), on the plan when given; at most max. */
+    public List<AccountEntity> accounts(Optional<String> planId, Optional<String> after, int max) {
+        return accounts.page(planId, after, max);
     }
 
     public AccountEntity account(String id) {

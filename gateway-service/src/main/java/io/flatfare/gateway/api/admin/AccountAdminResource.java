@@ -53,8 +53,9 @@ public class AccountAdminResource {
             @QueryParam("after") String after,
             @QueryParam("limit") String limit) {
         int size = Paging.size(limit, DEFAULT_PAGE, MAX_PAGE);
+        // One more than is shown tells whether there is a next page, without a count query.
         List<AccountView> page =
-                accounts.accounts(Optional.ofNullable(planId), Optional.ofNullable(after), size).stream()
+                accounts.accounts(Optional.ofNullable(planId), Optional.ofNullable(after), size + 1).stream()
                         .map(AccountView::of)
                         .toList();
         if (page.size() <= size) {
