@@ -8,6 +8,7 @@ import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Path;
 import jakarta.validation.Validator;
 import java.io.IOException;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.Locale;
 
@@ -47,6 +48,13 @@ public class Bodies {
                         (ConstraintViolation<T> v) -> v.getPropertyPath().toString()));
         if (violation.isPresent()) {
             String param = param(violation.get().getPropertyPath());
+            if (violation.get().getInvalidValue() instanceof Collection<?> list && list.isEmpty()) {
+                throw OpenAiException.invalid(
+                        param,
+                        "Invalid '" + param + "': empty array. Expected an array with minimum length 1, but got an"
+                                + " empty array instead.",
+                        "empty_array");
+            }
             throw OpenAiException.invalid(
                     param,
                     "Invalid value for '" + param + "': " + violation.get().getMessage() + ".");

@@ -308,6 +308,14 @@ final class GenerateRequests {
             return content.asText();
         }
         if (content.isArray()) {
+            if (content.isEmpty()) {
+                // As OpenAI: an array of parts has at least one (an empty message is "" or, for an assistant, null).
+                throw OpenAiException.invalid(
+                        param,
+                        "Invalid '" + param + "': empty array. Expected an array with minimum length 1, but got an"
+                                + " empty array instead.",
+                        "empty_array");
+            }
             StringBuilder text = new StringBuilder();
             for (int j = 0; j < content.size(); j++) {
                 JsonNode part = content.get(j);

@@ -159,7 +159,13 @@ class OpenAiErrorsTest {
                 400,
                 "invalid_request_error",
                 "messages",
-                "invalid_value");
+                "empty_array");
+        envelope(
+                post(tenant.bearer(), chat("messages", List.of(Map.of("role", "user", "content", List.of())))),
+                400,
+                "invalid_request_error",
+                "messages[0].content",
+                "empty_array");
         envelope(
                 post(tenant.bearer(), chat("max_tokens", "many")),
                 400,

@@ -637,8 +637,9 @@ public final class LlamaCppEngine implements InferenceEngine {
         if (dimensions < 0 || dimensions > nativeDimensions) {
             throw new InvalidRequestException(
                     "dimensions",
-                    "dimensions must be between 1 and " + nativeDimensions + " (or 0 for the model's own size), got "
-                            + dimensions + ".");
+                    // 0 is the request's "not set" (the model's own size), not a value a caller spells out.
+                    "'dimensions' must be between 1 and " + nativeDimensions + " for this model (the size of its"
+                            + " embeddings), got " + dimensions + ".");
         }
         int promptTokens = 0;
         for (int i = 0; i < inputs.size(); i++) {
