@@ -54,5 +54,18 @@ public final class Topics {
     public static final String DLQ_PARTITION = "dead-letter-partition";
     public static final String DLQ_OFFSET = "dead-letter-offset";
 
+    /** The dead-letter cause of a billable event that had no price at its time: replayable once it has one. */
+    public static final String DLQ_CAUSE_UNRATEABLE = "unrateable";
+
+    /** The dead-letter cause of a record that can never be recorded (not valid against the event's schema). */
+    public static final String DLQ_CAUSE_INVALID_RECORD = "invalid-record";
+
+    /**
+     * On a usage record that metering replayed from the dead-letter topic: {@code topic/partition/offset} of the
+     * dead letter it came from. The record is otherwise the one the gateway sent (the {@code dead-letter-*}
+     * headers removed).
+     */
+    public static final String REPLAYED_FROM = "flatfare-replayed-from";
+
     private Topics() {}
 }

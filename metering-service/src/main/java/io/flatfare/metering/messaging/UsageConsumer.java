@@ -9,6 +9,7 @@ import io.flatfare.metering.config.MeteringConfig;
 import io.flatfare.metering.service.BatchResult;
 import io.flatfare.metering.service.Intake;
 import io.flatfare.metering.service.LedgerService;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -54,9 +55,13 @@ public class UsageConsumer {
 
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(500);
 
+    /** Dead letters committed, by cause ({@code flatfare_metering_dead_letters_total{cause}} in Prometheus). */
+    static final String DEAD_LETTERS_METRIC = "flatfare.metering.dead.letters";
+
     private final LedgerService ledger;
     private final Map<String, Object> kafkaConfig;
     private final MeteringConfig config;
+    private final MeterRegistry metrics;
     private final Thread thread;
     private volatile boolean stopping;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
@@ -67,10 +72,12 @@ public class UsageConsumer {
     UsageConsumer(
             LedgerService ledger,
             @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig,
-            MeteringConfig config) {
+            MeteringConfig config,
+            MeterRegistry metrics) {
         this.ledger = ledger;
         this.kafkaConfig = kafkaConfig;
         this.config = config;
+        this.metrics = metrics;
         this.kafkaBackoff = config.retryInitialBackoff();
         this.thread = Thread.ofPlatform().name("usage-consumer").unstarted(this::run);
     }
@@ -151,7 +158,7 @@ public class UsageConsumer {
                 valid.add(new Intake(event, record.partition(), record.offset()));
                 byEventId.putIfAbsent(event.eventId(), record);
             } catch (IllegalArgumentException e) {
-                rejected.add(new DeadLetter(record, "invalid-record", e.getMessage()));
+                rejected.add(new DeadLetter(record, Topics.DLQ_CAUSE_INVALID_RECORD, e.getMessage()));
             }
         }
         BatchResult result = recordWithRetries(valid);
@@ -160,7 +167,8 @@ public class UsageConsumer {
         }
         List<DeadLetter> letters = new ArrayList<>(rejected);
         result.unrateable()
-                .forEach((id, reason) -> letters.add(new DeadLetter(byEventId.get(id), "unrateable", reason)));
+                .forEach((id, reason) ->
+                        letters.add(new DeadLetter(byEventId.get(id), Topics.DLQ_CAUSE_UNRATEABLE, reason)));
         try {
             producer.beginTransaction();
             for (RatedUsage rated : result.rated()) {
@@ -173,6 +181,10 @@ public class UsageConsumer {
             // Throws if any send failed, or if the group has moved the partitions on (a stale generation).
             producer.commitTransaction();
             kafkaBackoff = config.retryInitialBackoff();
+            for (DeadLetter letter : letters) {
+                // Unrateable ones wait for a price and a replay (POST /admin/dead-letters/replay): worth an alert.
+                metrics.counter(DEAD_LETTERS_METRIC, "cause", letter.cause()).increment();
+            }
         } catch (WakeupException e) {
             throw e;
         } catch (RuntimeException e) {

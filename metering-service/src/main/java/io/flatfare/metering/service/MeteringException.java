@@ -20,4 +20,8 @@ public class MeteringException extends ApiException {
     public static MeteringException conflict(String param, String code, String message) {
         return new MeteringException(Kind.CONFLICT, message, param, code);
     }
+
+    public static MeteringException unavailable(String code, String message) {
+        return new MeteringException(Kind.UNAVAILABLE, message, null, code);
+    }
 }

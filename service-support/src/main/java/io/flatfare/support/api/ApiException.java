@@ -9,7 +9,9 @@ public class ApiException extends RuntimeException {
     public enum Kind {
         INVALID_ARGUMENT,
         NOT_FOUND,
-        CONFLICT
+        CONFLICT,
+        /** A dependency (a broker, a database) did not answer in time: worth retrying later. */
+        UNAVAILABLE
     }
 
     private final Kind kind;

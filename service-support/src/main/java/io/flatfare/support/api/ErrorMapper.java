@@ -25,6 +25,7 @@ public class ErrorMapper {
                 ApiError.response(400, "invalid_request_error", e.getMessage(), e.param(), e.code());
             case NOT_FOUND -> ApiError.response(404, "not_found_error", e.getMessage(), e.param(), e.code());
             case CONFLICT -> ApiError.response(409, "conflict_error", e.getMessage(), e.param(), e.code());
+            case UNAVAILABLE -> ApiError.response(503, "api_error", e.getMessage(), e.param(), e.code());
         };
     }
 

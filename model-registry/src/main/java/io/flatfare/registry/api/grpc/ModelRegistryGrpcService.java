@@ -103,6 +103,7 @@ public class ModelRegistryGrpcService implements ModelRegistry {
                 case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT;
                 case NOT_FOUND -> Status.NOT_FOUND;
                 case CONFLICT -> Status.ALREADY_EXISTS;
+                case UNAVAILABLE -> Status.UNAVAILABLE;
             };
             return status.withDescription(e.getMessage()).asRuntimeException();
         }
