@@ -6,33 +6,22 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /** The Grafana dashboard queries metrics the services really export, and shows every Flatfare metric. */
 class DashboardTest {
 
-    private static final List<String> SERVICES =
-            List.of("gateway-service", "inference-service", "model-registry", "metering-service");
-
-    /** Micrometer meters registered in the services' code, by their dotted names. */
-    private static final Pattern METER = Pattern.compile("(?:builder|gauge)\\(\\s*\"(flatfare\\.[a-z]+\\.[a-z.]+)\"");
-
     private static final Pattern QUERIED = Pattern.compile("\\bflatfare_[a-z_]+");
 
     @Test
     void everyQueriedFlatfareMetricIsExportedAndEveryExportedOneIsShown() throws IOException {
-        Set<String> meters = metersInCode();
+        Set<String> meters = ExportedMetrics.metersInCode();
         assertThat(meters)
                 .contains(
                         "flatfare.gateway.requests",
@@ -59,13 +48,13 @@ class DashboardTest {
 
         Set<String> exported = new HashSet<>();
         for (String meter : meters) {
-            exported.addAll(prometheusNames(meter));
+            exported.addAll(ExportedMetrics.prometheusNames(meter));
         }
         assertThat(exported).as("Prometheus names of the services' meters").containsAll(queried);
 
         Set<String> shown = new HashSet<>();
         for (String meter : meters) {
-            if (prometheusNames(meter).stream().anyMatch(queried::contains)) {
+            if (ExportedMetrics.prometheusNames(meter).stream().anyMatch(queried::contains)) {
                 shown.add(meter);
             }
         }
@@ -84,38 +73,5 @@ class DashboardTest {
         assertThat(Chart.renderWith(Map.of("monitoring.dashboard.enabled", false))
                         .find(ConfigMap.class, Chart.fullName("dashboard")))
                 .isEmpty();
-    }
-
-    /** How Micrometer's Prometheus registry names a meter: counters _total, timers _seconds_*, summaries _count... */
-    private static Set<String> prometheusNames(String meter) {
-        String base = meter.replace('.', '_');
-        Set<String> names = new HashSet<>();
-        for (String stem : List.of(base, base + "_seconds")) {
-            names.add(stem);
-            for (String suffix : List.of("_total", "_bucket", "_count", "_sum", "_max")) {
-                names.add(stem + suffix);
-            }
-        }
-        return names;
-    }
-
-    private static Set<String> metersInCode() throws IOException {
-        Set<String> meters = new TreeSet<>();
-        for (String service : SERVICES) {
-            Path sources = Chart.REPOSITORY.resolve(service).resolve("src/main/java");
-            try (Stream<Path> files = Files.walk(sources)) {
-                files.filter(p -> p.toString().endsWith(".java")).forEach(file -> {
-                    try {
-                        Matcher m = METER.matcher(Files.readString(file));
-                        while (m.find()) {
-                            meters.add(m.group(1));
-                        }
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                });
-            }
-        }
-        return meters;
     }
 }

@@ -3,6 +3,7 @@ package io.flatfare.metering.messaging;
 import io.flatfare.contracts.events.Topics;
 import io.flatfare.metering.config.MeteringConfig;
 import io.flatfare.metering.service.MeteringException;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
 import io.smallrye.common.annotation.Identifier;
@@ -52,16 +53,15 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 @ApplicationScoped
 public class DeadLetterReplay {
 
-    /** Replayed records, by the dead-letter cause they had ({@code flatfare_metering_dead_letters_replayed_total}). */
-    static final String REPLAYED_METRIC = "flatfare.metering.dead.letters.replayed";
-
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(200);
     private static final int MAX_POLL_RECORDS = 1000;
     private static final String DEAD_LETTER_HEADER_PREFIX = "dead-letter-";
 
     private final Map<String, Object> kafkaConfig;
     private final MeteringConfig config;
-    private final MeterRegistry metrics;
+    /** Dead letters put back on the usage topic ({@code flatfare_metering_dead_letters_replayed_total}). */
+    private final Counter replayedCounter;
+
     private final ReentrantLock running = new ReentrantLock();
 
     DeadLetterReplay(
@@ -70,7 +70,9 @@ public class DeadLetterReplay {
             MeterRegistry metrics) {
         this.kafkaConfig = kafkaConfig;
         this.config = config;
-        this.metrics = metrics;
+        this.replayedCounter = Counter.builder("flatfare.metering.dead.letters.replayed")
+                .description("Unrateable dead letters put back on the usage topic by a replay")
+                .register(metrics);
     }
 
     /**
@@ -191,7 +193,7 @@ public class DeadLetterReplay {
             producer.commitTransaction();
         }
         boolean hasMore = partitions.stream().anyMatch(p -> next.get(p) < end.get(p));
-        metrics.counter(REPLAYED_METRIC).increment(replayed);
+        replayedCounter.increment(replayed);
         Log.infof(
                 "Replayed %d dead letters onto %s; passed over %s; more left: %s",
                 replayed, Topics.USAGE, passedOver, hasMore);

@@ -9,7 +9,9 @@ import io.flatfare.metering.config.MeteringConfig;
 import io.flatfare.metering.service.BatchResult;
 import io.flatfare.metering.service.Intake;
 import io.flatfare.metering.service.LedgerService;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -25,6 +27,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Executors;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -55,17 +58,22 @@ public class UsageConsumer {
 
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(500);
 
-    /** Dead letters committed, by cause ({@code flatfare_metering_dead_letters_total{cause}} in Prometheus). */
-    static final String DEAD_LETTERS_METRIC = "flatfare.metering.dead.letters";
+    /** How often the Kafka client's metrics are looked at again for new ones (partitions assigned later). */
+    private static final Duration METRICS_REFRESH = Duration.ofSeconds(5);
 
     private final LedgerService ledger;
     private final Map<String, Object> kafkaConfig;
     private final MeteringConfig config;
+    /** Dead letters committed, by cause ({@code flatfare_metering_dead_letters_total{cause}}); 0 from the start. */
+    private final Map<String, Counter> deadLetters = new HashMap<>();
+
     private final MeterRegistry metrics;
+
     private final Thread thread;
     private volatile boolean stopping;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
     private volatile KafkaProducer<byte[], byte[]> producer;
+    private KafkaClientMetrics consumerMetrics;
     private Duration kafkaBackoff;
     private boolean expectRepeats = true;
 
@@ -78,6 +86,15 @@ public class UsageConsumer {
         this.kafkaConfig = kafkaConfig;
         this.config = config;
         this.metrics = metrics;
+        for (String cause : List.of(Topics.DLQ_CAUSE_INVALID_RECORD, Topics.DLQ_CAUSE_UNRATEABLE)) {
+            deadLetters.put(
+                    cause,
+                    Counter.builder("flatfare.metering.dead.letters")
+                            .description("Usage records dead-lettered, by cause; unrateable ones wait for a price"
+                                    + " and a replay")
+                            .tag("cause", cause)
+                            .register(metrics));
+        }
         this.kafkaBackoff = config.retryInitialBackoff();
         this.thread = Thread.ofPlatform().name("usage-consumer").unstarted(this::run);
     }
@@ -128,6 +145,16 @@ public class UsageConsumer {
                     producer = newProducer();
                 }
                 consumer = new KafkaConsumer<>(consumerConfig());
+                // The client's own metrics, the consumer lag among them (records-lag-max per partition).
+                consumerMetrics = new KafkaClientMetrics(
+                        consumer,
+                        List.of(),
+                        Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform()
+                                .name("usage-consumer-metrics")
+                                .daemon()
+                                .factory()),
+                        METRICS_REFRESH);
+                consumerMetrics.bindTo(metrics);
                 consumer.subscribe(List.of(Topics.USAGE));
                 while (!stopping) {
                     ConsumerRecords<byte[], byte[]> records = consumer.poll(POLL_TIMEOUT);
@@ -183,7 +210,7 @@ public class UsageConsumer {
             kafkaBackoff = config.retryInitialBackoff();
             for (DeadLetter letter : letters) {
                 // Unrateable ones wait for a price and a replay (POST /admin/dead-letters/replay): worth an alert.
-                metrics.counter(DEAD_LETTERS_METRIC, "cause", letter.cause()).increment();
+                deadLetters.get(letter.cause()).increment();
             }
         } catch (WakeupException e) {
             throw e;
@@ -280,6 +307,11 @@ public class UsageConsumer {
     }
 
     private void closeClients() {
+        if (consumerMetrics != null) {
+            // Removes its meters, and stops its scheduler.
+            consumerMetrics.close();
+            consumerMetrics = null;
+        }
         KafkaConsumer<byte[], byte[]> current = consumer;
         consumer = null;
         if (current != null) {
