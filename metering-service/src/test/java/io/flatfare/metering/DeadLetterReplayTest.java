@@ -55,7 +55,14 @@ class DeadLetterReplayTest {
     }
 
     static JsonPath replay(String limit) {
+        return replay(null, limit);
+    }
+
+    static JsonPath replay(String cause, String limit) {
         var request = given().header("Authorization", "Bearer test-admin-token");
+        if (cause != null) {
+            request.queryParam("cause", cause);
+        }
         if (limit != null) {
             request.queryParam("limit", limit);
         }
@@ -158,13 +165,50 @@ class DeadLetterReplayTest {
         assertThat(month(account)).isEqualTo(new Totals(3, 3, 0, 3_000));
     }
 
+    /**
+     * Records metering refused as invalid go back only when asked for by cause (after an upgrade that understands
+     * them), with a cursor of their own: replays of unrateable ones pass over them without moving it.
+     */
     @Test
-    void theReplayNeedsTheAdminTokenAndASaneLimit() {
+    void invalidRecordsAreReplayedOnlyWhenAskedForAndHaveTheirOwnCursor() {
+        String account = unique("acct");
+        String body = "{\"schema_version\":\"9.0\",\"account_id\":\"" + account + "\"}";
+        TestKafka.sendRaw(List.of(new ProducerRecord<>(
+                Topics.USAGE, account.getBytes(StandardCharsets.UTF_8), body.getBytes(StandardCharsets.UTF_8))));
+        assertThat(deadLetters(account, 1))
+                .extracting(r -> TestKafka.header(r, Topics.DLQ_CAUSE))
+                .containsExactly("invalid-record");
+
+        replayAll();
+        assertThat(TestKafka.readUntil(Topics.USAGE, r -> account.equals(TestKafka.key(r)), kept -> !kept.isEmpty()))
+                .as("an unrateable replay leaves it")
+                .hasSize(1);
+
+        await().atMost(Duration.ofSeconds(60))
+                .until(() -> !replay("invalid-record", null).getBoolean("has_more"));
+        List<ConsumerRecord<byte[], byte[]>> usage =
+                TestKafka.readUntil(Topics.USAGE, r -> account.equals(TestKafka.key(r)), kept -> kept.size() >= 2);
+        assertThat(usage).hasSize(2);
+        assertThat(new String(usage.get(1).value(), StandardCharsets.UTF_8)).isEqualTo(body);
+        assertThat(TestKafka.header(usage.get(1), Topics.REPLAYED_FROM)).startsWith(Topics.USAGE_DLQ + "/");
+        // Still not an event this metering knows: refused again, never recorded.
+        assertThat(deadLetters(account, 2)).hasSize(2);
+        assertThat(ledgerRows(account)).isZero();
+    }
+
+    @Test
+    void theReplayNeedsTheAdminTokenAKnownCauseAndASaneLimit() {
         given().post("/admin/dead-letters/replay").then().statusCode(401);
         given().header("Authorization", "Bearer test-finance-token")
                 .post("/admin/dead-letters/replay")
                 .then()
                 .statusCode(403);
+        given().header("Authorization", "Bearer test-admin-token")
+                .queryParam("cause", "whatever")
+                .post("/admin/dead-letters/replay")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("cause"));
         for (String limit : List.of("0", "100001", "lots")) {
             given().header("Authorization", "Bearer test-admin-token")
                     .queryParam("limit", limit)

@@ -1,5 +1,6 @@
 package io.flatfare.metering.api;
 
+import io.flatfare.contracts.events.Topics;
 import io.flatfare.metering.messaging.DeadLetterReplay;
 import io.flatfare.support.api.Paging;
 import jakarta.ws.rs.POST;
@@ -11,8 +12,8 @@ import java.time.Duration;
 import java.util.Map;
 
 /**
- * Dead letters back into metering once they can be rated ({@link DeadLetterReplay}). Guarded by
- * {@link AdminAuthFilter}.
+ * Dead letters of one cause ({@code unrateable} unless {@code cause} says otherwise) back into metering once they
+ * can be rated ({@link DeadLetterReplay}). Guarded by {@link AdminAuthFilter}.
  */
 @Path("/admin/dead-letters")
 @Produces(MediaType.APPLICATION_JSON)
@@ -35,8 +36,11 @@ public class DeadLetterResource {
 
     @POST
     @Path("/replay")
-    public ReplayView replay(@QueryParam("limit") String limit) {
-        var result = replay.replay(Paging.size(limit, DEFAULT_LIMIT, MAX_LIMIT), MAX_TIME);
+    public ReplayView replay(@QueryParam("cause") String cause, @QueryParam("limit") String limit) {
+        var result = replay.replay(
+                cause == null ? Topics.DLQ_CAUSE_UNRATEABLE : cause,
+                Paging.size(limit, DEFAULT_LIMIT, MAX_LIMIT),
+                MAX_TIME);
         return new ReplayView("dead_letter_replay", result.replayed(), result.passedOver(), result.hasMore());
     }
 }

@@ -34,21 +34,22 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
- * Moves the dead letters that can be rated later back onto {@code flatfare.usage.v1}: those of cause
- * {@code unrateable}, billable events whose tier had no price at their time, once an operator has added the price.
- * Without this they would stay on the dead-letter topic until its retention deletes them: requests served and
- * never billed.
+ * Moves dead letters of one cause back onto {@code flatfare.usage.v1}: {@code unrateable} ones, billable events
+ * whose tier had no price at their time, once an operator has added the price; or {@code invalid-record} ones once
+ * metering understands them (a gateway of a newer release wrote events an older metering refused). Without this
+ * they would stay on the dead-letter topic until its retention deletes them: requests served and never billed.
  *
- * <p>A replay reads the dead-letter topic from where the previous one stopped (the offsets of its own consumer
- * group, {@code <group-id>-dlq-replay}) up to the topic's end as it was when the replay began, so that what the
- * usage consumer dead-letters again meanwhile (a tier still without a price) waits for the next replay instead of
- * going round in a loop. Each poll batch is one Kafka transaction: its unrateable records sent to the usage topic
- * together with the replay group's offsets past them, so a dead letter is moved exactly once even when the replica
- * dies halfway, and the ledger (one row per event id) would absorb a repeat anyway. Records of any other cause can
- * never be rated: they are passed over, counted by cause, and stay on the dead-letter topic for inspection.
+ * <p>A replay reads the dead-letter topic from where the previous one of its cause stopped (the offsets of that
+ * cause's own consumer group, {@code <group-id>-dlq-replay-<cause>}) up to the topic's end as it was when the
+ * replay began, so that what the usage consumer dead-letters again meanwhile (a tier still without a price) waits
+ * for the next replay instead of going round in a loop. Each poll batch is one Kafka transaction: its records of
+ * the cause sent to the usage topic together with the cursor's offsets past them, so a dead letter is moved
+ * exactly once even when the replica dies halfway, and the ledger (one row per event id) would absorb a repeat
+ * anyway. Records of the other causes are passed over, counted by cause, and wait for their own cursor.
  *
- * <p>The replays of all replicas share one transactional id, so two at once fence each other: the later one goes
- * on from where the earlier one's last committed batch left off, and the earlier one stops with a conflict.
+ * <p>The replays of one cause on all replicas share one transactional id, so two at once fence each other: the
+ * later one goes on from where the earlier one's last committed batch left off, and the earlier one stops with a
+ * conflict.
  */
 @ApplicationScoped
 public class DeadLetterReplay {
@@ -56,6 +57,9 @@ public class DeadLetterReplay {
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(200);
     private static final int MAX_POLL_RECORDS = 1000;
     private static final String DEAD_LETTER_HEADER_PREFIX = "dead-letter-";
+
+    /** The causes a replay can take back. */
+    public static final List<String> CAUSES = List.of(Topics.DLQ_CAUSE_UNRATEABLE, Topics.DLQ_CAUSE_INVALID_RECORD);
 
     private final Map<String, Object> kafkaConfig;
     private final MeteringConfig config;
@@ -85,18 +89,21 @@ public class DeadLetterReplay {
      * Replays at most {@code limit} dead letters (read, replayed or passed over), for at most {@code maxTime}; what
      * a replay cut short has moved stays moved, and the next call goes on from there.
      */
-    public Result replay(int limit, Duration maxTime) {
+    public Result replay(String cause, int limit, Duration maxTime) {
+        if (!CAUSES.contains(cause)) {
+            throw MeteringException.invalid("cause", "'cause' must be one of " + CAUSES + ".");
+        }
         if (!running.tryLock()) {
             throw MeteringException.conflict(
                     null, "replay_in_progress", "A replay of the dead letters is running on this replica already.");
         }
         KafkaProducer<byte[], byte[]> producer = null;
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerConfig())) {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerConfig(cause))) {
             // First the producer: its initTransactions fences any replay still running elsewhere and settles its
             // open transaction, so the offsets read next are where that one really stopped.
-            producer = new KafkaProducer<>(producerConfig());
+            producer = new KafkaProducer<>(producerConfig(cause));
             producer.initTransactions();
-            return replay(consumer, producer, limit, System.nanoTime() + maxTime.toNanos());
+            return replay(consumer, producer, cause, limit, System.nanoTime() + maxTime.toNanos());
         } catch (ProducerFencedException | InvalidProducerEpochException e) {
             throw MeteringException.conflict(
                     null,
@@ -116,7 +123,11 @@ public class DeadLetterReplay {
     }
 
     private Result replay(
-            KafkaConsumer<byte[], byte[]> consumer, KafkaProducer<byte[], byte[]> producer, int limit, long deadline) {
+            KafkaConsumer<byte[], byte[]> consumer,
+            KafkaProducer<byte[], byte[]> producer,
+            String wanted,
+            int limit,
+            long deadline) {
         List<TopicPartition> partitions = consumer.partitionsFor(Topics.USAGE_DLQ).stream()
                 .map(info -> new TopicPartition(info.topic(), info.partition()))
                 .toList();
@@ -162,7 +173,7 @@ public class DeadLetterReplay {
                     }
                     read++;
                     String cause = header(record, Topics.DLQ_CAUSE);
-                    if (Topics.DLQ_CAUSE_UNRATEABLE.equals(cause)) {
+                    if (wanted.equals(cause)) {
                         if (!inTransaction) {
                             producer.beginTransaction();
                             inTransaction = true;
@@ -219,9 +230,9 @@ public class DeadLetterReplay {
         return header == null ? null : new String(header.value(), StandardCharsets.UTF_8);
     }
 
-    private Map<String, Object> consumerConfig() {
+    private Map<String, Object> consumerConfig(String cause) {
         Map<String, Object> settings = new HashMap<>(kafkaConfig);
-        settings.put(ConsumerConfig.GROUP_ID_CONFIG, replayId());
+        settings.put(ConsumerConfig.GROUP_ID_CONFIG, replayId(cause));
         settings.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         settings.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         // Reads no dead letter of a batch the usage consumer has not committed, and waits for stable offsets.
@@ -233,10 +244,10 @@ public class DeadLetterReplay {
         return settings;
     }
 
-    private Map<String, Object> producerConfig() {
+    private Map<String, Object> producerConfig(String cause) {
         Map<String, Object> settings = new HashMap<>(kafkaConfig);
         // One id for the replays of every replica: a second replay fences the first (see the class comment).
-        settings.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, replayId());
+        settings.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, replayId(cause));
         settings.put(ProducerConfig.ACKS_CONFIG, "all");
         settings.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         settings.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000);
@@ -245,7 +256,8 @@ public class DeadLetterReplay {
         return settings;
     }
 
-    private String replayId() {
-        return config.groupId() + "-dlq-replay";
+    /** One cursor per cause: a replay of one cause passes over the others' records without moving their cursor. */
+    private String replayId(String cause) {
+        return config.groupId() + "-dlq-replay-" + cause;
     }
 }
