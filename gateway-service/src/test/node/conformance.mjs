@@ -135,6 +135,38 @@ check('models', async () => {
   expect(one.id === model && one.object === 'model' && typeof one.owned_by === 'string', 'retrieve');
 });
 
+check('responses', async () => {
+  const r = await client.responses.create({
+    model,
+    instructions: 'You are terse.',
+    input: [{ role: 'user', content: 'Say hello' }],
+    max_output_tokens: 8,
+  });
+  expect(r.id.startsWith('resp_'), `id ${r.id}`);
+  expect(r.object === 'response', `object ${r.object}`);
+  expect(['completed', 'incomplete'].includes(r.status), `status ${r.status}`);
+  // The SDK's own helper, computed from the output items.
+  expect(typeof r.output_text === 'string' && r.output_text === r.output[0].content[0].text, 'output_text');
+  expect(r.usage.total_tokens === r.usage.input_tokens + r.usage.output_tokens, 'usage adds up');
+  expect(r.usage.output_tokens <= 8, 'max_output_tokens honoured');
+});
+
+check('responses-stream', async () => {
+  // The SDK's stream helper rebuilds the response from the events and checks their order as it goes.
+  const stream = client.responses.stream({ model, input: 'Stream please', max_output_tokens: 12 });
+  let text = '';
+  const types = [];
+  for await (const event of stream) {
+    types.push(event.type);
+    if (event.type === 'response.output_text.delta') text += event.delta;
+  }
+  const final = await stream.finalResponse();
+  expect(types[0] === 'response.created', `first event ${types[0]}`);
+  expect(types.at(-1) === `response.${final.status}`, `last event ${types.at(-1)}`);
+  expect(final.output_text === text, 'the deltas add up to the final text');
+  expect(final.usage.output_tokens > 0, 'usage');
+});
+
 const expectError = async (name, errorClass, status, fn) => {
   check(name, async () => {
     try {
@@ -155,6 +187,9 @@ expectError('error-401', OpenAI.AuthenticationError, 401, () =>
   new OpenAI({ baseURL, apiKey: 'sk-ff-not-a-real-key', maxRetries: 0 }).models.list());
 expectError('error-404', OpenAI.NotFoundError, 404, () =>
   client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }));
+expectError('error-400-responses', OpenAI.BadRequestError, 400, () =>
+  client.responses.create({ model, input: 'x', previous_response_id: 'resp_123' }));
+expectError('error-404-responses', OpenAI.NotFoundError, 404, () => client.responses.retrieve('resp_123'));
 // Default retries on: x-should-retry: false must stop the SDK from retrying a quota that will not refill.
 expectError('error-429', OpenAI.RateLimitError, 429, () =>
   new OpenAI({ baseURL, apiKey: env('FLATFARE_EXHAUSTED_API_KEY') }).chat.completions.create({

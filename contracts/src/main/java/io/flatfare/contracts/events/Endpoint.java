@@ -11,7 +11,8 @@ public enum Endpoint {
     COMPLETIONS("/v1/completions"),
     EMBEDDINGS("/v1/embeddings"),
     AUDIO_TRANSCRIPTIONS("/v1/audio/transcriptions"),
-    IMAGES_GENERATIONS("/v1/images/generations");
+    IMAGES_GENERATIONS("/v1/images/generations"),
+    RESPONSES("/v1/responses");
 
     private final String path;
 

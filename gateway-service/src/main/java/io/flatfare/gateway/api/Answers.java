@@ -1,19 +1,15 @@
 package io.flatfare.gateway.api;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.contracts.events.Outcome;
 import io.flatfare.contracts.inference.v1.GenerateResponse;
 import io.flatfare.gateway.config.ApiConfig;
 import io.flatfare.gateway.routing.UpstreamException;
 import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.V1Call;
-import io.flatfare.support.api.ApiError;
 import io.smallrye.mutiny.Multi;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.io.UncheckedIOException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -26,20 +22,18 @@ class Answers {
 
     private final V1Guard guard;
     private final CallLifecycle lifecycle;
-    private final ObjectMapper json;
     private final ApiConfig config;
     private final Vertx vertx;
 
-    Answers(V1Guard guard, CallLifecycle lifecycle, ObjectMapper json, ApiConfig config, Vertx vertx) {
+    Answers(V1Guard guard, CallLifecycle lifecycle, ApiConfig config, Vertx vertx) {
         this.guard = guard;
         this.lifecycle = lifecycle;
-        this.json = json;
         this.config = config;
         this.vertx = vertx;
     }
 
     /** The whole answer as one JSON frame. */
-    Multi<Buffer> collect(V1Call call, Completions out, Multi<GenerateResponse> events) {
+    Multi<Buffer> collect(V1Call call, AnswerWriter out, Multi<GenerateResponse> events) {
         return Multi.createFrom()
                 .uni(events.onItem().invoke(out::accept).collect().last().map(ignored -> {
                     Buffer body = Buffer.buffer(out.response());
@@ -53,13 +47,13 @@ class Answers {
     }
 
     /**
-     * SSE chunks, keep-alive comments until the first, {@code [DONE]} at the end; a failure after the first frame is
-     * an SSE error event.
+     * SSE frames, keep-alive comments until the first, the writer's end; a failure after the first frame is the
+     * writer's error event.
      */
-    Multi<Buffer> stream(V1Call call, Completions out, Multi<GenerateResponse> events) {
+    Multi<Buffer> stream(V1Call call, AnswerWriter out, Multi<GenerateResponse> events) {
         AtomicBoolean started = new AtomicBoolean();
         Multi<Buffer> frames =
-                events.onItem().transformToIterable(out::chunks).onCompletion().continueWith(out::end);
+                events.onItem().transformToIterable(out::frames).onCompletion().continueWith(out::end);
         return Sse.withKeepAlive(frames, config.streamKeepAlive(), vertx)
                 .onItem()
                 .invoke(() -> started.set(true))
@@ -75,18 +69,9 @@ class Answers {
                     boolean timeout = failure instanceof UpstreamException u
                             && u.kind() == UpstreamException.Kind.DEADLINE_EXCEEDED;
                     lifecycle.finish(call, timeout ? Outcome.TIMEOUT : Outcome.FAILED, 200, true);
-                    return Multi.createFrom().item(Sse.data(errorJson(error)));
+                    return Multi.createFrom().item(out.failure(error));
                 })
                 .onCancellation()
                 .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, started.get() ? 200 : 499, true));
-    }
-
-    private byte[] errorJson(OpenAiException error) {
-        try {
-            return json.writeValueAsBytes(
-                    new ApiError(new ApiError.Body(error.getMessage(), error.type(), error.param(), error.code())));
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

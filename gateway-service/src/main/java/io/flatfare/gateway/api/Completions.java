@@ -18,7 +18,7 @@ import java.util.List;
  * {@link #response}) or SSE chunks ({@link #chunks} per event, then {@link #end}). One instance per request; events
  * arrive in order from one thread at a time.
  */
-final class Completions {
+final class Completions implements AnswerWriter {
 
     private final ObjectMapper json;
     private final ChoiceFormat format;
@@ -43,8 +43,8 @@ final class Completions {
         this.started = new boolean[call.n()];
     }
 
-    /** Collects one event for a whole-JSON response. */
-    void accept(GenerateResponse event) {
+    @Override
+    public void accept(GenerateResponse event) {
         fingerprint(event);
         switch (event.getEventCase()) {
             case DELTA -> {
@@ -63,8 +63,8 @@ final class Completions {
         }
     }
 
-    /** The JSON response after every event was accepted. */
-    byte[] response() {
+    @Override
+    public byte[] response() {
         ObjectNode root = header(format.object());
         ArrayNode choices = root.putArray("choices");
         for (int i = 0; i < texts.length; i++) {
@@ -78,8 +78,9 @@ final class Completions {
         return bytes(root);
     }
 
-    /** The SSE frames for one event of a stream (none for the final accounting event). */
-    List<Buffer> chunks(GenerateResponse event) {
+    /** The SSE chunks for one event of a stream (none for the final accounting event). */
+    @Override
+    public List<Buffer> frames(GenerateResponse event) {
         fingerprint(event);
         List<Buffer> out = new ArrayList<>(2);
         switch (event.getEventCase()) {
@@ -100,7 +101,8 @@ final class Completions {
     }
 
     /** The frames that close a successful stream: the usage chunk when asked for, then {@code [DONE]}. */
-    List<Buffer> end() {
+    @Override
+    public List<Buffer> end() {
         List<Buffer> out = new ArrayList<>(2);
         if (includeUsage) {
             ObjectNode root = header(format.chunkObject());
@@ -110,6 +112,12 @@ final class Completions {
         }
         out.add(Sse.done());
         return out;
+    }
+
+    /** {@code data: {"error":{…}}}: the SDKs raise it as an API error. */
+    @Override
+    public Buffer failure(OpenAiException error) {
+        return Sse.data(bytes(error.envelope(json)));
     }
 
     private Buffer chunk(int index, String text, String finishReason) {

@@ -10,6 +10,7 @@ import io.flatfare.contracts.inference.v1.SamplingParams;
 import io.flatfare.gateway.account.Plan;
 import io.flatfare.gateway.api.dto.ChatCompletionRequest;
 import io.flatfare.gateway.api.dto.CompletionRequest;
+import io.flatfare.gateway.api.dto.ResponseRequest;
 import io.flatfare.gateway.routing.ResolvedModel;
 import io.flatfare.gateway.service.V1Call;
 import java.time.Instant;
@@ -25,6 +26,11 @@ import java.util.Set;
 final class GenerateRequests {
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
+
+    private static final Set<String> CHAT_TEXT_PARTS = Set.of("text");
+
+    /** The Responses API's text parts: {@code input_text}, and {@code output_text} in earlier assistant turns. */
+    private static final Set<String> RESPONSES_TEXT_PARTS = Set.of("input_text", "output_text");
 
     /**
      * OpenAI's {@code max_tokens} for {@code /v1/completions} when a request sets none (or the output cap when that is
@@ -117,6 +123,136 @@ final class GenerateRequests {
             request.setResponseFormat(responseFormat(r.responseFormat()));
         }
         return request.build();
+    }
+
+    /**
+     * {@code POST /v1/responses}, stateless: {@code instructions} as the first system message, then {@code input} (a
+     * string, one user message; or message items). What needs stored responses or tools is a 400 naming the field.
+     */
+    static GenerateRequest responses(ResponseRequest r, V1Call call, Plan plan, ResolvedModel model, Instant deadline) {
+        unsupported(r.tools(), "tools", "Tools are not supported yet.");
+        if (r.toolChoice() != null
+                && !r.toolChoice().isNull()
+                && !(r.toolChoice().isTextual()
+                        && Set.of("auto", "none").contains(r.toolChoice().asText()))) {
+            throw OpenAiException.unsupported("tool_choice", "Tools are not supported yet.");
+        }
+        if (r.previousResponseId() != null) {
+            throw OpenAiException.unsupported(
+                    "previous_response_id",
+                    "Responses are not stored by this server: send the whole conversation in 'input'.");
+        }
+        unsupported(
+                r.conversation(),
+                "conversation",
+                "Conversations are not stored by this server: send the whole conversation in 'input'.");
+        if (Boolean.TRUE.equals(r.background())) {
+            throw OpenAiException.unsupported("background", "Background responses are not supported.");
+        }
+        unsupported(r.include(), "include", "'include' asks for output this server does not produce.");
+        unsupported(r.prompt(), "prompt", "Stored prompt templates are not supported.");
+        if (r.topLogprobs() != null) {
+            throw OpenAiException.unsupported("top_logprobs", "logprobs are not supported by this model server yet.");
+        }
+        if ("auto".equals(r.truncation())) {
+            throw OpenAiException.unsupported(
+                    "truncation", "Automatic truncation is not supported; a prompt over the context is a 400.");
+        }
+
+        ChatInput.Builder input = ChatInput.newBuilder();
+        long promptChars = 0;
+        if (r.instructions() != null) {
+            input.addMessages(ChatMessage.newBuilder().setRole("system").setContent(r.instructions()));
+            promptChars += r.instructions().length();
+        }
+        JsonNode items = r.input();
+        if (items.isTextual()) {
+            input.addMessages(ChatMessage.newBuilder().setRole("user").setContent(items.asText()));
+            promptChars += items.asText().length();
+        } else if (items.isArray()) {
+            if (items.isEmpty()) {
+                throw OpenAiException.invalid(
+                        "input",
+                        "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty"
+                                + " array instead.",
+                        "empty_array");
+            }
+            for (int i = 0; i < items.size(); i++) {
+                String param = "input[" + i + "]";
+                JsonNode item = items.get(i);
+                String type = item.path("type").asText("message");
+                if (!item.isObject() || !"message".equals(type)) {
+                    throw OpenAiException.unsupported(
+                            param + ".type",
+                            "Input items of type '" + type + "' are not supported yet; only messages are.");
+                }
+                String role = item.path("role").asText("");
+                if (!ROLES.contains(role)) {
+                    throw OpenAiException.invalid(
+                            param + ".role",
+                            "Invalid value for '" + param + ".role': must be system, developer, user or assistant.");
+                }
+                String text = content(item.get("content"), param + ".content", false, RESPONSES_TEXT_PARTS);
+                promptChars += text.length();
+                input.addMessages(ChatMessage.newBuilder()
+                        .setRole("developer".equals(role) ? "system" : role)
+                        .setContent(text));
+            }
+        } else {
+            throw OpenAiException.invalid("input", "'input' must be a string or an array of input items.");
+        }
+        checkPromptSize(promptChars, plan, "input");
+
+        GenerateRequest.Builder request = GenerateRequest.newBuilder()
+                .setRequestId(call.eventId())
+                .setModel(model.id())
+                .setChat(input)
+                .setSampling(sampling(
+                        r.maxOutputTokens(),
+                        "max_output_tokens",
+                        null,
+                        plan,
+                        model,
+                        1,
+                        r.temperature(),
+                        r.topP(),
+                        null,
+                        null,
+                        null,
+                        null,
+                        null))
+                .setDeadline(timestamp(deadline));
+        if (r.text() != null && r.text().format() != null) {
+            request.setResponseFormat(textFormat(r.text().format()));
+        }
+        return request.build();
+    }
+
+    private static ResponseFormat textFormat(ResponseRequest.Format f) {
+        return switch (f.type()) {
+            case "json_object" ->
+                ResponseFormat.newBuilder()
+                        .setType(ResponseFormat.Type.JSON_OBJECT)
+                        .build();
+            case "json_schema" -> {
+                if (f.name() == null) {
+                    throw OpenAiException.invalid(
+                            "text.format.name", "'text.format.name' is required when the type is json_schema.");
+                }
+                if (f.schema() == null || !f.schema().isObject()) {
+                    throw OpenAiException.invalid(
+                            "text.format.schema", "'text.format.schema' must be a JSON schema object.");
+                }
+                yield ResponseFormat.newBuilder()
+                        .setType(ResponseFormat.Type.JSON_SCHEMA)
+                        .setSchemaName(f.name())
+                        .setJsonSchema(f.schema().toString())
+                        .setStrict(Boolean.TRUE.equals(f.strict()))
+                        .build();
+            }
+            default ->
+                ResponseFormat.newBuilder().setType(ResponseFormat.Type.TEXT).build();
+        };
     }
 
     static GenerateRequest completion(
@@ -298,6 +434,11 @@ final class GenerateRequests {
 
     /** Message content: a string, or an array of text parts (other part types are not supported yet). */
     private static String content(JsonNode content, String param, boolean mayBeNull) {
+        return content(content, param, mayBeNull, CHAT_TEXT_PARTS);
+    }
+
+    /** As {@link #content(JsonNode, String, boolean)}, with the part types that hold text in this API. */
+    private static String content(JsonNode content, String param, boolean mayBeNull, Set<String> textParts) {
         if (content == null || content.isNull()) {
             if (mayBeNull) {
                 return "";
@@ -320,7 +461,7 @@ final class GenerateRequests {
             for (int j = 0; j < content.size(); j++) {
                 JsonNode part = content.get(j);
                 String type = part.path("type").asText("");
-                if (!"text".equals(type)) {
+                if (!textParts.contains(type)) {
                     throw OpenAiException.unsupported(
                             param + "[" + j + "].type",
                             "Content parts of type '" + type + "' are not supported yet; only text parts are.");

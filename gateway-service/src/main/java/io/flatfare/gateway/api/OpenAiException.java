@@ -1,5 +1,7 @@
 package io.flatfare.gateway.api;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -111,5 +113,22 @@ public final class OpenAiException extends RuntimeException {
 
     public Map<String, String> headers() {
         return headers;
+    }
+
+    /** {@code {"message","type","param","code"}}: what the envelope holds under {@code error}. */
+    public ObjectNode errorObject(ObjectMapper json) {
+        ObjectNode error = json.createObjectNode();
+        error.put("message", getMessage());
+        error.put("type", type);
+        error.put("param", param);
+        error.put("code", code);
+        return error;
+    }
+
+    /** {@code {"error":{…}}}. */
+    public ObjectNode envelope(ObjectMapper json) {
+        ObjectNode root = json.createObjectNode();
+        root.set("error", errorObject(json));
+        return root;
     }
 }

@@ -27,6 +27,16 @@ public final class Sse {
                 .appendBytes(SUFFIX);
     }
 
+    /** {@code event: <type>\ndata: <json>\n\n}: a typed event, as the Responses API streams them. */
+    public static Buffer event(String type, byte[] json) {
+        byte[] name = ("event: " + type + "\n").getBytes(StandardCharsets.UTF_8);
+        return Buffer.buffer(name.length + PREFIX.length + json.length + SUFFIX.length)
+                .appendBytes(name)
+                .appendBytes(PREFIX)
+                .appendBytes(json)
+                .appendBytes(SUFFIX);
+    }
+
     /** The end of a successful stream. */
     public static Buffer done() {
         return DONE.copy();

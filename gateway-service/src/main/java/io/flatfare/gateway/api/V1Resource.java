@@ -17,6 +17,7 @@ import io.flatfare.gateway.account.Caller;
 import io.flatfare.gateway.api.dto.ChatCompletionRequest;
 import io.flatfare.gateway.api.dto.CompletionRequest;
 import io.flatfare.gateway.api.dto.EmbeddingRequest;
+import io.flatfare.gateway.api.dto.ResponseRequest;
 import io.flatfare.gateway.api.dto.StreamOptions;
 import io.flatfare.gateway.config.ApiConfig;
 import io.flatfare.gateway.pricing.TierPrices;
@@ -113,7 +114,8 @@ public class V1Resource {
             ResolvedModel model = guard.model(call, r.model(), Capability.CHAT);
             GenerateRequest request = GenerateRequests.chat(r, call, caller.plan(), model, deadline(call));
             checkStreamOptions(r.streamOptions(), stream);
-            return new Generation(request, ChoiceFormat.CHAT, includeUsage(r.streamOptions()));
+            boolean includeUsage = includeUsage(r.streamOptions());
+            return new Generation(request, () -> new Completions(json, ChoiceFormat.CHAT, call, includeUsage));
         });
     }
 
@@ -132,8 +134,46 @@ public class V1Resource {
             ResolvedModel model = guard.model(call, r.model(), Capability.COMPLETION);
             GenerateRequest request = GenerateRequests.completion(r, call, caller.plan(), model, deadline(call));
             checkStreamOptions(r.streamOptions(), stream);
-            return new Generation(request, ChoiceFormat.TEXT, includeUsage(r.streamOptions()));
+            boolean includeUsage = includeUsage(r.streamOptions());
+            return new Generation(request, () -> new Completions(json, ChoiceFormat.TEXT, call, includeUsage));
         });
+    }
+
+    /**
+     * The Responses API, stateless: one assistant message per response, JSON or typed SSE events. Nothing is
+     * stored, so {@code previous_response_id} is refused and {@code GET /v1/responses/{id}} finds nothing.
+     */
+    @POST
+    @Path("/responses")
+    @Produces(MediaType.APPLICATION_OCTET_STREAM)
+    public RestMulti<Buffer> responses(RoutingContext context, byte[] body) {
+        V1Call call = calls.of(context);
+        call.endpoint(Endpoint.RESPONSES, false, 1);
+        String authorization = authorization(context);
+        return generate(call, () -> {
+            Caller caller = guard.authenticate(call, authorization);
+            ResponseRequest r = bodies.read(body, ResponseRequest.class);
+            call.endpoint(Endpoint.RESPONSES, Boolean.TRUE.equals(r.stream()), 1);
+            ResolvedModel model = guard.model(call, r.model(), Capability.CHAT);
+            GenerateRequest request = GenerateRequests.responses(r, call, caller.plan(), model, deadline(call));
+            return new Generation(request, () -> new ResponsesAnswer(json, call, r));
+        });
+    }
+
+    /** Responses are not stored, so there is none to retrieve (the key is still checked first). */
+    @GET
+    @Path("/responses/{id}")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Blocking
+    public ObjectNode getResponse(RoutingContext context, @PathParam("id") String id) {
+        V1Call call = calls.of(context);
+        guard.authenticate(call, authorization(context));
+        throw new OpenAiException(
+                404,
+                "invalid_request_error",
+                "No response with id '" + id + "': responses are not stored by this server.",
+                "id",
+                "not_found");
     }
 
     @POST
@@ -218,8 +258,11 @@ public class V1Resource {
         return model(json.createObjectNode(), model);
     }
 
-    /** What a generating endpoint asks of the inference service, once the request has passed every check. */
-    private record Generation(GenerateRequest request, ChoiceFormat format, boolean includeUsage) {}
+    /**
+     * What a generating endpoint asks of the inference service, once the request has passed every check, and how
+     * it writes the answer.
+     */
+    private record Generation(GenerateRequest request, Supplier<AnswerWriter> writer) {}
 
     /**
      * Checks the request, admits it and streams its answer, without blocking the event loop: the checks run on it
@@ -264,7 +307,7 @@ public class V1Resource {
 
     private Multi<Buffer> answer(V1Call call, Generation generation) {
         lifecycle.inferenceStarted(call);
-        Completions out = new Completions(json, generation.format(), call, generation.includeUsage());
+        AnswerWriter out = generation.writer().get();
         Multi<GenerateResponse> events =
                 router.generate(call.model(), generation.request(), deadline(call), call::instanceId);
         return call.stream() ? answers.stream(call, out, events) : answers.collect(call, out, events);

@@ -17,6 +17,7 @@ import io.flatfare.gateway.account.Plan;
 import io.flatfare.gateway.api.dto.ChatCompletionRequest;
 import io.flatfare.gateway.api.dto.CompletionRequest;
 import io.flatfare.gateway.api.dto.EmbeddingRequest;
+import io.flatfare.gateway.api.dto.ResponseRequest;
 import io.flatfare.gateway.config.WarmUpConfig;
 import io.flatfare.gateway.limits.RedisRequestLimiter;
 import io.flatfare.gateway.routing.GrpcInferenceRouter;
@@ -98,6 +99,7 @@ public class WarmUp implements HealthCheck {
     private static final byte[][] CHAT_BODIES = {chatBody(false), chatBody(true)};
 
     private static final byte[][] COMPLETION_BODIES = {completionBody(false), completionBody(true)};
+    private static final byte[][] RESPONSES_BODIES = {responsesBody(false), responsesBody(true)};
     private static final byte[] EMBEDDING_BODY = bytes("""
             {"model":"warm-up","input":["Hello","there"],"encoding_format":"float"}""");
 
@@ -168,13 +170,33 @@ public class WarmUp implements HealthCheck {
             int i = stream ? 1 : 0;
             V1Call call = call(Endpoint.CHAT_COMPLETIONS, stream);
             ChatCompletionRequest chat = bodies.read(CHAT_BODIES[i], ChatCompletionRequest.class);
-            answer(call, GenerateRequests.chat(chat, call, PLAN, MODEL, deadline()), ChoiceFormat.CHAT);
+            answer(
+                    call,
+                    GenerateRequests.chat(chat, call, PLAN, MODEL, deadline()),
+                    new Completions(json, ChoiceFormat.CHAT, call, call.stream()));
 
             call = call(Endpoint.COMPLETIONS, stream);
             CompletionRequest completion = bodies.read(COMPLETION_BODIES[i], CompletionRequest.class);
-            answer(call, GenerateRequests.completion(completion, call, PLAN, MODEL, deadline()), ChoiceFormat.TEXT);
+            answer(
+                    call,
+                    GenerateRequests.completion(completion, call, PLAN, MODEL, deadline()),
+                    new Completions(json, ChoiceFormat.TEXT, call, call.stream()));
+
+            call = call(Endpoint.RESPONSES, stream);
+            ResponseRequest responses = bodies.read(RESPONSES_BODIES[i], ResponseRequest.class);
+            answer(
+                    call,
+                    GenerateRequests.responses(responses, call, PLAN, MODEL, deadline()),
+                    new ResponsesAnswer(json, call, responses));
         }
         bodies.read(EMBEDDING_BODY, EmbeddingRequest.class);
+    }
+
+    private static byte[] responsesBody(boolean stream) {
+        return bytes("""
+                {"model":"warm-up","instructions":"Be brief.","input":[{"role":"user","content":
+                 [{"type":"input_text","text":"Hello there"}]}],"max_output_tokens":2,"temperature":0.7,
+                 "top_p":0.9,"store":false,"stream":%s}""".formatted(stream));
     }
 
     private static byte[] chatBody(boolean stream) {
@@ -208,9 +230,8 @@ public class WarmUp implements HealthCheck {
      * What follows the admission: the request as the gRPC marshaller writes it, the answer's pipeline on made-up
      * inference events (as streamed when the call is), and the end of the call (its usage event built, not recorded).
      */
-    private void answer(V1Call call, GenerateRequest request, ChoiceFormat format) {
+    private void answer(V1Call call, GenerateRequest request, AnswerWriter out) {
         request.toByteArray();
-        Completions out = new Completions(json, format, call, call.stream());
         Multi<GenerateResponse> events = Multi.createFrom().iterable(EVENTS);
         List<Buffer> frames = (call.stream() ? answers.stream(call, out, events) : answers.collect(call, out, events))
                 .collect()

@@ -41,7 +41,11 @@ class SdkConformanceTest {
             "completions-stream",
             "embeddings",
             "models",
+            "responses",
+            "responses-stream",
             "error-400",
+            "error-400-responses",
+            "error-404-responses",
             "error-401",
             "error-404",
             "error-429");

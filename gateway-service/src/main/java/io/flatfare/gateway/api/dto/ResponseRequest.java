@@ -1,0 +1,57 @@
+package io.flatfare.gateway.api.dto;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
+
+/**
+ * {@code POST /v1/responses}, stateless: the conversation comes whole in {@code input}. {@code input} may be a
+ * string or an array of items, so it is kept as JSON and checked by hand, as are the features this release refuses
+ * (tools, stored responses, ...). Unknown fields are ignored: the SDKs keep adding them.
+ */
+public record ResponseRequest(
+        @NotBlank String model,
+        @NotNull JsonNode input,
+        String instructions,
+        Boolean stream,
+        @Min(1) Integer maxOutputTokens,
+        @DecimalMin("0") @DecimalMax("2") Double temperature,
+        @DecimalMin("0") @DecimalMax("1") Double topP,
+        @Valid Text text,
+        Boolean store,
+        JsonNode metadata,
+        String user,
+        JsonNode reasoning,
+        JsonNode tools,
+        JsonNode toolChoice,
+        Boolean parallelToolCalls,
+        String previousResponseId,
+        JsonNode conversation,
+        JsonNode include,
+        Boolean background,
+        JsonNode prompt,
+        Integer topLogprobs,
+        String truncation) {
+
+    /** {@code text}: the output's format. */
+    public record Text(@Valid Format format) {}
+
+    /** {@code text.format}: {@code text}, {@code json_object} or {@code json_schema} (name and schema inline). */
+    public record Format(
+            @NotBlank
+            @Pattern(regexp = "text|json_object|json_schema", message = "must be text, json_object or json_schema")
+            String type,
+
+            @Size(max = 64) @Pattern(regexp = "[A-Za-z0-9_-]+", message = "must match [A-Za-z0-9_-]+")
+            String name,
+
+            String description,
+            JsonNode schema,
+            Boolean strict) {}
+}

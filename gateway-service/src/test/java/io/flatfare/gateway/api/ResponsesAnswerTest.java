@@ -1,0 +1,108 @@
+package io.flatfare.gateway.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import io.flatfare.contracts.events.Endpoint;
+import io.flatfare.contracts.inference.v1.ChoiceDelta;
+import io.flatfare.contracts.inference.v1.ChoiceFinished;
+import io.flatfare.contracts.inference.v1.FinishReason;
+import io.flatfare.contracts.inference.v1.GenerateDone;
+import io.flatfare.contracts.inference.v1.GenerateResponse;
+import io.flatfare.contracts.inference.v1.Usage;
+import io.flatfare.contracts.registry.v1.Capability;
+import io.flatfare.gateway.api.dto.ResponseRequest;
+import io.flatfare.gateway.routing.ResolvedModel;
+import io.flatfare.gateway.service.V1Call;
+import io.vertx.core.buffer.Buffer;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The Responses API's events, on made-up inference events: the edges a real model seldom reaches. */
+class ResponsesAnswerTest {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final ResolvedModel MODEL = new ResolvedModel(
+            "m", List.of(), "flatfare", Instant.EPOCH, EnumSet.of(Capability.CHAT), 2048, 0, "small", 1);
+
+    static ResponsesAnswer answer() throws Exception {
+        V1Call call = new V1Call("req_0123", "req_0123", Instant.ofEpochSecond(1_800_000_000), 0, Map.of());
+        call.endpoint(Endpoint.RESPONSES, true, 1);
+        call.model(MODEL, "m");
+        // As the gateway reads bodies: snake_case on the wire.
+        ResponseRequest request = JSON.copy()
+                .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+                .readValue("{\"model\":\"m\",\"input\":\"hi\",\"max_output_tokens\":2}", ResponseRequest.class);
+        return new ResponsesAnswer(JSON, call, request);
+    }
+
+    static List<JsonNode> events(List<Buffer> frames) throws Exception {
+        List<JsonNode> out = new ArrayList<>();
+        for (Buffer frame : frames) {
+            String[] lines = frame.toString().split("\n");
+            out.add(JSON.readTree(lines[1].substring("data: ".length())));
+        }
+        return out;
+    }
+
+    static GenerateResponse delta(String text) {
+        return GenerateResponse.newBuilder()
+                .setDelta(ChoiceDelta.newBuilder().setIndex(0).setText(text))
+                .build();
+    }
+
+    @Test
+    void aFailureAfterTheFirstEventIsAnErrorEventTheSdksRaise() throws Exception {
+        ResponsesAnswer answer = answer();
+        List<Buffer> frames = new ArrayList<>(answer.frames(delta("Hel")));
+        frames.add(answer.failure(OpenAiException.internal()));
+        List<JsonNode> events = events(frames);
+        JsonNode error = events.getLast();
+        assertThat(frames.getLast().toString()).startsWith("event: error\ndata: ");
+        assertThat(error.get("type").asText()).isEqualTo("error");
+        assertThat(error.get("sequence_number").asInt()).isEqualTo(events.size() - 1);
+        assertThat(error.get("message").asText()).isEqualTo("The server had an error while processing your request.");
+        // The member the SDKs look for to raise an APIError, with the envelope's four keys.
+        assertThat(error.get("error").get("type").asText()).isEqualTo("server_error");
+        assertThat(error.get("error").has("param")).isTrue();
+        assertThat(error.get("error").has("code")).isTrue();
+    }
+
+    @Test
+    void aStreamWithNoTextStillOpensAndClosesItsMessageAndStopsAtTheLimitAsIncomplete() throws Exception {
+        ResponsesAnswer answer = answer();
+        List<Buffer> frames = new ArrayList<>();
+        frames.addAll(answer.frames(GenerateResponse.newBuilder()
+                .setChoiceFinished(ChoiceFinished.newBuilder().setIndex(0).setFinishReason(FinishReason.LENGTH))
+                .build()));
+        frames.addAll(answer.frames(GenerateResponse.newBuilder()
+                .setDone(GenerateDone.newBuilder()
+                        .setUsage(Usage.newBuilder().setPromptTokens(3).setCompletionTokens(2)))
+                .build()));
+        frames.addAll(answer.end());
+        List<JsonNode> events = events(frames);
+        assertThat(events)
+                .extracting(e -> e.get("type").asText())
+                .containsExactly(
+                        "response.created",
+                        "response.in_progress",
+                        "response.output_item.added",
+                        "response.content_part.added",
+                        "response.output_text.done",
+                        "response.content_part.done",
+                        "response.output_item.done",
+                        "response.incomplete");
+        JsonNode last = events.getLast().get("response");
+        assertThat(last.get("status").asText()).isEqualTo("incomplete");
+        assertThat(last.at("/incomplete_details/reason").asText()).isEqualTo("max_output_tokens");
+        assertThat(last.at("/output/0/status").asText()).isEqualTo("incomplete");
+        assertThat(last.at("/usage/total_tokens").asInt()).isEqualTo(5);
+        assertThat(last.get("id").asText()).isEqualTo("resp_0123");
+    }
+}

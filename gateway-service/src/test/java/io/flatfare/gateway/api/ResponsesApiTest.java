@@ -1,0 +1,389 @@
+package io.flatfare.gateway.api;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.startsWith;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.flatfare.contracts.events.Endpoint;
+import io.flatfare.contracts.events.Outcome;
+import io.flatfare.contracts.events.UsageEvent;
+import io.flatfare.gateway.InferencePlatformResource;
+import io.flatfare.gateway.account.Plan;
+import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.PostgresTestResource;
+import io.flatfare.testing.redis.RedisTestResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.Response;
+import jakarta.inject.Inject;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * {@code /v1/responses} over a real inference process: the response object, its typed event stream, input items,
+ * the features it refuses, and one usage event per request.
+ */
+@QuarkusTest
+@WithTestResource(PostgresTestResource.class)
+@WithTestResource(RedisTestResource.class)
+@WithTestResource(KafkaTestResource.class)
+@WithTestResource(InferencePlatformResource.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ResponsesApiTest {
+
+    static final String MODEL = "flatfare-tiny";
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @Inject
+    Tenants tenants;
+
+    Tenants.Tenant tenant;
+    UsageTopic usage;
+
+    @BeforeAll
+    void setUp() {
+        tenant = tenants.generous();
+        usage = new UsageTopic();
+    }
+
+    @AfterAll
+    void tearDown() {
+        usage.close();
+    }
+
+    Response post(Object body) {
+        return given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(body)
+                .post("/v1/responses");
+    }
+
+    static Map<String, Object> request(Object... extra) {
+        var body = new LinkedHashMap<String, Object>();
+        body.put("model", MODEL);
+        body.put("input", "Hello there");
+        body.put("max_output_tokens", 8);
+        for (int i = 0; i < extra.length; i += 2) {
+            body.put((String) extra[i], extra[i + 1]);
+        }
+        return body;
+    }
+
+    static void refused(Response r, int status, String param, String code) {
+        r.then()
+                .statusCode(status)
+                .body("error.type", equalTo("invalid_request_error"))
+                .body("error.param", equalTo(param))
+                .body("error.code", equalTo(code));
+    }
+
+    /** The text of the response's one message. */
+    static String outputText(JsonNode response) {
+        JsonNode message = response.get("output").get(0);
+        assertThat(message.get("type").asText()).isEqualTo("message");
+        assertThat(message.get("role").asText()).isEqualTo("assistant");
+        JsonNode part = message.get("content").get(0);
+        assertThat(part.get("type").asText()).isEqualTo("output_text");
+        return part.get("text").asText();
+    }
+
+    @Test
+    void aResponseHasOpenAisShapeAndOneUsageEvent() throws Exception {
+        Response response = post(request(
+                "model", "tiny", "instructions", "Be terse.", "metadata", Map.of("ticket", "T-1"), "store", true));
+        response.then()
+                .statusCode(200)
+                .contentType(ContentType.JSON)
+                .header("x-request-id", startsWith("req_"))
+                .header("x-flatfare-price-tier", equalTo("small"));
+        JsonNode r = JSON.readTree(response.asString());
+        assertThat(r.get("id").asText()).startsWith("resp_");
+        assertThat(r.get("object").asText()).isEqualTo("response");
+        assertThat(r.get("created_at").asLong()).isPositive();
+        assertThat(r.get("model").asText()).isEqualTo(MODEL);
+        assertThat(r.get("status").asText()).isIn("completed", "incomplete");
+        assertThat(r.get("error").isNull()).isTrue();
+        assertThat(r.get("instructions").asText()).isEqualTo("Be terse.");
+        assertThat(r.get("max_output_tokens").asInt()).isEqualTo(8);
+        assertThat(r.get("metadata").get("ticket").asText()).isEqualTo("T-1");
+        // Nothing is kept, whatever was asked: the answer says so.
+        assertThat(r.get("store").asBoolean()).isFalse();
+        assertThat(r.get("tools")).isEmpty();
+        assertThat(r.at("/text/format/type").asText()).isEqualTo("text");
+        assertThat(r.get("output")).hasSize(1);
+        assertThat(r.at("/output/0/id").asText()).startsWith("msg_");
+        assertThat(r.at("/output/0/status").asText()).isEqualTo(r.get("status").asText());
+        outputText(r);
+        JsonNode u = r.get("usage");
+        assertThat(u.get("input_tokens").asInt()).isPositive();
+        assertThat(u.get("output_tokens").asInt()).isBetween(1, 8);
+        assertThat(u.get("total_tokens").asInt())
+                .isEqualTo(
+                        u.get("input_tokens").asInt() + u.get("output_tokens").asInt());
+        if (r.get("status").asText().equals("incomplete")) {
+            assertThat(r.at("/incomplete_details/reason").asText()).isEqualTo("max_output_tokens");
+            assertThat(u.get("output_tokens").asInt()).isEqualTo(8);
+        } else {
+            assertThat(r.get("incomplete_details").isNull()).isTrue();
+        }
+
+        UsageEvent event = usage.await(response.header("x-request-id"));
+        assertThat(event.endpoint()).isEqualTo(Endpoint.RESPONSES);
+        assertThat(event.accountId()).isEqualTo(tenant.account());
+        assertThat(event.model()).isEqualTo(MODEL);
+        assertThat(event.modelAlias()).isEqualTo("tiny");
+        assertThat(event.stream()).isFalse();
+        assertThat(event.outcome()).isEqualTo(Outcome.COMPLETED);
+        assertThat(event.billable()).isTrue();
+        assertThat(event.promptTokens()).isEqualTo(u.get("input_tokens").asInt());
+        assertThat(event.completionTokens()).isEqualTo(u.get("output_tokens").asInt());
+    }
+
+    @Test
+    void instructionsAndEveryInputMessageReachTheModel() {
+        int alone = post(request()).then().statusCode(200).extract().path("usage.input_tokens");
+        int instructed = post(request("instructions", "Answer in one word."))
+                .then()
+                .statusCode(200)
+                .extract()
+                .path("usage.input_tokens");
+        assertThat(instructed).isGreaterThan(alone);
+
+        var conversation = List.of(
+                Map.of("role", "developer", "content", "Be kind."),
+                Map.of(
+                        "type",
+                        "message",
+                        "role",
+                        "user",
+                        "content",
+                        List.of(Map.of("type", "input_text", "text", "Hi"))),
+                Map.of("role", "assistant", "content", List.of(Map.of("type", "output_text", "text", "Hello!"))),
+                Map.of("role", "user", "content", "Hello there"));
+        int whole = post(request("input", conversation))
+                .then()
+                .statusCode(200)
+                .extract()
+                .path("usage.input_tokens");
+        assertThat(whole).isGreaterThan(alone);
+    }
+
+    @Test
+    void aStreamIsTypedEventsThatAddUpToTheFinalResponse() throws Exception {
+        Response response = post(request("stream", true));
+        response.then().statusCode(200).header("content-type", startsWith("text/event-stream"));
+        String body = response.asString();
+        assertThat(body).doesNotContain("[DONE]");
+        List<JsonNode> events = new ArrayList<>();
+        for (String frame : body.split("\n\n")) {
+            String[] lines = frame.split("\n");
+            assertThat(lines).hasSize(2);
+            assertThat(lines[0]).startsWith("event: ");
+            assertThat(lines[1]).startsWith("data: ");
+            JsonNode event = JSON.readTree(lines[1].substring("data: ".length()));
+            assertThat(event.get("type").asText()).isEqualTo(lines[0].substring("event: ".length()));
+            assertThat(event.get("sequence_number").asInt()).isEqualTo(events.size());
+            events.add(event);
+        }
+        assertThat(events)
+                .extracting(e -> e.get("type").asText())
+                .startsWith(
+                        "response.created",
+                        "response.in_progress",
+                        "response.output_item.added",
+                        "response.content_part.added");
+        JsonNode created = events.getFirst().get("response");
+        assertThat(created.get("status").asText()).isEqualTo("in_progress");
+        assertThat(created.get("output")).isEmpty();
+
+        StringBuilder deltas = new StringBuilder();
+        events.stream()
+                .filter(e -> e.get("type").asText().equals("response.output_text.delta"))
+                .forEach(e -> {
+                    assertThat(e.get("output_index").asInt()).isZero();
+                    assertThat(e.get("content_index").asInt()).isZero();
+                    assertThat(e.get("item_id").asText()).startsWith("msg_");
+                    deltas.append(e.get("delta").asText());
+                });
+        List<JsonNode> last = events.subList(events.size() - 4, events.size());
+        assertThat(last)
+                .extracting(e -> e.get("type").asText())
+                .startsWith("response.output_text.done", "response.content_part.done", "response.output_item.done");
+        assertThat(last.get(0).get("text").asText()).isEqualTo(deltas.toString());
+        JsonNode done = last.get(3);
+        assertThat(done.get("type").asText()).isIn("response.completed", "response.incomplete");
+        JsonNode r = done.get("response");
+        assertThat(r.get("id").asText()).isEqualTo(created.get("id").asText());
+        assertThat(outputText(r)).isEqualTo(deltas.toString());
+        assertThat(done.get("type").asText())
+                .isEqualTo("response." + r.get("status").asText());
+
+        UsageEvent event = usage.await(response.header("x-request-id"));
+        assertThat(event.endpoint()).isEqualTo(Endpoint.RESPONSES);
+        assertThat(event.stream()).isTrue();
+        assertThat(event.outcome()).isEqualTo(Outcome.COMPLETED);
+        assertThat(event.completionTokens())
+                .isEqualTo(r.at("/usage/output_tokens").asInt());
+    }
+
+    @Test
+    void aJsonSchemaFormatGivesJsonOfThatSchema() throws Exception {
+        var format = Map.of(
+                "type",
+                "json_schema",
+                "name",
+                "greeting",
+                "strict",
+                true,
+                "schema",
+                Map.of(
+                        "type",
+                        "object",
+                        "properties",
+                        Map.of("word", Map.of("type", "string", "maxLength", 8)),
+                        "required",
+                        List.of("word"),
+                        "additionalProperties",
+                        false));
+        int completed = 0;
+        for (int attempt = 0; attempt < 8 && completed == 0; attempt++) {
+            Response response = post(request("max_output_tokens", 256, "text", Map.of("format", format)));
+            response.then().statusCode(200);
+            JsonNode r = JSON.readTree(response.asString());
+            assertThat(r.at("/text/format/name").asText()).isEqualTo("greeting");
+            if (r.get("status").asText().equals("completed")) {
+                completed++;
+                JsonNode answer = JSON.readTree(outputText(r));
+                assertThat(answer.has("word")).as(answer.toString()).isTrue();
+                assertThat(answer.size()).isEqualTo(1);
+            }
+        }
+        assertThat(completed).isPositive();
+
+        refused(
+                post(request(
+                        "text", Map.of("format", Map.of("type", "json_schema", "schema", Map.of("type", "object"))))),
+                400,
+                "text.format.name",
+                "invalid_value");
+        refused(
+                post(request("text", Map.of("format", Map.of("type", "json_schema", "name", "x", "schema", "object")))),
+                400,
+                "text.format.schema",
+                "invalid_value");
+        refused(
+                post(request("text", Map.of("format", Map.of("type", "yaml")))),
+                400,
+                "text.format.type",
+                "invalid_value");
+    }
+
+    @Test
+    void badInputIs400NamingTheItem() {
+        refused(post(request("input", List.of())), 400, "input", "empty_array");
+        refused(post(request("input", 42)), 400, "input", "invalid_value");
+        refused(
+                post(request("input", List.of(Map.of("role", "tool", "content", "x")))),
+                400,
+                "input[0].role",
+                "invalid_value");
+        refused(
+                post(request(
+                        "input",
+                        List.of(
+                                Map.of("role", "user", "content", "x"),
+                                Map.of("type", "function_call_output", "call_id", "c", "output", "{}")))),
+                400,
+                "input[1].type",
+                "unsupported_parameter");
+        refused(
+                post(request(
+                        "input",
+                        List.of(Map.of(
+                                "role",
+                                "user",
+                                "content",
+                                List.of(Map.of("type", "input_image", "image_url", "https://x/y.png")))))),
+                400,
+                "input[0].content[0].type",
+                "unsupported_parameter");
+        var noInput = request();
+        noInput.remove("input");
+        refused(post(noInput), 400, "input", "invalid_value");
+        refused(post(request("max_output_tokens", 0)), 400, "max_output_tokens", "invalid_value");
+        refused(post(request("temperature", 3)), 400, "temperature", "invalid_value");
+    }
+
+    @Test
+    void whatNeedsStoredResponsesOrToolsIsRefusedNeverIgnored() {
+        refused(
+                post(request("tools", List.of(Map.of("type", "function", "name", "f")))),
+                400,
+                "tools",
+                "unsupported_parameter");
+        refused(post(request("tool_choice", "required")), 400, "tool_choice", "unsupported_parameter");
+        refused(
+                post(request("previous_response_id", "resp_123")),
+                400,
+                "previous_response_id",
+                "unsupported_parameter");
+        refused(post(request("conversation", "conv_1")), 400, "conversation", "unsupported_parameter");
+        refused(post(request("background", true)), 400, "background", "unsupported_parameter");
+        refused(
+                post(request("include", List.of("message.output_text.logprobs"))),
+                400,
+                "include",
+                "unsupported_parameter");
+        refused(post(request("truncation", "auto")), 400, "truncation", "unsupported_parameter");
+        refused(post(request("top_logprobs", 2)), 400, "top_logprobs", "unsupported_parameter");
+        // What asks for nothing unsupported is fine.
+        post(request("tools", List.of(), "tool_choice", "auto", "truncation", "disabled", "reasoning", Map.of()))
+                .then()
+                .statusCode(200);
+    }
+
+    @Test
+    void aPlansOutputLimitBoundsMaxOutputTokens() {
+        var capped = tenants.create(Set.of(Plan.ALL_MODELS), null, null, null, 4);
+        given().header("Authorization", capped.bearer())
+                .contentType(ContentType.JSON)
+                .body(request("max_output_tokens", 5))
+                .post("/v1/responses")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("max_output_tokens"));
+        var unset = request();
+        unset.remove("max_output_tokens");
+        int out = given().header("Authorization", capped.bearer())
+                .contentType(ContentType.JSON)
+                .body(unset)
+                .post("/v1/responses")
+                .then()
+                .statusCode(200)
+                .extract()
+                .path("usage.output_tokens");
+        assertThat(out).isBetween(1, 4);
+    }
+
+    @Test
+    void storedResponsesCannotBeRetrieved() {
+        given().get("/v1/responses/resp_abc").then().statusCode(401);
+        given().header("Authorization", tenant.bearer())
+                .get("/v1/responses/resp_abc")
+                .then()
+                .statusCode(404)
+                .body("error.code", equalTo("not_found"))
+                .body("error.param", equalTo("id"));
+    }
+}
