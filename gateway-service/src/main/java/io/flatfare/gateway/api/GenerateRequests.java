@@ -229,30 +229,17 @@ final class GenerateRequests {
     }
 
     private static ResponseFormat textFormat(ResponseRequest.Format f) {
-        return switch (f.type()) {
-            case "json_object" ->
-                ResponseFormat.newBuilder()
-                        .setType(ResponseFormat.Type.JSON_OBJECT)
-                        .build();
-            case "json_schema" -> {
-                if (f.name() == null) {
-                    throw OpenAiException.invalid(
-                            "text.format.name", "'text.format.name' is required when the type is json_schema.");
-                }
-                if (f.schema() == null || !f.schema().isObject()) {
-                    throw OpenAiException.invalid(
-                            "text.format.schema", "'text.format.schema' must be a JSON schema object.");
-                }
-                yield ResponseFormat.newBuilder()
-                        .setType(ResponseFormat.Type.JSON_SCHEMA)
-                        .setSchemaName(f.name())
-                        .setJsonSchema(f.schema().toString())
-                        .setStrict(Boolean.TRUE.equals(f.strict()))
-                        .build();
+        if ("json_schema".equals(f.type())) {
+            if (f.name() == null) {
+                throw OpenAiException.invalid(
+                        "text.format.name", "'text.format.name' is required when the type is json_schema.");
             }
-            default ->
-                ResponseFormat.newBuilder().setType(ResponseFormat.Type.TEXT).build();
-        };
+            if (f.schema() == null || !f.schema().isObject()) {
+                throw OpenAiException.invalid(
+                        "text.format.schema", "'text.format.schema' must be a JSON schema object.");
+            }
+        }
+        return format(f.type(), f.name(), f.schema(), f.strict());
     }
 
     static GenerateRequest completion(
@@ -405,28 +392,39 @@ final class GenerateRequests {
     }
 
     private static ResponseFormat responseFormat(io.flatfare.gateway.api.dto.ResponseFormat f) {
-        return switch (f.type()) {
+        if (!"json_schema".equals(f.type())) {
+            return format(f.type(), null, null, null);
+        }
+        if (f.jsonSchema() == null) {
+            throw OpenAiException.invalid(
+                    "response_format.json_schema",
+                    "'response_format.json_schema' is required when the type is json_schema.");
+        }
+        if (!f.jsonSchema().schema().isObject()) {
+            throw OpenAiException.invalid(
+                    "response_format.json_schema.schema", "The JSON schema must be a JSON object.");
+        }
+        return format(
+                f.type(),
+                f.jsonSchema().name(),
+                f.jsonSchema().schema(),
+                f.jsonSchema().strict());
+    }
+
+    /** The engine's output format: {@code text}, {@code json_object}, or {@code json_schema} with its checked schema. */
+    private static ResponseFormat format(String type, String name, JsonNode schema, Boolean strict) {
+        return switch (type) {
             case "json_object" ->
                 ResponseFormat.newBuilder()
                         .setType(ResponseFormat.Type.JSON_OBJECT)
                         .build();
-            case "json_schema" -> {
-                if (f.jsonSchema() == null) {
-                    throw OpenAiException.invalid(
-                            "response_format.json_schema",
-                            "'response_format.json_schema' is required when the type is json_schema.");
-                }
-                if (!f.jsonSchema().schema().isObject()) {
-                    throw OpenAiException.invalid(
-                            "response_format.json_schema.schema", "The JSON schema must be a JSON object.");
-                }
-                yield ResponseFormat.newBuilder()
+            case "json_schema" ->
+                ResponseFormat.newBuilder()
                         .setType(ResponseFormat.Type.JSON_SCHEMA)
-                        .setSchemaName(f.jsonSchema().name())
-                        .setJsonSchema(f.jsonSchema().schema().toString())
-                        .setStrict(Boolean.TRUE.equals(f.jsonSchema().strict()))
+                        .setSchemaName(name)
+                        .setJsonSchema(schema.toString())
+                        .setStrict(Boolean.TRUE.equals(strict))
                         .build();
-            }
             default ->
                 ResponseFormat.newBuilder().setType(ResponseFormat.Type.TEXT).build();
         };
