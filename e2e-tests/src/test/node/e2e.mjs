@@ -116,6 +116,15 @@ check('completions streaming', async () => {
   record('completion stream', response.headers.get('x-request-id'), response.status, true);
 });
 
+check('responses', async () => {
+  const { data: r, response } = await client.responses
+    .create({ model, instructions: 'Be brief.', input: 'Once upon a time', max_output_tokens: 6 })
+    .withResponse();
+  expect(r.object === 'response' && r.id.startsWith('resp_'), `response ${r.id}`);
+  expect(typeof r.output_text === 'string' && r.usage.output_tokens <= 6, 'output_text and usage');
+  record('responses', response.headers.get('x-request-id'), response.status, true);
+});
+
 check('embeddings', async () => {
   const { data: r, response } = await client.embeddings
     .create({ model: embeddingModel, input: ['first text', 'second text'] })

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The product as a newcomer gets it: {@code ./flatfare up}, then the official OpenAI Node SDK with the printed
- * settings (chat in both modes, completions in both modes, embeddings, models, an abandoned stream, a 400 and a 404),
+ * settings (chat in both modes, completions in both modes, a response, embeddings, models, an abandoned stream, a 400
+ * and a 404),
  * then the money: every request exactly once on the usage topic, every billable one exactly once in the ledger and on
  * {@code flatfare.rated-usage.v1}, the non-billable ones at no charge, metering's reconciliation against the client's
  * own counts without a difference, and the month's invoice adding up under a plan with included requests.
@@ -55,8 +56,8 @@ class SdkEndToEndIT {
             List<String> billable =
                     calls.stream().filter(Call::billable).map(Call::requestId).toList();
             assertThat(all).doesNotHaveDuplicates();
-            assertThat(billable).hasSize(7);
-            assertThat(all).hasSize(9);
+            assertThat(billable).hasSize(8);
+            assertThat(all).hasSize(10);
 
             // The gateway: one usage event per request, billable exactly where the client expects a charge.
             await().atMost(ARRIVAL).until(() -> metering.usageEvents(ACCOUNT).size() >= all.size());

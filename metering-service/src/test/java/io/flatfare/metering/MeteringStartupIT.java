@@ -1,14 +1,17 @@
 package io.flatfare.metering;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.flatfare.testing.kafka.KafkaServer;
 import io.flatfare.testing.postgres.PostgresServer;
 import io.flatfare.testing.services.ServiceProcess;
 import io.flatfare.testing.support.FreePorts;
+import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -62,6 +65,30 @@ class MeteringStartupIT {
     void startsWithEverySettingRight() {
         try (var process = start(environment())) {
             process.awaitReady(Duration.ofSeconds(90));
+        }
+    }
+
+    /**
+     * The harness's own start, on the packaged service: a port picked for it that another process takes before the
+     * service binds it makes the service exit, and the start is tried again on another port; a port set by the
+     * caller is never changed, so there the clash is the failure.
+     */
+    @Test
+    void aPickedPortTakenBeforeTheServiceBindsItIsRetriedOnAnother() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, FreePorts.LOOPBACK)) {
+            AtomicInteger handedOut = new AtomicInteger();
+            ServiceProcess.Builder builder = ServiceProcess.builder(
+                            "metering-service", ServiceProcess.quarkusJar("metering-service"))
+                    .ports(() -> handedOut.getAndIncrement() == 0 ? taken.getLocalPort() : FreePorts.pick());
+            environment().forEach(builder::env);
+            try (var process = builder.startReady(Duration.ofSeconds(90))) {
+                assertThat(handedOut.get()).isEqualTo(2);
+                assertThat(process.port()).isNotEqualTo(taken.getLocalPort());
+            }
+
+            assertThatThrownBy(() -> builder.port(taken.getLocalPort()).startReady(Duration.ofSeconds(90)))
+                    .hasMessageContaining("exited with code")
+                    .hasMessageContaining("in use");
         }
     }
 

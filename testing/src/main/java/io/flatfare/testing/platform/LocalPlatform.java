@@ -178,8 +178,7 @@ public final class LocalPlatform implements AutoCloseable {
                 .env("FLATFARE_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers())
                 .env("FLATFARE_METERING_ADMIN_TOKEN", meteringAdminToken)
                 .env("FLATFARE_METERING_FINANCE_TOKEN", financeToken)
-                .start());
-        process.awaitReady(Duration.ofSeconds(120));
+                .startReady(Duration.ofSeconds(120)));
         post(
                 process.baseUrl() + "/admin/price-tiers/" + TIER,
                 meteringAdminToken,
@@ -234,9 +233,7 @@ public final class LocalPlatform implements AutoCloseable {
         ServiceProcess.Builder builder =
                 ServiceProcess.builder("gateway-" + name, ServiceProcess.quarkusJar("gateway-service"));
         all.forEach(builder::env);
-        ServiceProcess process = track(builder.start());
-        process.awaitReady(Duration.ofSeconds(120));
-        return process;
+        return track(builder.startReady(Duration.ofSeconds(120)));
     }
 
     /** Starts several gateways at once (they share one database; Flyway's lock orders their migrations). */

@@ -87,14 +87,7 @@ public final class InferenceServer implements AutoCloseable {
             for (String[] p : properties) {
                 builder.property(p[0], p[1]);
             }
-            ServiceProcess process = builder.start();
-            try {
-                process.awaitReady(Duration.ofSeconds(120));
-            } catch (RuntimeException e) {
-                process.close();
-                throw e;
-            }
-            return new InferenceServer(process, instanceId);
+            return new InferenceServer(builder.startReady(Duration.ofSeconds(120)), instanceId);
         }
     }
 

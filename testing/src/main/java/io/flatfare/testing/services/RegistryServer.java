@@ -30,13 +30,7 @@ public final class RegistryServer implements AutoCloseable {
                     .env("FLATFARE_REGISTRY_ADMIN_TOKEN", token)
                     .env("FLATFARE_REGISTRY_INSTANCE_TTL", instanceTtl.toSeconds() + "s")
                     .env("FLATFARE_REGISTRY_REAP_INTERVAL", "1s")
-                    .start();
-            try {
-                process.awaitReady(Duration.ofSeconds(90));
-            } catch (RuntimeException e) {
-                process.close();
-                throw e;
-            }
+                    .startReady(Duration.ofSeconds(90));
             return new RegistryServer(postgres, process, token);
         } catch (RuntimeException e) {
             postgres.close();

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntSupplier;
 
 /**
  * One of Flatfare's own services running as a real process from its packaged jar ({@code java -jar
@@ -73,6 +74,7 @@ public final class ServiceProcess implements AutoCloseable {
         private final Map<String, String> properties = new LinkedHashMap<>();
         private final Map<String, String> environment = new LinkedHashMap<>();
         private int port;
+        private IntSupplier ports = FreePorts::pick;
         private Path workDirectory;
 
         private Builder(String name, Path jar) {
@@ -106,8 +108,34 @@ public final class ServiceProcess implements AutoCloseable {
             return this;
         }
 
+        /** Where a port comes from when none is set: free ones; tests hand out a taken one first to see the retry. */
+        public Builder ports(IntSupplier value) {
+            this.ports = value;
+            return this;
+        }
+
+        /**
+         * Starts the process and waits until it is ready. A picked port that another process took before the
+         * service bound it (the service then exits saying so) is not a failure of the service: it starts again on
+         * another, up to three times. A port set with {@link #port(int)} is never changed.
+         */
+        public ServiceProcess startReady(Duration timeout) {
+            for (int attempt = 1; ; attempt++) {
+                ServiceProcess process = start();
+                try {
+                    return process.awaitReady(timeout);
+                } catch (RuntimeException e) {
+                    boolean clash = port == 0 && attempt < 3 && process.exitedOnPortClash();
+                    process.close();
+                    if (!clash) {
+                        throw e;
+                    }
+                }
+            }
+        }
+
         public ServiceProcess start() {
-            int httpPort = port > 0 ? port : FreePorts.pick();
+            int httpPort = port > 0 ? port : ports.getAsInt();
             boolean throwaway = workDirectory == null;
             Path dir = throwaway ? Dirs.createTemp("flatfare-" + name) : createDirectories(workDirectory);
             Path log = dir.resolve(name + ".log");
@@ -216,6 +244,15 @@ public final class ServiceProcess implements AutoCloseable {
 
     public boolean isRunning() {
         return Processes.isRunning(process.toHandle());
+    }
+
+    /** Whether the process has exited because its port was taken (Quarkus' and the JDK's words for it). */
+    boolean exitedOnPortClash() {
+        if (process.isAlive()) {
+            return false;
+        }
+        String output = output();
+        return output.contains("Port " + port + " seems to be in use") || output.contains("Address already in use");
     }
 
     /** Everything the process printed so far. */
