@@ -49,11 +49,7 @@ public class Bodies {
         if (violation.isPresent()) {
             String param = param(violation.get().getPropertyPath());
             if (violation.get().getInvalidValue() instanceof Collection<?> list && list.isEmpty()) {
-                throw OpenAiException.invalid(
-                        param,
-                        "Invalid '" + param + "': empty array. Expected an array with minimum length 1, but got an"
-                                + " empty array instead.",
-                        "empty_array");
+                throw OpenAiException.emptyArray(param);
             }
             throw OpenAiException.invalid(
                     param,

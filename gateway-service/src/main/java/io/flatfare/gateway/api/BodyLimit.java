@@ -3,7 +3,6 @@ package io.flatfare.gateway.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.gateway.config.ApiConfig;
-import io.flatfare.support.api.ApiError;
 import io.quarkus.vertx.http.runtime.security.SecurityHandlerPriorities;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
@@ -27,8 +26,7 @@ public class BodyLimit {
 
     void install(@Observes Router router, ApiConfig config, ObjectMapper json) throws JsonProcessingException {
         OpenAiException error = OpenAiException.bodyTooLarge(config.maxBodyBytes());
-        Buffer body = Buffer.buffer(json.writeValueAsBytes(
-                new ApiError(new ApiError.Body(error.getMessage(), error.type(), error.param(), error.code()))));
+        Buffer body = Buffer.buffer(json.writeValueAsBytes(error.envelope(json)));
         BodyHandler chunked = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
         router.route("/v1/*")
                 // Right after the CORS filter (a route of order -priority), so a browser can read the 413 too.

@@ -171,11 +171,7 @@ final class GenerateRequests {
             promptChars += items.asText().length();
         } else if (items.isArray()) {
             if (items.isEmpty()) {
-                throw OpenAiException.invalid(
-                        "input",
-                        "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty"
-                                + " array instead.",
-                        "empty_array");
+                throw OpenAiException.emptyArray("input");
             }
             for (int i = 0; i < items.size(); i++) {
                 String param = "input[" + i + "]";
@@ -449,11 +445,7 @@ final class GenerateRequests {
         if (content.isArray()) {
             if (content.isEmpty()) {
                 // As OpenAI: an array of parts has at least one (an empty message is "" or, for an assistant, null).
-                throw OpenAiException.invalid(
-                        param,
-                        "Invalid '" + param + "': empty array. Expected an array with minimum length 1, but got an"
-                                + " empty array instead.",
-                        "empty_array");
+                throw OpenAiException.emptyArray(param);
             }
             StringBuilder text = new StringBuilder();
             for (int j = 0; j < content.size(); j++) {

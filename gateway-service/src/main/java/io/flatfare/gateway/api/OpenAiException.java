@@ -2,6 +2,7 @@ package io.flatfare.gateway.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.flatfare.support.api.ApiError;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -36,6 +37,15 @@ public final class OpenAiException extends RuntimeException {
     }
 
     /** A known OpenAI feature this release does not implement: refused, never silently ignored. */
+    /** An array that must hold at least one item, empty: OpenAI's words and code for it. */
+    public static OpenAiException emptyArray(String param) {
+        return invalid(
+                param,
+                "Invalid '" + param + "': empty array. Expected an array with minimum length 1, but got an empty"
+                        + " array instead.",
+                "empty_array");
+    }
+
     public static OpenAiException unsupported(String param, String message) {
         return new OpenAiException(400, "invalid_request_error", message, param, "unsupported_parameter");
     }
@@ -117,18 +127,11 @@ public final class OpenAiException extends RuntimeException {
 
     /** {@code {"message","type","param","code"}}: what the envelope holds under {@code error}. */
     public ObjectNode errorObject(ObjectMapper json) {
-        ObjectNode error = json.createObjectNode();
-        error.put("message", getMessage());
-        error.put("type", type);
-        error.put("param", param);
-        error.put("code", code);
-        return error;
+        return json.valueToTree(new ApiError.Body(getMessage(), type, param, code));
     }
 
-    /** {@code {"error":{…}}}. */
+    /** {@code {"error":{…}}}, as {@link ApiError} writes it. */
     public ObjectNode envelope(ObjectMapper json) {
-        ObjectNode root = json.createObjectNode();
-        root.set("error", errorObject(json));
-        return root;
+        return json.valueToTree(new ApiError(new ApiError.Body(getMessage(), type, param, code)));
     }
 }

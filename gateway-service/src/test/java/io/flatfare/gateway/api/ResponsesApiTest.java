@@ -80,12 +80,9 @@ class ResponsesApiTest {
         return body;
     }
 
+    /** The envelope with all four keys, as every {@code /v1} error (see {@link OpenAiErrorsTest#envelope}). */
     static void refused(Response r, int status, String param, String code) {
-        r.then()
-                .statusCode(status)
-                .body("error.type", equalTo("invalid_request_error"))
-                .body("error.param", equalTo(param))
-                .body("error.code", equalTo(code));
+        OpenAiErrorsTest.envelope(r, status, "invalid_request_error", param, code);
     }
 
     /** The text of the response's one message. */
