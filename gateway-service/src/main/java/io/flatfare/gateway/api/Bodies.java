@@ -7,10 +7,14 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Path;
 import jakarta.validation.Validator;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotEmpty;
+import jakarta.validation.constraints.NotNull;
 import java.io.IOException;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.Locale;
+import java.util.Set;
 
 /**
  * Reads and validates a {@code /v1} request body. The body is read by the endpoint (not bound by the framework) so
@@ -18,6 +22,9 @@ import java.util.Locale;
  */
 @ApplicationScoped
 public class Bodies {
+
+    /** The constraints a null value breaks only when the field is required: absent or null, it is missing. */
+    private static final Set<Class<?>> REQUIRED = Set.of(NotNull.class, NotBlank.class, NotEmpty.class);
 
     private final ObjectMapper json;
     private final Validator validator;
@@ -48,7 +55,11 @@ public class Bodies {
                         (ConstraintViolation<T> v) -> v.getPropertyPath().toString()));
         if (violation.isPresent()) {
             String param = param(violation.get().getPropertyPath());
-            if (violation.get().getInvalidValue() instanceof Collection<?> list && list.isEmpty()) {
+            Object invalid = violation.get().getInvalidValue();
+            if (invalid == null && REQUIRED.contains(annotation(violation.get()))) {
+                throw OpenAiException.missing(param);
+            }
+            if (invalid instanceof Collection<?> list && list.isEmpty()) {
                 throw OpenAiException.emptyArray(param);
             }
             throw OpenAiException.invalid(
@@ -56,6 +67,10 @@ public class Bodies {
                     "Invalid value for '" + param + "': " + violation.get().getMessage() + ".");
         }
         return value;
+    }
+
+    private static Class<?> annotation(ConstraintViolation<?> violation) {
+        return violation.getConstraintDescriptor().getAnnotation().annotationType();
     }
 
     /** {@code messages[0].role} in the API's snake_case spelling; map entries as {@code logit_bias[123]}. */

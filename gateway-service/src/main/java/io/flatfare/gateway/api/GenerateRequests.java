@@ -182,6 +182,9 @@ final class GenerateRequests {
                             param + ".type",
                             "Input items of type '" + type + "' are not supported yet; only messages are.");
                 }
+                if (item.path("role").isMissingNode()) {
+                    throw OpenAiException.missing(param + ".role");
+                }
                 String role = item.path("role").asText("");
                 if (!ROLES.contains(role)) {
                     throw OpenAiException.invalid(
@@ -437,7 +440,7 @@ final class GenerateRequests {
             if (mayBeNull) {
                 return "";
             }
-            throw OpenAiException.invalid(param, "'" + param + "' is required.");
+            throw OpenAiException.missing(param);
         }
         if (content.isTextual()) {
             return content.asText();

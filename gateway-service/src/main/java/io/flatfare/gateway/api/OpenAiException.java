@@ -36,7 +36,11 @@ public final class OpenAiException extends RuntimeException {
         return new OpenAiException(400, "invalid_request_error", message, param, code);
     }
 
-    /** A known OpenAI feature this release does not implement: refused, never silently ignored. */
+    /** A required field absent (or null): OpenAI's words and code for it. */
+    public static OpenAiException missing(String param) {
+        return invalid(param, "Missing required parameter: '" + param + "'.", "missing_required_parameter");
+    }
+
     /** An array that must hold at least one item, empty: OpenAI's words and code for it. */
     public static OpenAiException emptyArray(String param) {
         return invalid(
@@ -46,6 +50,7 @@ public final class OpenAiException extends RuntimeException {
                 "empty_array");
     }
 
+    /** A known OpenAI feature this release does not implement: refused, never silently ignored. */
     public static OpenAiException unsupported(String param, String message) {
         return new OpenAiException(400, "invalid_request_error", message, param, "unsupported_parameter");
     }

@@ -205,6 +205,26 @@ class OpenAiErrorsTest {
     }
 
     @Test
+    void aMissingRequiredFieldIs400MissingRequiredParameter() {
+        var noMessages = chat();
+        noMessages.remove("messages");
+        missing(post(tenant.bearer(), noMessages), "messages");
+        var noModel = chat();
+        noModel.remove("model");
+        missing(post(tenant.bearer(), noModel), "model");
+        missing(post(tenant.bearer(), chat("model", null)), "model");
+        missing(post(tenant.bearer(), chat("messages", List.of(Map.of("role", "user")))), "messages[0].content");
+        missing(post(tenant.bearer(), chat("messages", List.of(Map.of("content", "x")))), "messages[0].role");
+        // Present but blank is a bad value, not a missing one.
+        envelope(post(tenant.bearer(), chat("model", " ")), 400, "invalid_request_error", "model", "invalid_value");
+    }
+
+    private static void missing(Response r, String param) {
+        envelope(r, 400, "invalid_request_error", param, "missing_required_parameter");
+        assertThat(r.jsonPath().getString("error.message")).isEqualTo("Missing required parameter: '" + param + "'.");
+    }
+
+    @Test
     void malformedJsonIs400() {
         Response r = given().header("Authorization", tenant.bearer())
                 .contentType(ContentType.JSON)

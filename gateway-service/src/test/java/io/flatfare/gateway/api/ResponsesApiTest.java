@@ -317,7 +317,17 @@ class ResponsesApiTest {
                 "unsupported_parameter");
         var noInput = request();
         noInput.remove("input");
-        refused(post(noInput), 400, "input", "invalid_value");
+        refused(post(noInput), 400, "input", "missing_required_parameter");
+        refused(
+                post(request("input", List.of(Map.of("content", "hi")))),
+                400,
+                "input[0].role",
+                "missing_required_parameter");
+        refused(
+                post(request("input", List.of(Map.of("role", "user")))),
+                400,
+                "input[0].content",
+                "missing_required_parameter");
         refused(post(request("max_output_tokens", 0)), 400, "max_output_tokens", "invalid_value");
         refused(post(request("temperature", 3)), 400, "temperature", "invalid_value");
     }
