@@ -218,7 +218,8 @@ final class ResponsesAnswer implements AnswerWriter {
         } else {
             ObjectNode usage = root.putObject("usage");
             usage.put("input_tokens", call.promptTokens());
-            usage.putObject("input_tokens_details").put("cached_tokens", 0);
+            // Both are required by the API's schema (the Java SDK refuses a usage without cache_write_tokens).
+            usage.putObject("input_tokens_details").put("cached_tokens", 0).put("cache_write_tokens", 0);
             usage.put("output_tokens", call.completionTokens());
             usage.putObject("output_tokens_details").put("reasoning_tokens", 0);
             usage.put("total_tokens", call.promptTokens() + call.completionTokens());
