@@ -167,6 +167,32 @@ check('responses-stream', async () => {
   expect(final.usage.output_tokens > 0, 'usage');
 });
 
+check('responses-stored', async () => {
+  // Stored by default, as on OpenAI: retrieved, continued, its input items listed, deleted.
+  const first = await client.responses.create({ model, input: 'My name is Ada.', max_output_tokens: 4 });
+  expect(first.store === true, 'stored');
+  const again = await client.responses.retrieve(first.id);
+  expect(again.id === first.id && again.output_text === first.output_text, 'retrieved as answered');
+  const next = await client.responses.create({
+    model, input: 'What is my name?', previous_response_id: first.id, max_output_tokens: 4,
+  });
+  expect(next.previous_response_id === first.id, 'previous_response_id echoed');
+  expect(next.usage.input_tokens > first.usage.input_tokens, 'the earlier turn reached the model');
+  const items = [];
+  for await (const item of client.responses.inputItems.list(next.id, { limit: 1 })) items.push(item);
+  expect(items.length === 1 && items[0].role === 'user' && items[0].content[0].text === 'What is my name?',
+    `input items ${JSON.stringify(items)}`);
+  const deleted = await client.responses.delete(first.id);
+  expect(deleted === undefined || deleted === null || typeof deleted === 'object', 'deleted');
+  try {
+    await client.responses.retrieve(first.id);
+  } catch (e) {
+    expect(e instanceof OpenAI.NotFoundError, `${e?.constructor?.name} after delete`);
+    return;
+  }
+  throw new Error('a deleted response was still retrieved');
+});
+
 const expectError = async (name, errorClass, status, fn) => {
   check(name, async () => {
     try {
@@ -188,7 +214,7 @@ expectError('error-401', OpenAI.AuthenticationError, 401, () =>
 expectError('error-404', OpenAI.NotFoundError, 404, () =>
   client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }));
 expectError('error-400-responses', OpenAI.BadRequestError, 400, () =>
-  client.responses.create({ model, input: 'x', previous_response_id: 'resp_123' }));
+  client.responses.create({ model, input: 'x', tools: [{ type: 'function', name: 'f', parameters: {} }] }));
 expectError('error-404-responses', OpenAI.NotFoundError, 404, () => client.responses.retrieve('resp_123'));
 // Default retries on: x-should-retry: false must stop the SDK from retrying a quota that will not refill.
 expectError('error-429', OpenAI.RateLimitError, 429, () =>

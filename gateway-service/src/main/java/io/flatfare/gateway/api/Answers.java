@@ -7,6 +7,7 @@ import io.flatfare.gateway.routing.UpstreamException;
 import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.V1Call;
 import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -34,8 +35,14 @@ class Answers {
 
     /** The whole answer as one JSON frame. */
     Multi<Buffer> collect(V1Call call, AnswerWriter out, Multi<GenerateResponse> events) {
+        Uni<GenerateResponse> last =
+                events.onItem().invoke(out::accept).collect().last();
+        Uni<Void> finishing = out.finishing();
+        if (finishing != null) {
+            last = last.call(ignored -> finishing);
+        }
         return Multi.createFrom()
-                .uni(events.onItem().invoke(out::accept).collect().last().map(ignored -> {
+                .uni(last.map(ignored -> {
                     Buffer body = Buffer.buffer(out.response());
                     lifecycle.finish(call, Outcome.COMPLETED, 200, true);
                     return body;
@@ -52,8 +59,18 @@ class Answers {
      */
     Multi<Buffer> stream(V1Call call, AnswerWriter out, Multi<GenerateResponse> events) {
         AtomicBoolean started = new AtomicBoolean();
-        Multi<Buffer> frames =
-                events.onItem().transformToIterable(out::frames).onCompletion().continueWith(out::end);
+        Uni<Void> finishing = out.finishing();
+        Multi<Buffer> frames = finishing == null
+                ? events.onItem()
+                        .transformToIterable(out::frames)
+                        .onCompletion()
+                        .continueWith(out::end)
+                : events.onItem()
+                        .transformToIterable(out::frames)
+                        .onCompletion()
+                        .switchTo(() -> finishing
+                                .onItem()
+                                .transformToMulti(ignored -> Multi.createFrom().iterable(out.end())));
         return Sse.withKeepAlive(frames, config.streamKeepAlive(), vertx)
                 .onItem()
                 .invoke(() -> started.set(true))

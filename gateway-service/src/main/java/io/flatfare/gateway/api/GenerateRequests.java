@@ -11,6 +11,7 @@ import io.flatfare.gateway.account.Plan;
 import io.flatfare.gateway.api.dto.ChatCompletionRequest;
 import io.flatfare.gateway.api.dto.CompletionRequest;
 import io.flatfare.gateway.api.dto.ResponseRequest;
+import io.flatfare.gateway.responses.StoredResponse;
 import io.flatfare.gateway.routing.ResolvedModel;
 import io.flatfare.gateway.service.V1Call;
 import java.time.Instant;
@@ -126,10 +127,18 @@ final class GenerateRequests {
     }
 
     /**
-     * {@code POST /v1/responses}, stateless: {@code instructions} as the first system message, then {@code input} (a
-     * string, one user message; or message items). What needs stored responses or tools is a 400 naming the field.
+     * {@code POST /v1/responses}: {@code instructions} as the first system message, then the conversation it continues
+     * ({@code earlier}: the stored one of {@code previous_response_id}, else empty), then {@code input} (a string, one
+     * user message; or message items). What needs tools or server-side state beyond stored responses is a 400 naming
+     * the field.
      */
-    static GenerateRequest responses(ResponseRequest r, V1Call call, Plan plan, ResolvedModel model, Instant deadline) {
+    static GenerateRequest responses(
+            ResponseRequest r,
+            List<StoredResponse.Turn> earlier,
+            V1Call call,
+            Plan plan,
+            ResolvedModel model,
+            Instant deadline) {
         unsupported(r.tools(), "tools", "Tools are not supported yet.");
         if (r.toolChoice() != null
                 && !r.toolChoice().isNull()
@@ -137,15 +146,11 @@ final class GenerateRequests {
                         && Set.of("auto", "none").contains(r.toolChoice().asText()))) {
             throw OpenAiException.unsupported("tool_choice", "Tools are not supported yet.");
         }
-        if (r.previousResponseId() != null) {
-            throw OpenAiException.unsupported(
-                    "previous_response_id",
-                    "Responses are not stored by this server: send the whole conversation in 'input'.");
-        }
         unsupported(
                 r.conversation(),
                 "conversation",
-                "Conversations are not stored by this server: send the whole conversation in 'input'.");
+                "Conversation objects are not supported: continue with 'previous_response_id' or send the whole"
+                        + " conversation in 'input'.");
         if (Boolean.TRUE.equals(r.background())) {
             throw OpenAiException.unsupported("background", "Background responses are not supported.");
         }
@@ -164,6 +169,10 @@ final class GenerateRequests {
         if (r.instructions() != null) {
             input.addMessages(ChatMessage.newBuilder().setRole("system").setContent(r.instructions()));
             promptChars += r.instructions().length();
+        }
+        for (StoredResponse.Turn turn : earlier) {
+            input.addMessages(ChatMessage.newBuilder().setRole(turn.role()).setContent(turn.content()));
+            promptChars += turn.content().length();
         }
         JsonNode items = r.input();
         if (items.isTextual()) {

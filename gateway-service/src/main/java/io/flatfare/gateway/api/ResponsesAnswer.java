@@ -3,28 +3,47 @@ package io.flatfare.gateway.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.flatfare.contracts.inference.v1.FinishReason;
 import io.flatfare.contracts.inference.v1.GenerateResponse;
 import io.flatfare.gateway.api.dto.ResponseRequest;
+import io.flatfare.gateway.responses.ResponseStore;
+import io.flatfare.gateway.responses.StoredResponse;
+import io.flatfare.gateway.responses.StoredResponse.Turn;
 import io.flatfare.gateway.service.V1Call;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.vertx.core.buffer.Buffer;
 import java.io.UncheckedIOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import org.jboss.logging.Logger;
 
 /**
  * The Responses API's answer to one call: a {@code response} object with one assistant message, or its typed
  * stream ({@code response.created}, {@code response.in_progress}, the message's {@code output_item} and
  * {@code content_part} events around its {@code output_text} deltas, then {@code response.completed}, or
- * {@code response.incomplete} when it stopped at {@code max_output_tokens}). Nothing is stored: {@code store} is
- * always {@code false} in the answer.
+ * {@code response.incomplete} when it stopped at {@code max_output_tokens}). With {@link Storing}, the finished
+ * response is stored before the answer's end is written (so that a follow-up sent the moment it arrives finds it);
+ * a store that fails loses nothing billed or answered: the answer then says {@code "store": false}.
  */
 final class ResponsesAnswer implements AnswerWriter {
+
+    private static final Logger LOG = Logger.getLogger(ResponsesAnswer.class);
+
+    /**
+     * What storing this response needs: the account it belongs to, the conversation it continues ({@code earlier},
+     * from {@code previous_response_id}) and this request's own input messages.
+     */
+    record Storing(ResponseStore store, String accountId, List<Turn> earlier, List<Turn> input) {}
 
     private final ObjectMapper json;
     private final V1Call call;
     private final ResponseRequest request;
+    private final Storing storing;
+    private volatile boolean stored;
     private final String id;
     private final String messageId;
     private final StringBuilder text = new StringBuilder();
@@ -33,10 +52,12 @@ final class ResponsesAnswer implements AnswerWriter {
     private boolean started;
     private int sequence;
 
-    ResponsesAnswer(ObjectMapper json, V1Call call, ResponseRequest request) {
+    ResponsesAnswer(ObjectMapper json, V1Call call, ResponseRequest request, Storing storing) {
         this.json = json;
         this.call = call;
         this.request = request;
+        this.storing = storing;
+        this.stored = storing != null;
         String suffix = call.eventId().startsWith("req_") ? call.eventId().substring(4) : call.eventId();
         this.id = "resp_" + suffix;
         this.messageId = "msg_" + suffix;
@@ -127,6 +148,59 @@ final class ResponsesAnswer implements AnswerWriter {
         return frame(event);
     }
 
+    @Override
+    public Uni<Void> finishing() {
+        if (storing == null) {
+            return null;
+        }
+        return Uni.createFrom()
+                .item(() -> {
+                    store();
+                    return (Void) null;
+                })
+                .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
+                .onFailure()
+                .recoverWithItem(failure -> {
+                    LOG.warnf("Response %s was answered but not stored: %s", id, failure.getMessage());
+                    stored = false;
+                    return null;
+                });
+    }
+
+    private void store() {
+        ObjectNode response = response(truncated ? "incomplete" : "completed");
+        ArrayNode items = json.createArrayNode();
+        for (int i = 0; i < storing.input().size(); i++) {
+            Turn turn = storing.input().get(i);
+            ObjectNode item = items.addObject();
+            item.put("id", "msg_" + id.substring("resp_".length()) + "_in" + i);
+            item.put("type", "message");
+            item.put("role", turn.role());
+            item.put("status", "completed");
+            ObjectNode part = item.putArray("content").addObject();
+            part.put("type", "assistant".equals(turn.role()) ? "output_text" : "input_text");
+            part.put("text", turn.content());
+            if ("assistant".equals(turn.role())) {
+                part.putArray("annotations");
+            }
+        }
+        List<Turn> context =
+                new ArrayList<>(storing.earlier().size() + storing.input().size() + 1);
+        context.addAll(storing.earlier());
+        context.addAll(storing.input());
+        context.add(new Turn("assistant", text.toString()));
+        Instant now = Instant.now();
+        storing.store()
+                .save(new StoredResponse(
+                        id,
+                        storing.accountId(),
+                        call.receivedAt(),
+                        storing.store().expiryOf(now),
+                        response,
+                        items,
+                        context));
+    }
+
     /** The events that open a stream, before its first delta (or its end, when nothing was generated). */
     private void start(List<Buffer> out) {
         if (started) {
@@ -184,14 +258,14 @@ final class ResponsesAnswer implements AnswerWriter {
             output.add(message(status, true));
         }
         root.put("parallel_tool_calls", !Boolean.FALSE.equals(request.parallelToolCalls()));
-        root.putNull("previous_response_id");
+        root.put("previous_response_id", request.previousResponseId());
         ObjectNode reasoning = root.putObject("reasoning");
         reasoning.set(
                 "effort",
                 request.reasoning() == null ? null : request.reasoning().get("effort"));
         reasoning.putNull("summary");
         root.put("service_tier", "default");
-        root.put("store", false);
+        root.put("store", stored);
         root.put("temperature", request.temperature());
         ObjectNode format = root.putObject("text").putObject("format");
         ResponseRequest.Format asked =

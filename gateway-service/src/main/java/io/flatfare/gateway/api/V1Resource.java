@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.flatfare.contracts.events.Endpoint;
 import io.flatfare.contracts.events.Outcome;
+import io.flatfare.contracts.inference.v1.ChatMessage;
 import io.flatfare.contracts.inference.v1.EmbedRequest;
 import io.flatfare.contracts.inference.v1.EmbedResponse;
 import io.flatfare.contracts.inference.v1.Embedding;
@@ -21,6 +22,9 @@ import io.flatfare.gateway.api.dto.ResponseRequest;
 import io.flatfare.gateway.api.dto.StreamOptions;
 import io.flatfare.gateway.config.ApiConfig;
 import io.flatfare.gateway.pricing.TierPrices;
+import io.flatfare.gateway.responses.ResponseStore;
+import io.flatfare.gateway.responses.StoredResponse;
+import io.flatfare.gateway.responses.StoredResponse.Turn;
 import io.flatfare.gateway.routing.InferenceRouter;
 import io.flatfare.gateway.routing.ModelDirectory;
 import io.flatfare.gateway.routing.ResolvedModel;
@@ -35,11 +39,13 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.ext.web.RoutingContext;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.io.UncheckedIOException;
@@ -48,6 +54,7 @@ import java.nio.ByteOrder;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,6 +80,7 @@ public class V1Resource {
     private final ApiConfig config;
     private final TierPrices prices;
     private final Answers answers;
+    private final ResponseStore storedResponses;
 
     V1Resource(
             V1Calls calls,
@@ -84,7 +92,8 @@ public class V1Resource {
             ObjectMapper json,
             ApiConfig config,
             TierPrices prices,
-            Answers answers) {
+            Answers answers,
+            ResponseStore storedResponses) {
         this.calls = calls;
         this.guard = guard;
         this.bodies = bodies;
@@ -95,6 +104,7 @@ public class V1Resource {
         this.config = config;
         this.prices = prices;
         this.answers = answers;
+        this.storedResponses = storedResponses;
     }
 
     // One @Produces for every answer (Accept is normalised by V1Calls). Octet-stream makes the framework write each
@@ -140,8 +150,9 @@ public class V1Resource {
     }
 
     /**
-     * The Responses API, stateless: one assistant message per response, JSON or typed SSE events. Nothing is
-     * stored, so {@code previous_response_id} is refused and {@code GET /v1/responses/{id}} finds nothing.
+     * The Responses API: one assistant message per response, JSON or typed SSE events. Stored unless the request says
+     * {@code "store": false} (or storing is off), so it can be retrieved, and continued with {@code
+     * previous_response_id}: the stored conversation goes to the model between the instructions and the new input.
      */
     @POST
     @Path("/responses")
@@ -154,26 +165,138 @@ public class V1Resource {
             Caller caller = guard.authenticate(call, authorization);
             ResponseRequest r = bodies.read(body, ResponseRequest.class);
             call.endpoint(Endpoint.RESPONSES, Boolean.TRUE.equals(r.stream()), 1);
+            List<Turn> earlier = List.of();
+            if (r.previousResponseId() != null) {
+                if (!storedResponses.enabled()) {
+                    throw OpenAiException.unsupported(
+                            "previous_response_id",
+                            "Responses are not stored by this server: send the whole conversation in 'input'.");
+                }
+                WouldBlock.unlessBlockingAllowed();
+                earlier = storedResponses
+                        .find(caller.accountId(), r.previousResponseId())
+                        .orElseThrow(() -> new OpenAiException(
+                                404,
+                                "invalid_request_error",
+                                "Previous response with id '" + r.previousResponseId() + "' not found.",
+                                "previous_response_id",
+                                "previous_response_not_found"))
+                        .context();
+            }
             ResolvedModel model = guard.model(call, r.model(), Capability.CHAT);
-            GenerateRequest request = GenerateRequests.responses(r, call, caller.plan(), model, deadline(call));
-            return new Generation(request, () -> new ResponsesAnswer(json, call, r));
+            GenerateRequest request =
+                    GenerateRequests.responses(r, earlier, call, caller.plan(), model, deadline(call));
+            ResponsesAnswer.Storing storing = null;
+            if (storedResponses.enabled() && !Boolean.FALSE.equals(r.store())) {
+                List<ChatMessage> messages = request.getChat().getMessagesList();
+                int own = (r.instructions() == null ? 0 : 1) + earlier.size();
+                List<Turn> input = messages.subList(own, messages.size()).stream()
+                        .map(m -> new Turn(m.getRole(), m.getContent()))
+                        .toList();
+                storing = new ResponsesAnswer.Storing(storedResponses, caller.accountId(), earlier, input);
+            }
+            ResponsesAnswer.Storing store = storing;
+            return new Generation(request, () -> new ResponsesAnswer(json, call, r, store));
         });
     }
 
-    /** Responses are not stored, so there is none to retrieve (the key is still checked first). */
+    /** A stored response of the caller's account, as it was answered. */
     @GET
     @Path("/responses/{id}")
     @Produces(MediaType.APPLICATION_JSON)
     @Blocking
     public ObjectNode getResponse(RoutingContext context, @PathParam("id") String id) {
+        return storedResponse(context, id).response();
+    }
+
+    /** Deletes a stored response of the caller's account: it can no longer be retrieved or continued. */
+    @DELETE
+    @Path("/responses/{id}")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Blocking
+    public ObjectNode deleteResponse(RoutingContext context, @PathParam("id") String id) {
         V1Call call = calls.of(context);
-        guard.authenticate(call, authorization(context));
-        throw new OpenAiException(
-                404,
-                "invalid_request_error",
-                "No response with id '" + id + "': responses are not stored by this server.",
-                "id",
-                "not_found");
+        Caller caller = guard.authenticate(call, authorization(context));
+        if (!storedResponses.enabled() || !storedResponses.delete(caller.accountId(), id)) {
+            throw responseNotFound(id);
+        }
+        ObjectNode deleted = json.createObjectNode();
+        deleted.put("id", id);
+        deleted.put("object", "response");
+        deleted.put("deleted", true);
+        return deleted;
+    }
+
+    /**
+     * The input items of a stored response (its own, not those of the responses it continues), a page at a time:
+     * {@code order} {@code desc} (the default) or {@code asc}, {@code limit} 1–100 (default 20), {@code after} an
+     * item id.
+     */
+    @GET
+    @Path("/responses/{id}/input_items")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Blocking
+    public ObjectNode responseInputItems(
+            RoutingContext context,
+            @PathParam("id") String id,
+            @QueryParam("limit") String limit,
+            @QueryParam("order") String order,
+            @QueryParam("after") String after) {
+        StoredResponse stored = storedResponse(context, id);
+        int size = 20;
+        if (limit != null) {
+            try {
+                size = Integer.parseInt(limit);
+            } catch (NumberFormatException e) {
+                size = -1;
+            }
+            if (size < 1 || size > 100) {
+                throw OpenAiException.invalid("limit", "Invalid value for 'limit': must be an integer from 1 to 100.");
+            }
+        }
+        if (order != null && !order.equals("asc") && !order.equals("desc")) {
+            throw OpenAiException.invalid("order", "Invalid value for 'order': must be 'asc' or 'desc'.");
+        }
+        List<JsonNode> items = new ArrayList<>();
+        stored.inputItems().forEach(items::add);
+        if (!"asc".equals(order)) {
+            Collections.reverse(items);
+        }
+        int from = 0;
+        if (after != null) {
+            from = -1;
+            for (int i = 0; i < items.size(); i++) {
+                if (after.equals(items.get(i).path("id").asText())) {
+                    from = i + 1;
+                }
+            }
+            if (from < 0) {
+                throw OpenAiException.invalid("after", "No input item with id '" + after + "' in this response.");
+            }
+        }
+        List<JsonNode> page = items.subList(from, Math.min(items.size(), from + size));
+        ObjectNode root = json.createObjectNode();
+        root.put("object", "list");
+        root.putArray("data").addAll(page);
+        root.put("first_id", page.isEmpty() ? null : page.getFirst().path("id").asText());
+        root.put("last_id", page.isEmpty() ? null : page.getLast().path("id").asText());
+        root.put("has_more", from + page.size() < items.size());
+        return root;
+    }
+
+    private StoredResponse storedResponse(RoutingContext context, String id) {
+        V1Call call = calls.of(context);
+        Caller caller = guard.authenticate(call, authorization(context));
+        if (!storedResponses.enabled()) {
+            throw responseNotFound(id);
+        }
+        return storedResponses.find(caller.accountId(), id).orElseThrow(() -> responseNotFound(id));
+    }
+
+    private OpenAiException responseNotFound(String id) {
+        String why = storedResponses.enabled() ? "" : " (responses are not stored by this server)";
+        return new OpenAiException(
+                404, "invalid_request_error", "No response found with id '" + id + "'" + why + ".", "id", "not_found");
     }
 
     @POST

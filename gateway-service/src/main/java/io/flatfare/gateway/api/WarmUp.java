@@ -186,8 +186,8 @@ public class WarmUp implements HealthCheck {
             ResponseRequest responses = bodies.read(RESPONSES_BODIES[i], ResponseRequest.class);
             answer(
                     call,
-                    GenerateRequests.responses(responses, call, PLAN, MODEL, deadline()),
-                    new ResponsesAnswer(json, call, responses));
+                    GenerateRequests.responses(responses, List.of(), call, PLAN, MODEL, deadline()),
+                    new ResponsesAnswer(json, call, responses, null));
         }
         bodies.read(EMBEDDING_BODY, EmbeddingRequest.class);
     }

@@ -296,6 +296,21 @@ class JavaSdkConformanceTest {
         assertThat(usage.outputTokens()).isBetween(1L, 8L);
         assertThat(usage.totalTokens()).isEqualTo(usage.inputTokens() + usage.outputTokens());
 
+        // Stored: retrieved as answered, continued, deleted.
+        Response retrieved = client.responses().retrieve(r.id());
+        assertThat(retrieved.id()).isEqualTo(r.id());
+        assertThat(retrieved.usage()).isEqualTo(r.usage());
+        Response next = client.responses()
+                .create(ResponseCreateParams.builder()
+                        .model(MODEL)
+                        .input("And now?")
+                        .previousResponseId(r.id())
+                        .maxOutputTokens(4)
+                        .build());
+        assertThat(next.previousResponseId()).contains(r.id());
+        client.responses().delete(r.id());
+        assertThatThrownBy(() -> client.responses().retrieve(r.id())).isInstanceOf(NotFoundException.class);
+
         var accumulator = ResponseAccumulator.create();
         StringBuilder deltas = new StringBuilder();
         List<ResponseStreamEvent> events = new ArrayList<>();
@@ -361,15 +376,15 @@ class JavaSdkConformanceTest {
             stranger.close();
         }
 
-        var stateful = assertThatThrownBy(() -> client.responses()
+        var unknownPrevious = assertThatThrownBy(() -> client.responses()
                         .create(ResponseCreateParams.builder()
                                 .model(MODEL)
                                 .input("x")
                                 .previousResponseId("resp_123")
                                 .build()))
-                .isInstanceOf(BadRequestException.class)
+                .isInstanceOf(NotFoundException.class)
                 .actual();
-        envelope((OpenAIServiceException) stateful, 400, "previous_response_id", "unsupported_parameter");
+        envelope((OpenAIServiceException) unknownPrevious, 404, "previous_response_id", "previous_response_not_found");
         assertThatThrownBy(() -> client.responses().retrieve("resp_123")).isInstanceOf(NotFoundException.class);
     }
 

@@ -14,14 +14,21 @@ import io.flatfare.contracts.inference.v1.GenerateResponse;
 import io.flatfare.contracts.inference.v1.Usage;
 import io.flatfare.contracts.registry.v1.Capability;
 import io.flatfare.gateway.api.dto.ResponseRequest;
+import io.flatfare.gateway.responses.ResponseStore;
+import io.flatfare.gateway.responses.ResponsesConfig;
+import io.flatfare.gateway.responses.StoredResponse.Turn;
 import io.flatfare.gateway.routing.ResolvedModel;
 import io.flatfare.gateway.service.V1Call;
 import io.vertx.core.buffer.Buffer;
+import java.lang.reflect.Proxy;
+import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
 /** The Responses API's events, on made-up inference events: the edges a real model seldom reaches. */
@@ -32,6 +39,10 @@ class ResponsesAnswerTest {
             "m", List.of(), "flatfare", Instant.EPOCH, EnumSet.of(Capability.CHAT), 2048, 0, "small", 1);
 
     static ResponsesAnswer answer() throws Exception {
+        return answer(null);
+    }
+
+    static ResponsesAnswer answer(ResponsesAnswer.Storing storing) throws Exception {
         V1Call call = new V1Call("req_0123", "req_0123", Instant.ofEpochSecond(1_800_000_000), 0, Map.of());
         call.endpoint(Endpoint.RESPONSES, true, 1);
         call.model(MODEL, "m");
@@ -39,7 +50,7 @@ class ResponsesAnswerTest {
         ResponseRequest request = JSON.copy()
                 .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
                 .readValue("{\"model\":\"m\",\"input\":\"hi\",\"max_output_tokens\":2}", ResponseRequest.class);
-        return new ResponsesAnswer(JSON, call, request);
+        return new ResponsesAnswer(JSON, call, request, storing);
     }
 
     static List<JsonNode> events(List<Buffer> frames) throws Exception {
@@ -104,5 +115,46 @@ class ResponsesAnswerTest {
         assertThat(last.at("/output/0/status").asText()).isEqualTo("incomplete");
         assertThat(last.at("/usage/total_tokens").asInt()).isEqualTo(5);
         assertThat(last.get("id").asText()).isEqualTo("resp_0123");
+    }
+
+    @Test
+    void aStoreThatFailsLosesNothingAnsweredAndTheAnswerSaysItIsNotStored() throws Exception {
+        DataSource down = (DataSource) Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
+                    throw new SQLException("connection refused");
+                });
+        ResponsesConfig config = new ResponsesConfig() {
+            @Override
+            public boolean store() {
+                return true;
+            }
+
+            @Override
+            public Duration retention() {
+                return Duration.ofDays(30);
+            }
+
+            @Override
+            public Duration purgeInterval() {
+                return Duration.ofHours(1);
+            }
+        };
+        ResponsesAnswer answer = answer(new ResponsesAnswer.Storing(
+                new ResponseStore(down, JSON, config), "acct", List.of(), List.of(new Turn("user", "hi"))));
+        List<Buffer> frames = new ArrayList<>(answer.frames(delta("Hi")));
+        assertThat(events(frames).getFirst().at("/response/store").asBoolean()).isTrue();
+        frames.addAll(answer.frames(GenerateResponse.newBuilder()
+                .setDone(GenerateDone.newBuilder()
+                        .setUsage(Usage.newBuilder().setPromptTokens(3).setCompletionTokens(1)))
+                .build()));
+
+        // Runs the store on a worker thread and recovers from its failure: the call goes on to its end.
+        assertThat(answer.finishing().await().atMost(Duration.ofSeconds(10))).isNull();
+        frames.addAll(answer.end());
+        JsonNode last = events(frames).getLast().get("response");
+        assertThat(last.get("status").asText()).isEqualTo("completed");
+        assertThat(last.at("/output/0/content/0/text").asText()).isEqualTo("Hi");
+        assertThat(last.get("store").asBoolean()).isFalse();
+        assertThat(JSON.readTree(answer.response()).get("store").asBoolean()).isFalse();
     }
 }

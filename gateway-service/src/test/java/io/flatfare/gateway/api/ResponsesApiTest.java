@@ -12,6 +12,8 @@ import io.flatfare.contracts.events.Outcome;
 import io.flatfare.contracts.events.UsageEvent;
 import io.flatfare.gateway.InferencePlatformResource;
 import io.flatfare.gateway.account.Plan;
+import io.flatfare.gateway.responses.ResponseStore;
+import io.flatfare.gateway.responses.StoredResponse;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
@@ -20,6 +22,8 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import jakarta.inject.Inject;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -114,8 +118,8 @@ class ResponsesApiTest {
         assertThat(r.get("instructions").asText()).isEqualTo("Be terse.");
         assertThat(r.get("max_output_tokens").asInt()).isEqualTo(8);
         assertThat(r.get("metadata").get("ticket").asText()).isEqualTo("T-1");
-        // Nothing is kept, whatever was asked: the answer says so.
-        assertThat(r.get("store").asBoolean()).isFalse();
+        assertThat(r.get("store").asBoolean()).isTrue();
+        assertThat(r.get("previous_response_id").isNull()).isTrue();
         assertThat(r.get("tools")).isEmpty();
         assertThat(r.at("/text/format/type").asText()).isEqualTo("text");
         assertThat(r.get("output")).hasSize(1);
@@ -333,18 +337,13 @@ class ResponsesApiTest {
     }
 
     @Test
-    void whatNeedsStoredResponsesOrToolsIsRefusedNeverIgnored() {
+    void whatNeedsToolsOrMoreServerStateIsRefusedNeverIgnored() {
         refused(
                 post(request("tools", List.of(Map.of("type", "function", "name", "f")))),
                 400,
                 "tools",
                 "unsupported_parameter");
         refused(post(request("tool_choice", "required")), 400, "tool_choice", "unsupported_parameter");
-        refused(
-                post(request("previous_response_id", "resp_123")),
-                400,
-                "previous_response_id",
-                "unsupported_parameter");
         refused(post(request("conversation", "conv_1")), 400, "conversation", "unsupported_parameter");
         refused(post(request("background", true)), 400, "background", "unsupported_parameter");
         refused(
@@ -383,14 +382,179 @@ class ResponsesApiTest {
         assertThat(out).isBetween(1, 4);
     }
 
+    static JsonNode ok(Response r) throws Exception {
+        r.then().statusCode(200);
+        return JSON.readTree(r.asString());
+    }
+
+    Response get(Tenants.Tenant who, String path) {
+        return given().header("Authorization", who.bearer()).get(path);
+    }
+
     @Test
-    void storedResponsesCannotBeRetrieved() {
-        given().get("/v1/responses/resp_abc").then().statusCode(401);
-        given().header("Authorization", tenant.bearer())
-                .get("/v1/responses/resp_abc")
+    void aStoredResponseIsRetrievedAsAnsweredAndOnlyByItsAccount() throws Exception {
+        Response answered = post(request("metadata", Map.of("ticket", "T-2")));
+        answered.then().statusCode(200);
+        JsonNode r = JSON.readTree(answered.asString());
+        assertThat(r.get("store").asBoolean()).isTrue();
+        String id = r.get("id").asText();
+
+        Response again = get(tenant, "/v1/responses/" + id);
+        again.then().statusCode(200).contentType(ContentType.JSON);
+        assertThat(JSON.readTree(again.asString())).isEqualTo(r);
+
+        given().get("/v1/responses/" + id).then().statusCode(401);
+        var stranger = tenants.generous();
+        refused(get(stranger, "/v1/responses/" + id), 404, "id", "not_found");
+        refused(get(stranger, "/v1/responses/" + id + "/input_items"), 404, "id", "not_found");
+        refused(
+                given().header("Authorization", stranger.bearer()).delete("/v1/responses/" + id),
+                404,
+                "id",
+                "not_found");
+        refused(get(tenant, "/v1/responses/resp_abc"), 404, "id", "not_found");
+
+        // "store": false keeps nothing, and the answer says so.
+        JsonNode unstored = JSON.readTree(post(request("store", false)).asString());
+        assertThat(unstored.get("store").asBoolean()).isFalse();
+        refused(get(tenant, "/v1/responses/" + unstored.get("id").asText()), 404, "id", "not_found");
+    }
+
+    @Test
+    void previousResponseIdContinuesTheConversation() throws Exception {
+        // U+0000 too, which PostgreSQL's jsonb would refuse to store.
+        String first = "My name is Ada\0 and I keep a lighthouse.";
+        JsonNode one = ok(post(request("input", first, "instructions", "Be brief.")));
+        assertThat(one.get("store").asBoolean()).isTrue();
+        String question = "What is my name?";
+        JsonNode two = ok(post(request("input", question, "previous_response_id", one.get("id"))));
+        assertThat(two.get("previous_response_id").asText())
+                .isEqualTo(one.get("id").asText());
+        int alone = post(request("input", question, "store", false))
                 .then()
-                .statusCode(404)
-                .body("error.code", equalTo("not_found"))
-                .body("error.param", equalTo("id"));
+                .statusCode(200)
+                .extract()
+                .path("usage.input_tokens");
+        // The first turn's input and output reach the model (a byte-level tokenizer: a token per byte at least).
+        int chained = two.at("/usage/input_tokens").asInt();
+        assertThat(chained)
+                .isGreaterThan(
+                        alone + first.length() + one.at("/usage/output_tokens").asInt() / 4);
+
+        // Three turns: the third sees both earlier ones.
+        JsonNode three = ok(post(request("input", question, "previous_response_id", two.get("id"))));
+        assertThat(three.at("/usage/input_tokens").asInt()).isGreaterThan(chained);
+
+        // Another account cannot continue it; an unknown id is not found either. Both are rejected usage.
+        var stranger = tenants.generous();
+        Response foreign = given().header("Authorization", stranger.bearer())
+                .contentType(ContentType.JSON)
+                .body(request("previous_response_id", one.get("id").asText()))
+                .post("/v1/responses");
+        refused(foreign, 404, "previous_response_id", "previous_response_not_found");
+        assertThat(usage.await(foreign.header("x-request-id")).billable()).isFalse();
+        refused(
+                post(request("previous_response_id", "resp_unknown")),
+                404,
+                "previous_response_id",
+                "previous_response_not_found");
+    }
+
+    @Test
+    void aStreamedResponseIsStoredBeforeItsLastEvent() throws Exception {
+        String body =
+                post(request("stream", true)).then().statusCode(200).extract().asString();
+        String[] frames = body.split("\n\n");
+        JsonNode last = JSON.readTree(frames[frames.length - 1].split("\n")[1].substring("data: ".length()));
+        JsonNode r = last.get("response");
+        assertThat(r.get("store").asBoolean()).isTrue();
+        // Read the moment the stream ended: it is there already.
+        JsonNode stored =
+                JSON.readTree(get(tenant, "/v1/responses/" + r.get("id").asText())
+                        .then()
+                        .statusCode(200)
+                        .extract()
+                        .asString());
+        assertThat(stored).isEqualTo(r);
+    }
+
+    @Test
+    void inputItemsArePagedAndADeletedResponseIsGone() throws Exception {
+        var conversation = List.of(
+                Map.of("role", "developer", "content", "Be kind."),
+                Map.of("role", "user", "content", List.of(Map.of("type", "input_text", "text", "Hi"))),
+                Map.of("role", "assistant", "content", List.of(Map.of("type", "output_text", "text", "Hello!"))));
+        String id = JSON.readTree(post(request("input", conversation)).asString())
+                .get("id")
+                .asText();
+        String items = "/v1/responses/" + id + "/input_items";
+
+        JsonNode all = JSON.readTree(
+                get(tenant, items).then().statusCode(200).extract().asString());
+        assertThat(all.get("object").asText()).isEqualTo("list");
+        assertThat(all.get("has_more").asBoolean()).isFalse();
+        // Newest first by default.
+        assertThat(all.get("data"))
+                .extracting(i -> i.get("role").asText())
+                .containsExactly("assistant", "user", "system");
+        assertThat(all.at("/data/0/content/0/type").asText()).isEqualTo("output_text");
+        assertThat(all.at("/data/1/content/0/type").asText()).isEqualTo("input_text");
+        assertThat(all.at("/data/1/content/0/text").asText()).isEqualTo("Hi");
+        assertThat(all.get("first_id").asText()).isEqualTo(all.at("/data/0/id").asText());
+
+        JsonNode page1 = JSON.readTree(get(tenant, items + "?order=asc&limit=2")
+                .then()
+                .statusCode(200)
+                .extract()
+                .asString());
+        assertThat(page1.get("data")).extracting(i -> i.get("role").asText()).containsExactly("system", "user");
+        assertThat(page1.get("has_more").asBoolean()).isTrue();
+        JsonNode page2 = JSON.readTree(get(
+                        tenant,
+                        items + "?order=asc&limit=2&after="
+                                + page1.get("last_id").asText())
+                .then()
+                .statusCode(200)
+                .extract()
+                .asString());
+        assertThat(page2.get("data")).extracting(i -> i.get("role").asText()).containsExactly("assistant");
+        assertThat(page2.get("has_more").asBoolean()).isFalse();
+        refused(get(tenant, items + "?limit=0"), 400, "limit", "invalid_value");
+        refused(get(tenant, items + "?order=sideways"), 400, "order", "invalid_value");
+
+        given().header("Authorization", tenant.bearer())
+                .delete("/v1/responses/" + id)
+                .then()
+                .statusCode(200)
+                .body("id", equalTo(id))
+                .body("object", equalTo("response"))
+                .body("deleted", equalTo(true));
+        refused(get(tenant, "/v1/responses/" + id), 404, "id", "not_found");
+        refused(post(request("previous_response_id", id)), 404, "previous_response_id", "previous_response_not_found");
+        refused(given().header("Authorization", tenant.bearer()).delete("/v1/responses/" + id), 404, "id", "not_found");
+    }
+
+    @Inject
+    ResponseStore store;
+
+    @Test
+    void aResponsePastItsRetentionIsGoneAndPurged() {
+        Instant past = Instant.now().minus(Duration.ofDays(31));
+        store.save(new StoredResponse(
+                "resp_expired_" + tenant.keyId(),
+                tenant.account(),
+                past,
+                past.plus(Duration.ofDays(30)),
+                JSON.createObjectNode().put("id", "resp_expired"),
+                JSON.createArrayNode(),
+                List.of(new StoredResponse.Turn("user", "old"))));
+        refused(get(tenant, "/v1/responses/resp_expired_" + tenant.keyId()), 404, "id", "not_found");
+        refused(
+                post(request("previous_response_id", "resp_expired_" + tenant.keyId())),
+                404,
+                "previous_response_id",
+                "previous_response_not_found");
+        assertThat(store.purgeExpired(Instant.now())).isEqualTo(1);
+        assertThat(store.purgeExpired(Instant.now())).isZero();
     }
 }

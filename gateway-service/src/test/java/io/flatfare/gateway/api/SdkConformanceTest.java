@@ -43,6 +43,7 @@ class SdkConformanceTest {
             "models",
             "responses",
             "responses-stream",
+            "responses-stored",
             "error-400",
             "error-400-responses",
             "error-404-responses",

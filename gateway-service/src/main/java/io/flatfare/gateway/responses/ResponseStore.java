@@ -1,0 +1,183 @@
+package io.flatfare.gateway.responses;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.io.UncheckedIOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
+
+/**
+ * Stored responses in the gateway's PostgreSQL ({@code stored_responses}), always read and written for one account:
+ * another account's id is not found, like an unknown one. Calls block on the database: never on an event loop.
+ */
+@ApplicationScoped
+public class ResponseStore {
+
+    private static final Logger LOG = Logger.getLogger(ResponseStore.class);
+    private static final TypeReference<List<StoredResponse.Turn>> TURNS = new TypeReference<>() {};
+
+    private final DataSource database;
+    private final ObjectMapper json;
+    private final ResponsesConfig config;
+    private final Clock clock = Clock.systemUTC();
+    private ScheduledExecutorService purger;
+
+    public ResponseStore(DataSource database, ObjectMapper json, ResponsesConfig config) {
+        this.database = database;
+        this.json = json;
+        this.config = config;
+    }
+
+    void onStart(@Observes StartupEvent event) {
+        if (!config.store()) {
+            return;
+        }
+        purger = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread thread = new Thread(r, "stored-responses-purge");
+            thread.setDaemon(true);
+            return thread;
+        });
+        long period = config.purgeInterval().toMillis();
+        purger.scheduleWithFixedDelay(
+                () -> {
+                    try {
+                        int purged = purgeExpired(clock.instant());
+                        if (purged > 0) {
+                            LOG.infof("Deleted %d stored responses past their retention", purged);
+                        }
+                    } catch (RuntimeException e) {
+                        LOG.warnf(
+                                "Deleting expired stored responses failed (tried again in %s): %s",
+                                config.purgeInterval(), e);
+                    }
+                },
+                period,
+                period,
+                TimeUnit.MILLISECONDS);
+    }
+
+    @PreDestroy
+    void stop() {
+        if (purger != null) {
+            purger.shutdownNow();
+        }
+    }
+
+    /** Whether requests that do not say {@code "store": false} are stored. */
+    public boolean enabled() {
+        return config.store();
+    }
+
+    /** When a response stored now expires. */
+    public Instant expiryOf(Instant createdAt) {
+        return createdAt.plus(config.retention());
+    }
+
+    public void save(StoredResponse r) {
+        String sql =
+                "insert into stored_responses (id, account_id, created_at, expires_at, response, input_items, context)"
+                        + " values (?, ?, ?, ?, ?::json, ?::json, ?::json)";
+        try (Connection c = database.getConnection();
+                PreparedStatement s = c.prepareStatement(sql)) {
+            s.setString(1, r.id());
+            s.setString(2, r.accountId());
+            s.setTimestamp(3, Timestamp.from(r.createdAt()));
+            s.setTimestamp(4, Timestamp.from(r.expiresAt()));
+            s.setString(5, write(r.response()));
+            s.setString(6, write(r.inputItems()));
+            s.setString(7, write(r.context()));
+            s.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("Storing response " + r.id() + " failed" + sqlState(e));
+        }
+    }
+
+    /** The account's response with this id, unless it expired or was deleted. */
+    public Optional<StoredResponse> find(String accountId, String id) {
+        String sql = "select id, account_id, created_at, expires_at, response, input_items, context"
+                + " from stored_responses where id = ? and account_id = ? and expires_at > ?";
+        try (Connection c = database.getConnection();
+                PreparedStatement s = c.prepareStatement(sql)) {
+            s.setString(1, id);
+            s.setString(2, accountId);
+            s.setTimestamp(3, Timestamp.from(clock.instant()));
+            try (ResultSet rows = s.executeQuery()) {
+                if (!rows.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(new StoredResponse(
+                        rows.getString(1),
+                        rows.getString(2),
+                        rows.getTimestamp(3).toInstant(),
+                        rows.getTimestamp(4).toInstant(),
+                        (ObjectNode) json.readTree(rows.getString(5)),
+                        (ArrayNode) json.readTree(rows.getString(6)),
+                        json.readValue(rows.getString(7), TURNS)));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("Reading response " + id + " failed" + sqlState(e), e);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Deletes the account's response; false when there was none (or it had expired). */
+    public boolean delete(String accountId, String id) {
+        String sql = "delete from stored_responses where id = ? and account_id = ? and expires_at > ?";
+        try (Connection c = database.getConnection();
+                PreparedStatement s = c.prepareStatement(sql)) {
+            s.setString(1, id);
+            s.setString(2, accountId);
+            s.setTimestamp(3, Timestamp.from(clock.instant()));
+            return s.executeUpdate() > 0;
+        } catch (SQLException e) {
+            throw new IllegalStateException("Deleting response " + id + " failed" + sqlState(e), e);
+        }
+    }
+
+    /** Deletes every response that expired before {@code now}; the number deleted. */
+    public int purgeExpired(Instant now) {
+        try (Connection c = database.getConnection();
+                PreparedStatement s = c.prepareStatement("delete from stored_responses where expires_at <= ?")) {
+            s.setTimestamp(1, Timestamp.from(now));
+            return s.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("Purging expired responses failed" + sqlState(e), e);
+        }
+    }
+
+    /**
+     * What may be logged of a database failure: its SQL state. The driver's message can quote the statement's data,
+     * which holds prompts and completions.
+     */
+    private static String sqlState(SQLException e) {
+        return " (SQL state " + e.getSQLState() + ")";
+    }
+
+    private String write(Object value) {
+        try {
+            return json.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
