@@ -84,6 +84,27 @@ class GatewayTest {
     }
 
     @Test
+    void storedResponsesAreOnForThirtyDaysUnlessConfigured() {
+        Container byDefault = Manifests.container(
+                Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate(), "gateway");
+        assertThat(Manifests.envValue(byDefault, "FLATFARE_GATEWAY_RESPONSES_STORE"))
+                .isEqualTo("true");
+        assertThat(Manifests.envValue(byDefault, "FLATFARE_GATEWAY_RESPONSES_RETENTION"))
+                .isEqualTo("30d");
+
+        Container off = Manifests.container(
+                Chart.renderWith(Map.of(
+                                "gateway.storedResponses.enabled", false, "gateway.storedResponses.retention", "7d"))
+                        .get(Deployment.class, GATEWAY)
+                        .getSpec()
+                        .getTemplate(),
+                "gateway");
+        assertThat(Manifests.envValue(off, "FLATFARE_GATEWAY_RESPONSES_STORE")).isEqualTo("false");
+        assertThat(Manifests.envValue(off, "FLATFARE_GATEWAY_RESPONSES_RETENTION"))
+                .isEqualTo("7d");
+    }
+
+    @Test
     void corsIsOffUnlessOriginsAreListed(@TempDir Path dir) throws IOException {
         Container byDefault = Manifests.container(
                 Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate(), "gateway");
