@@ -2,6 +2,7 @@ package io.flatfare.gateway.api;
 
 import io.flatfare.gateway.limits.LimitExceededException;
 import io.flatfare.gateway.limits.LimitsUnavailableException;
+import io.flatfare.gateway.responses.ResponseStoreUnavailableException;
 import io.flatfare.gateway.routing.UpstreamException;
 import io.quarkus.logging.Log;
 import java.time.Duration;
@@ -24,6 +25,16 @@ public final class Failures {
                                 "limits_unavailable")
                         .retryAfter(e.retryAfter());
             case UpstreamException e -> upstream(e, unavailableRetryAfter);
+            case ResponseStoreUnavailableException e -> {
+                Log.warnf("Stored responses unavailable: %s", e.getMessage());
+                yield new OpenAiException(
+                                503,
+                                "server_error",
+                                "Stored responses cannot be reached right now; please retry shortly.",
+                                null,
+                                "storage_unavailable")
+                        .retryAfter(unavailableRetryAfter);
+            }
             default -> {
                 // The client sees a generic 500; the cause stays in the log (never prompt or key text).
                 Log.errorf(failure, "Unexpected failure in a /v1 request");

@@ -3,6 +3,7 @@ package io.flatfare.gateway.api;
 import io.flatfare.gateway.config.ApiConfig;
 import io.flatfare.gateway.limits.LimitExceededException;
 import io.flatfare.gateway.limits.LimitsUnavailableException;
+import io.flatfare.gateway.responses.ResponseStoreUnavailableException;
 import io.flatfare.gateway.routing.UpstreamException;
 import io.flatfare.support.api.ApiError;
 import jakarta.inject.Inject;
@@ -35,6 +36,11 @@ public class V1ErrorMapper {
 
     @ServerExceptionMapper
     public Response upstream(UpstreamException e) {
+        return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
+    }
+
+    @ServerExceptionMapper
+    public Response storedResponses(ResponseStoreUnavailableException e) {
         return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
     }
 

@@ -107,7 +107,7 @@ public class ResponseStore {
             s.setString(7, write(r.context()));
             s.executeUpdate();
         } catch (SQLException e) {
-            throw new IllegalStateException("Storing response " + r.id() + " failed" + sqlState(e));
+            throw new ResponseStoreUnavailableException("Storing response " + r.id() + " failed" + sqlState(e));
         }
     }
 
@@ -134,7 +134,7 @@ public class ResponseStore {
                         json.readValue(rows.getString(7), TURNS)));
             }
         } catch (SQLException e) {
-            throw new IllegalStateException("Reading response " + id + " failed" + sqlState(e), e);
+            throw new ResponseStoreUnavailableException("Reading response " + id + " failed" + sqlState(e));
         } catch (JsonProcessingException e) {
             throw new UncheckedIOException(e);
         }
@@ -150,7 +150,7 @@ public class ResponseStore {
             s.setTimestamp(3, Timestamp.from(clock.instant()));
             return s.executeUpdate() > 0;
         } catch (SQLException e) {
-            throw new IllegalStateException("Deleting response " + id + " failed" + sqlState(e), e);
+            throw new ResponseStoreUnavailableException("Deleting response " + id + " failed" + sqlState(e));
         }
     }
 
@@ -161,7 +161,7 @@ public class ResponseStore {
             s.setTimestamp(1, Timestamp.from(now));
             return s.executeUpdate();
         } catch (SQLException e) {
-            throw new IllegalStateException("Purging expired responses failed" + sqlState(e), e);
+            throw new ResponseStoreUnavailableException("Purging expired responses failed" + sqlState(e));
         }
     }
 

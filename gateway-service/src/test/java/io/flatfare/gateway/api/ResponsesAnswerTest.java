@@ -1,6 +1,8 @@
 package io.flatfare.gateway.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -15,6 +17,7 @@ import io.flatfare.contracts.inference.v1.Usage;
 import io.flatfare.contracts.registry.v1.Capability;
 import io.flatfare.gateway.api.dto.ResponseRequest;
 import io.flatfare.gateway.responses.ResponseStore;
+import io.flatfare.gateway.responses.ResponseStoreUnavailableException;
 import io.flatfare.gateway.responses.ResponsesConfig;
 import io.flatfare.gateway.responses.StoredResponse.Turn;
 import io.flatfare.gateway.routing.ResolvedModel;
@@ -117,11 +120,13 @@ class ResponsesAnswerTest {
         assertThat(last.get("id").asText()).isEqualTo("resp_0123");
     }
 
-    @Test
-    void aStoreThatFailsLosesNothingAnsweredAndTheAnswerSaysItIsNotStored() throws Exception {
+    /** Stored responses on a database that cannot be reached. */
+    static ResponseStore unreachableStore() {
         DataSource down = (DataSource) Proxy.newProxyInstance(
-                getClass().getClassLoader(), new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
-                    throw new SQLException("connection refused");
+                ResponsesAnswerTest.class.getClassLoader(),
+                new Class<?>[] {DataSource.class},
+                (proxy, method, args) -> {
+                    throw new SQLException("connection refused", "08001");
                 });
         ResponsesConfig config = new ResponsesConfig() {
             @Override
@@ -139,8 +144,26 @@ class ResponsesAnswerTest {
                 return Duration.ofHours(1);
             }
         };
-        ResponsesAnswer answer = answer(new ResponsesAnswer.Storing(
-                new ResponseStore(down, JSON, config), "acct", List.of(), List.of(new Turn("user", "hi"))));
+        return new ResponseStore(down, JSON, config);
+    }
+
+    @Test
+    void aStoreThatCannotBeReachedIsA503TheSdksRetry() {
+        ResponseStore store = unreachableStore();
+        assertThatThrownBy(() -> store.find("acct", "resp_x"))
+                .isInstanceOf(ResponseStoreUnavailableException.class)
+                .hasMessage("Reading response resp_x failed (SQL state 08001)");
+        OpenAiException error =
+                Failures.toOpenAi(catchThrowable(() -> store.delete("acct", "resp_x")), Duration.ofSeconds(2));
+        assertThat(error.status()).isEqualTo(503);
+        assertThat(error.code()).isEqualTo("storage_unavailable");
+        assertThat(error.headers()).containsEntry("retry-after", "2");
+    }
+
+    @Test
+    void aStoreThatFailsLosesNothingAnsweredAndTheAnswerSaysItIsNotStored() throws Exception {
+        ResponsesAnswer answer = answer(
+                new ResponsesAnswer.Storing(unreachableStore(), "acct", List.of(), List.of(new Turn("user", "hi"))));
         List<Buffer> frames = new ArrayList<>(answer.frames(delta("Hi")));
         assertThat(events(frames).getFirst().at("/response/store").asBoolean()).isTrue();
         frames.addAll(answer.frames(GenerateResponse.newBuilder()
