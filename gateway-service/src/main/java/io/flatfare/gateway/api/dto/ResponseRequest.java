@@ -11,9 +11,10 @@ import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
 
 /**
- * {@code POST /v1/responses}, stateless: the conversation comes whole in {@code input}. {@code input} may be a
- * string or an array of items, so it is kept as JSON and checked by hand, as are the features this release refuses
- * (tools, stored responses, ...). Unknown fields are ignored: the SDKs keep adding them.
+ * {@code POST /v1/responses}: the conversation comes in {@code input}, after a stored one named by
+ * {@code previous_response_id}. {@code input} may be a string or an array of items, so it is kept as JSON and checked
+ * by hand, as are the features this release refuses (tools, conversations, ...). Unknown fields are ignored: the SDKs
+ * keep adding them.
  */
 public record ResponseRequest(
         @NotBlank String model,
