@@ -1,6 +1,5 @@
 package io.flatfare.gateway.api;
 
-import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -32,20 +31,17 @@ import com.openai.models.responses.ResponseStatus;
 import com.openai.models.responses.ResponseStreamEvent;
 import com.openai.models.responses.StructuredResponse;
 import io.flatfare.gateway.InferencePlatformResource;
-import io.flatfare.gateway.account.Plan;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
-import io.restassured.http.ContentType;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -330,15 +326,7 @@ class JavaSdkConformanceTest {
         assertThat(events.getLast().isCompleted() || events.getLast().isIncomplete())
                 .isTrue();
         Response rebuilt = accumulator.response();
-        String text = rebuilt.output()
-                .getFirst()
-                .message()
-                .orElseThrow()
-                .content()
-                .getFirst()
-                .outputText()
-                .orElseThrow()
-                .text();
+        String text = text(rebuilt);
         assertThat(text).isEqualTo(deltas.toString());
         assertThat(rebuilt.usage().orElseThrow().outputTokens()).isPositive();
     }
@@ -390,13 +378,7 @@ class JavaSdkConformanceTest {
 
     @Test
     void anExhaustedQuotaIsARateLimitTheSdkDoesNotRetry() {
-        var exhausted = tenants.create(Set.of(Plan.ALL_MODELS), null, null, 1L, null);
-        given().header("Authorization", exhausted.bearer())
-                .contentType(ContentType.JSON)
-                .body(OpenAiApiTest.chat("max_tokens", 1))
-                .post("/v1/chat/completions")
-                .then()
-                .statusCode(200);
+        var exhausted = tenants.exhausted();
         // The SDK's default retries: x-should-retry: false must stop them.
         OpenAIClient retrying = client(exhausted.key(), builder -> builder.maxRetries(2));
         try {
@@ -415,6 +397,19 @@ class JavaSdkConformanceTest {
         } finally {
             retrying.close();
         }
+    }
+
+    /** The text of a response's one message. */
+    private static String text(Response response) {
+        return response.output()
+                .getFirst()
+                .message()
+                .orElseThrow()
+                .content()
+                .getFirst()
+                .outputText()
+                .orElseThrow()
+                .text();
     }
 
     private static void envelope(OpenAIServiceException e, int status, String param, String code) {

@@ -1,7 +1,10 @@
 package io.flatfare.gateway.api;
 
+import static io.restassured.RestAssured.given;
+
 import io.flatfare.gateway.account.AccountService;
 import io.flatfare.gateway.account.Plan;
+import io.restassured.http.ContentType;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Instant;
 import java.util.Set;
@@ -30,6 +33,18 @@ public class Tenants {
 
     public Tenant generous() {
         return create(Set.of(Plan.ALL_MODELS), null, null, null, null);
+    }
+
+    /** A key whose monthly quota of one request is used up already (by a real one-token chat request). */
+    public Tenant exhausted() {
+        Tenant tenant = create(Set.of(Plan.ALL_MODELS), null, null, 1L, null);
+        given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(OpenAiApiTest.chat("max_tokens", 1))
+                .post("/v1/chat/completions")
+                .then()
+                .statusCode(200);
+        return tenant;
     }
 
     /** A key that expires in a moment. */
