@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 
 import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.ProxiedPostgresResource;
 import io.flatfare.testing.support.TcpProxy;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;

@@ -29,7 +29,17 @@ public interface AccountsConfig {
         @WithDefault("1s")
         Duration negativeCacheTtl();
 
-        /** Lookups kept at most; the least recently used go first. */
+        /**
+         * How long the last answer read from the database for a key still stands when the database cannot be
+         * reached, so that keys in use keep working through a database restart or failover (the usage events go
+         * to Kafka, not to this database: nothing is lost meanwhile). A key revoked through another replica shortly
+         * before the outage keeps working until the database is back or this runs out. A key without such an
+         * answer gets a 503 to retry. {@code 0}: no stale answers.
+         */
+        @WithDefault("5m")
+        Duration staleIfError();
+
+        /** Lookups kept at most (and as many last answers for {@link #staleIfError()}); least recently used go first. */
         @WithDefault("100000")
         long cacheMaxEntries();
     }

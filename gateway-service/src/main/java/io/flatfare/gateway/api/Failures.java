@@ -1,5 +1,6 @@
 package io.flatfare.gateway.api;
 
+import io.flatfare.gateway.account.AccountsUnavailableException;
 import io.flatfare.gateway.limits.LimitExceededException;
 import io.flatfare.gateway.limits.LimitsUnavailableException;
 import io.flatfare.gateway.responses.ResponseStoreUnavailableException;
@@ -25,6 +26,16 @@ public final class Failures {
                                 "limits_unavailable")
                         .retryAfter(e.retryAfter());
             case UpstreamException e -> upstream(e, unavailableRetryAfter);
+            case AccountsUnavailableException e -> {
+                Log.warnf("API keys unavailable: %s", e.getMessage());
+                yield new OpenAiException(
+                                503,
+                                "server_error",
+                                "API keys cannot be checked right now; please retry shortly.",
+                                null,
+                                "auth_unavailable")
+                        .retryAfter(unavailableRetryAfter);
+            }
             case ResponseStoreUnavailableException e -> {
                 Log.warnf("Stored responses unavailable: %s", e.getMessage());
                 yield new OpenAiException(

@@ -1,5 +1,6 @@
 package io.flatfare.gateway.api;
 
+import io.flatfare.gateway.account.AccountsUnavailableException;
 import io.flatfare.gateway.config.ApiConfig;
 import io.flatfare.gateway.limits.LimitExceededException;
 import io.flatfare.gateway.limits.LimitsUnavailableException;
@@ -41,6 +42,11 @@ public class V1ErrorMapper {
 
     @ServerExceptionMapper
     public Response storedResponses(ResponseStoreUnavailableException e) {
+        return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
+    }
+
+    @ServerExceptionMapper
+    public Response accountsUnavailable(AccountsUnavailableException e) {
         return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
     }
 

@@ -16,7 +16,7 @@ public interface ApiConfig {
     @WithDefault("8388608")
     long maxBodyBytes();
 
-    /** Retry-After sent with 503 when no instance of a model is ready. */
+    /** Retry-After sent with 503: no instance of a model is ready, or API keys or stored responses cannot be read. */
     @WithDefault("2s")
     Duration unavailableRetryAfter();
 

@@ -17,6 +17,8 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 public class ErrorMapper {
 
     private static final Logger LOG = Logger.getLogger(ErrorMapper.class);
+    /** A restarting database is usually back within seconds; clients back off from there. */
+    private static final String DATABASE_RETRY_AFTER_SECONDS = "2";
 
     @ServerExceptionMapper
     public Response api(ApiException e) {
@@ -84,8 +86,26 @@ public class ErrorMapper {
         return unexpected(e);
     }
 
+    /**
+     * Everything else. A database that cannot be reached is no bug of ours and a retry may succeed: 503 with
+     * {@code Retry-After}, logged by SQL state only (a driver's message may quote the statement's values).
+     */
     @ServerExceptionMapper
     public Response unexpected(Exception e) {
+        var unreachable = DatabaseFailures.unreachable(e);
+        if (unreachable.isPresent()) {
+            LOG.warnf(
+                    "The database cannot be reached (SQL state %s)",
+                    unreachable.get().getSQLState());
+            return Response.fromResponse(ApiError.response(
+                            503,
+                            "api_error",
+                            "The database cannot be reached right now; please retry shortly.",
+                            null,
+                            "database_unavailable"))
+                    .header("Retry-After", DATABASE_RETRY_AFTER_SECONDS)
+                    .build();
+        }
         LOG.error("Unexpected failure in the HTTP API", e);
         return ApiError.response(500, "api_error", "Internal error.", null, null);
     }

@@ -1,6 +1,5 @@
-package io.flatfare.metering;
+package io.flatfare.testing.postgres;
 
-import io.flatfare.testing.postgres.PostgresServer;
 import io.flatfare.testing.support.TcpProxy;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import java.net.URI;

@@ -1,0 +1,107 @@
+package io.flatfare.gateway.api;
+
+import static io.restassured.RestAssured.given;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.nullValue;
+
+import io.flatfare.gateway.InferencePlatformResource;
+import io.flatfare.gateway.api.Tenants.Tenant;
+import io.flatfare.testing.kafka.KafkaTestResource;
+import io.flatfare.testing.postgres.ProxiedPostgresResource;
+import io.flatfare.testing.redis.RedisTestResource;
+import io.flatfare.testing.support.TcpProxy;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.http.ContentType;
+import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The gateway while its own PostgreSQL (accounts, keys, stored responses) cannot be reached: keys in use keep
+ * working on their last answer, so requests are still served and billed (usage goes to Kafka); a key never read
+ * gets a 503 to retry, the admin API too; nothing is a 500, and all of it recovers when the database is back.
+ */
+@QuarkusTest
+@TestProfile(DatabaseOutageTest.ShortKeyCache.class)
+@WithTestResource(ProxiedPostgresResource.class)
+@WithTestResource(RedisTestResource.class)
+@WithTestResource(KafkaTestResource.class)
+@WithTestResource(InferencePlatformResource.class)
+class DatabaseOutageTest {
+
+    private static final Duration CACHE_TTL = Duration.ofMillis(300);
+
+    /** Cached answers expire quickly, so the test reaches the stale ones without a long wait. */
+    public static class ShortKeyCache implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of(
+                    "flatfare.gateway.auth.cache-ttl", CACHE_TTL.toMillis() + "ms",
+                    "flatfare.gateway.auth.negative-cache-ttl", CACHE_TTL.toMillis() + "ms",
+                    "flatfare.gateway.auth.stale-if-error", "5m");
+        }
+    }
+
+    TcpProxy database;
+
+    @Inject
+    Tenants tenants;
+
+    @Test
+    void keysInUseKeepWorkingOthersGetA503AndAllRecoverWhenTheDatabaseIsBack() {
+        Tenant inUse = tenants.generous();
+        Tenant neverRead = tenants.generous(); // created now, looked up only during the outage
+        chat(inUse).statusCode(200);
+        Instant lastRead = Instant.now();
+
+        database.down();
+        try {
+            // The key's cached answer has expired: from here on, each lookup would have to reach the database.
+            await().until(() -> Instant.now().isAfter(lastRead.plus(CACHE_TTL.multipliedBy(2))));
+
+            chat(inUse).statusCode(200).body("usage.completion_tokens", greaterThan(0));
+            chat(neverRead)
+                    .statusCode(503)
+                    .header("retry-after", "2")
+                    .body("error.type", equalTo("server_error"))
+                    .body("error.code", equalTo("auth_unavailable"))
+                    .body("error.param", nullValue());
+            // Still served after another TTL: the stale answer is asked for again, and stands again.
+            Instant staleServed = Instant.now();
+            await().until(() -> Instant.now().isAfter(staleServed.plus(CACHE_TTL.multipliedBy(2))));
+            chat(inUse).statusCode(200);
+            given().header("Authorization", "Bearer test-admin-token")
+                    .get("/admin/accounts")
+                    .then()
+                    .statusCode(503)
+                    .header("retry-after", "2")
+                    .body("error.code", equalTo("database_unavailable"));
+        } finally {
+            database.up();
+        }
+
+        await().atMost(Duration.ofSeconds(30))
+                .untilAsserted(() -> chat(neverRead).statusCode(200));
+        chat(inUse).statusCode(200);
+        given().header("Authorization", "Bearer test-admin-token")
+                .get("/admin/accounts")
+                .then()
+                .statusCode(200);
+    }
+
+    private static ValidatableResponse chat(Tenant tenant) {
+        return given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(OpenAiApiTest.chat("max_tokens", 2))
+                .post("/v1/chat/completions")
+                .then();
+    }
+}
