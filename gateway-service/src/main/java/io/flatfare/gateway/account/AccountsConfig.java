@@ -39,6 +39,14 @@ public interface AccountsConfig {
         @WithDefault("5m")
         Duration staleIfError();
 
+        /**
+         * How long a request waits for its key's lookup in the database before that counts as unreachable (the
+         * last answer then stands in, see {@link #staleIfError()}, or the request gets a 503): a database that hangs
+         * holds no request longer. A lookup takes about a millisecond.
+         */
+        @WithDefault("3s")
+        Duration lookupTimeout();
+
         /** Lookups kept at most (and as many last answers for {@link #staleIfError()}); least recently used go first. */
         @WithDefault("100000")
         long cacheMaxEntries();

@@ -1,5 +1,6 @@
 package io.flatfare.gateway.account;
 
+import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
@@ -15,6 +16,12 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jboss.logging.Logger;
 
@@ -24,8 +31,9 @@ import org.jboss.logging.Logger;
  * expiry), negative ones for {@code negative-cache-ttl}; changes made on this replica drop the whole cache once
  * they commit, so only other replicas wait for the TTL.
  *
- * <p>While the database cannot be reached, the last answer read for a key stands for up to {@code stale-if-error}
- * (never past the key's own expiry) and is asked for again after each TTL; a key without one is an
+ * <p>A caller waits at most {@code lookup-timeout} for the database. While it cannot be reached or does not answer,
+ * the last answer read for a key stands for up to {@code stale-if-error} (never past the key's own expiry) and is
+ * asked for again after each TTL, without waiting once a lookup has failed; a key without one is an
  * {@link AccountsUnavailableException} (503). Other failures propagate as they are (a bug is a 500).
  */
 @ApplicationScoped
@@ -34,29 +42,42 @@ public class CachingApiKeys implements ApiKeys {
     private static final Logger LOG = Logger.getLogger(CachingApiKeys.class);
 
     private final AccountService accounts;
-    private final Cache<String, Lookup> cache;
+    private final AsyncCache<String, Lookup> cache;
     /** The last answer read from the database per key hash, kept for stale-if-error; null when that is zero. */
     private final Cache<String, Lookup> lastRead;
+    /** Where the database is read: a lookup that hangs holds one of these threads, never a caller past its wait. */
+    private final Executor lookups;
 
+    private final Duration lookupTimeout;
     private final Clock clock;
-    /** Whether the last lookup failed to reach the database: an outage is logged when it starts and ends. */
+    /**
+     * Whether the last lookup that ended failed or timed out: while it is set, a key with a last answer gets it at
+     * once (its lookup runs on in the background), and an outage is logged when it starts and ends.
+     */
     private final AtomicBoolean unreachable = new AtomicBoolean();
 
     @Inject
     CachingApiKeys(AccountService accounts, AccountsConfig config) {
-        this(accounts, config, Clock.systemUTC());
+        this(
+                accounts,
+                config,
+                Clock.systemUTC(),
+                Executors.newThreadPerTaskExecutor(
+                        Thread.ofVirtual().name("key-lookup-", 0).factory()));
     }
 
-    CachingApiKeys(AccountService accounts, AccountsConfig config, Clock clock) {
+    CachingApiKeys(AccountService accounts, AccountsConfig config, Clock clock, Executor lookups) {
         this.accounts = accounts;
         this.clock = clock;
+        this.lookups = lookups;
         Duration ttl = nonNegative(config.auth().cacheTtl(), "cache-ttl");
         Duration negativeTtl = min(nonNegative(config.auth().negativeCacheTtl(), "negative-cache-ttl"), ttl);
         Duration staleIfError = nonNegative(config.auth().staleIfError(), "stale-if-error");
+        this.lookupTimeout = nonNegative(config.auth().lookupTimeout(), "lookup-timeout");
         this.cache = Caffeine.newBuilder()
                 .maximumSize(config.auth().cacheMaxEntries())
                 .expireAfter(new LookupExpiry(ttl, negativeTtl, clock))
-                .build();
+                .buildAsync();
         this.lastRead = staleIfError.isZero()
                 ? null
                 : Caffeine.newBuilder()
@@ -71,31 +92,54 @@ public class CachingApiKeys implements ApiKeys {
             return Optional.empty();
         }
         String hash = KeySecrets.hash(presentedKey);
-        Lookup cached = cache.getIfPresent(hash);
-        if (cached != null) {
-            return cached.caller();
+        CompletableFuture<Lookup> cached = cache.getIfPresent(hash);
+        if (cached != null && cached.isDone() && !cached.isCompletedExceptionally()) {
+            return cached.join().caller();
         }
         WouldBlock.unlessBlockingAllowed();
-        try {
-            return cache.get(hash, this::read).caller();
-        } catch (RuntimeException e) {
-            if (!isDatabaseFailure(e)) {
-                throw e;
+        // One lookup per key at a time: callers of a key whose lookup is running wait for that one.
+        CompletableFuture<Lookup> lookup =
+                cache.get(hash, (h, executor) -> CompletableFuture.supplyAsync(() -> read(h), lookups));
+        if (unreachable.get() && !lookup.isDone()) {
+            Lookup last = lastAnswer(hash);
+            if (last != null) {
+                return standIn(hash, last);
             }
-            return stale(hash, DatabaseFailures.sqlState(e));
+        }
+        try {
+            return lookup.get(lookupTimeout.toNanos(), TimeUnit.NANOSECONDS).caller();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (!isDatabaseFailure(cause)) {
+                throw cause instanceof RuntimeException runtime ? runtime : new IllegalStateException(cause);
+            }
+            return stale(hash, "SQL state " + DatabaseFailures.sqlState(cause));
+        } catch (TimeoutException e) {
+            return stale(hash, "no answer within " + lookupTimeout.toMillis() + " ms");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AccountsUnavailableException("Key lookup interrupted");
         }
     }
 
     /** After a committed change on this replica, no cached answer may outlive it, not even as a stale one. */
     void onChange(@Observes(during = TransactionPhase.AFTER_SUCCESS) AccountsChanged change) {
-        cache.invalidateAll();
+        cache.synchronous().invalidateAll();
         if (lastRead != null) {
             lastRead.invalidateAll();
         }
     }
 
     private Lookup read(String hash) {
-        Lookup lookup = accounts.lookup(hash);
+        Lookup lookup;
+        try {
+            lookup = accounts.lookup(hash);
+        } catch (RuntimeException e) {
+            if (isDatabaseFailure(e) && unreachable.compareAndSet(false, true)) {
+                logOutage("SQL state " + DatabaseFailures.sqlState(e));
+            }
+            throw e;
+        }
         if (lastRead != null) {
             lastRead.put(hash, lookup);
         }
@@ -105,24 +149,36 @@ public class CachingApiKeys implements ApiKeys {
         return lookup;
     }
 
-    /** The last answer read for the key, standing in while the database cannot be reached. */
-    private Optional<Caller> stale(String hash, String sqlState) {
+    /** The key's last answer, standing in while the database does not answer; without one, a 503. */
+    private Optional<Caller> stale(String hash, String reason) {
         if (unreachable.compareAndSet(false, true)) {
-            LOG.warnf(
-                    "The accounts database cannot be reached (SQL state %s): keys are checked against their last"
-                            + " answer (flatfare.gateway.auth.stale-if-error), other keys get 503",
-                    sqlState);
+            logOutage(reason);
         }
-        Lookup last = lastRead == null ? null : lastRead.getIfPresent(hash);
+        Lookup last = lastAnswer(hash);
         if (last == null) {
-            throw new AccountsUnavailableException("Key lookup failed (SQL state " + sqlState + ")");
+            throw new AccountsUnavailableException("Key lookup failed (" + reason + ")");
         }
+        return standIn(hash, last);
+    }
+
+    private Lookup lastAnswer(String hash) {
+        return lastRead == null ? null : lastRead.getIfPresent(hash);
+    }
+
+    private Optional<Caller> standIn(String hash, Lookup last) {
         if (last.expiresAt().filter(expiry -> !expiry.isAfter(clock.instant())).isPresent()) {
             return Optional.empty(); // expired since it was read: known without the database
         }
         // Until the TTL passes, requests with this key are answered from the cache without trying the database.
-        cache.put(hash, last);
+        cache.put(hash, CompletableFuture.completedFuture(last));
         return last.caller();
+    }
+
+    private static void logOutage(String reason) {
+        LOG.warnf(
+                "The accounts database does not answer key lookups (%s): keys are checked against their last answer"
+                        + " (flatfare.gateway.auth.stale-if-error), other keys get 503",
+                reason);
     }
 
     /**

@@ -106,7 +106,7 @@ public class ResponseStore {
         String response = write(r.response());
         String inputItems = write(r.inputItems());
         String context = write(r.context());
-        try (Connection c = database.getConnection();
+        try (Connection c = connect();
                 PreparedStatement s = c.prepareStatement(sql)) {
             s.setString(1, r.id());
             s.setString(2, r.accountId());
@@ -127,7 +127,7 @@ public class ResponseStore {
     public Optional<StoredResponse> find(String accountId, String id) {
         String sql = "select id, account_id, created_at, expires_at, response, input_items, context"
                 + " from stored_responses where id = ? and account_id = ? and expires_at > ?";
-        try (Connection c = database.getConnection();
+        try (Connection c = connect();
                 PreparedStatement s = c.prepareStatement(sql)) {
             s.setString(1, id);
             s.setString(2, accountId);
@@ -155,7 +155,7 @@ public class ResponseStore {
     /** Deletes the account's response; false when there was none (or it had expired). */
     public boolean delete(String accountId, String id) {
         String sql = "delete from stored_responses where id = ? and account_id = ? and expires_at > ?";
-        try (Connection c = database.getConnection();
+        try (Connection c = connect();
                 PreparedStatement s = c.prepareStatement(sql)) {
             s.setString(1, id);
             s.setString(2, accountId);
@@ -175,6 +175,23 @@ public class ResponseStore {
         } catch (SQLException e) {
             throw new ResponseStoreUnavailableException("Purging expired responses failed" + sqlState(e));
         }
+    }
+
+    /**
+     * A pooled connection that waits at most {@code database-timeout} for each answer of the database (the pool resets
+     * the timeout when the connection goes back). A frozen server or a lost network fails the call instead of
+     * holding the answer it belongs to.
+     */
+    private Connection connect() throws SQLException {
+        Connection c = database.getConnection();
+        try {
+            c.setNetworkTimeout(
+                    Runnable::run, Math.toIntExact(config.databaseTimeout().toMillis()));
+        } catch (SQLException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        return c;
     }
 
     /**

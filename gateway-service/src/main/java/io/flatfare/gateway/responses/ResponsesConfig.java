@@ -23,6 +23,15 @@ public interface ResponsesConfig {
     @WithDefault("30d")
     Duration retention();
 
+    /**
+     * How long one read or write of a stored response waits for the database's answer (a network timeout on its
+     * connection) before it fails: an answer is then sent with {@code "store": false}, a retrieval is a 503. With the
+     * pool's wait for a connection ({@code quarkus.datasource.jdbc.acquisition-timeout}, 5 s), it bounds what a
+     * database that froze or went silent adds to an answer; a store takes about a millisecond.
+     */
+    @WithDefault("5s")
+    Duration databaseTimeout();
+
     /** How often expired responses are deleted from the database. */
     @WithDefault("1h")
     Duration purgeInterval();

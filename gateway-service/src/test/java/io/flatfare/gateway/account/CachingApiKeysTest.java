@@ -2,6 +2,8 @@ package io.flatfare.gateway.account;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.flatfare.gateway.account.AccountService.Lookup;
 import jakarta.persistence.PersistenceException;
@@ -12,8 +14,11 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,15 +29,34 @@ import org.junit.jupiter.api.Test;
 class CachingApiKeysTest {
 
     private static final Instant NOW = Instant.parse("2026-11-30T12:00:00Z");
+    private static final Clock CLOCK = Clock.fixed(NOW, ZoneOffset.UTC);
     private static final Plan PLAN = new Plan("p", Set.of(Plan.ALL_MODELS), Set.of(), null, null, null, 1000, null);
     private static final Caller CALLER = new Caller("acct", "key-id", PLAN);
 
     private final Database database = new Database();
     private final String key = KeySecrets.generate();
 
-    /** A cache that asks the database on every call (no TTL), so each call shows what an expired entry would do. */
+    @AfterEach
+    void releaseHungLookups() {
+        database.released.countDown();
+    }
+
+    /**
+     * A cache that asks the database on every call (no TTL), so each call shows what an expired entry would do; the
+     * lookup runs on the calling thread.
+     */
     private CachingApiKeys keys(Duration staleIfError) {
-        return new CachingApiKeys(database, config(Duration.ZERO, staleIfError), Clock.fixed(NOW, ZoneOffset.UTC));
+        return new CachingApiKeys(
+                database, config(Duration.ZERO, staleIfError, Duration.ofSeconds(3)), CLOCK, Runnable::run);
+    }
+
+    /** The same with lookups on threads of their own, as in production, so a caller can stop waiting for one. */
+    private CachingApiKeys keysWithLookupTimeout(Duration lookupTimeout) {
+        return new CachingApiKeys(
+                database,
+                config(Duration.ZERO, Duration.ofMinutes(5), lookupTimeout),
+                CLOCK,
+                Executors.newVirtualThreadPerTaskExecutor());
     }
 
     @Test
@@ -133,10 +157,56 @@ class CachingApiKeysTest {
         assertThat(keys.authenticate(key)).isEmpty();
     }
 
+    @Test
+    void aDatabaseThatHangsHoldsACallerNoLongerThanTheLookupTimeout() {
+        CachingApiKeys keys = keysWithLookupTimeout(Duration.ofMillis(200));
+        database.hang();
+
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(30),
+                () -> assertThatThrownBy(() -> keys.authenticate(key))
+                        .isInstanceOf(AccountsUnavailableException.class)
+                        .hasMessage("Key lookup failed (no answer within 200 ms)"));
+    }
+
+    @Test
+    void onceTheDatabaseFailedAKeyWithALastAnswerGetsItWithoutWaiting() {
+        // A wait this long would fail the test: only a stand-in answered at once passes.
+        CachingApiKeys keys = keysWithLookupTimeout(Duration.ofMinutes(10));
+        String other = KeySecrets.generate();
+        database.answer(hash -> new Lookup(Optional.of(CALLER), Optional.empty()));
+        keys.authenticate(key);
+        keys.authenticate(other);
+        database.unreachable();
+        assertThat(keys.authenticate(key)).contains(CALLER); // this lookup failed: the database is unreachable
+
+        database.hang();
+
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(30),
+                () -> assertThat(keys.authenticate(other)).contains(CALLER));
+    }
+
+    @Test
+    void aDatabaseThatAnswersAgainEndsTheStandIns() {
+        CachingApiKeys keys = keysWithLookupTimeout(Duration.ofMillis(200));
+        database.answer(hash -> new Lookup(Optional.of(CALLER), Optional.empty()));
+        keys.authenticate(key);
+        database.hang();
+        assertThat(keys.authenticate(key)).contains(CALLER); // after 200 ms, the last answer
+
+        database.released.countDown(); // the hung lookup completes now, with a revocation made meanwhile
+        database.answer(hash -> Lookup.NONE);
+
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> keys.authenticate(key).isEmpty());
+    }
+
     /** The account service with its database lookup replaced. */
     private static final class Database extends AccountService {
         final AtomicInteger calls = new AtomicInteger();
-        private Function<String, Lookup> answer;
+        final CountDownLatch released = new CountDownLatch(1);
+        private Function<String, Lookup> answer = hash -> Lookup.NONE;
 
         Database() {
             super(null, null, null, null);
@@ -154,6 +224,19 @@ class CachingApiKeysTest {
             };
         }
 
+        /** Like a database that froze: a lookup waits until the test ends (or releases it), then answers. */
+        void hang() {
+            Function<String, Lookup> after = answer;
+            answer = hash -> {
+                try {
+                    released.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return after.apply(hash);
+            };
+        }
+
         @Override
         Lookup lookup(String hash) {
             calls.incrementAndGet();
@@ -161,7 +244,7 @@ class CachingApiKeysTest {
         }
     }
 
-    private static AccountsConfig config(Duration ttl, Duration staleIfError) {
+    private static AccountsConfig config(Duration ttl, Duration staleIfError, Duration lookupTimeout) {
         return new AccountsConfig() {
             @Override
             public String adminToken() {
@@ -184,6 +267,11 @@ class CachingApiKeysTest {
                     @Override
                     public Duration staleIfError() {
                         return staleIfError;
+                    }
+
+                    @Override
+                    public Duration lookupTimeout() {
+                        return lookupTimeout;
                     }
 
                     @Override

@@ -16,6 +16,8 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
+import io.restassured.config.HttpClientConfig;
+import io.restassured.config.RestAssuredConfig;
 import io.restassured.http.ContentType;
 import io.restassured.response.ValidatableResponse;
 import jakarta.inject.Inject;
@@ -27,7 +29,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The gateway while its own PostgreSQL (accounts, keys, stored responses) cannot be reached: keys in use keep
  * working on their last answer, so requests are still served and billed (usage goes to Kafka); a key never read
- * gets a 503 to retry, the admin API too; nothing is a 500, and all of it recovers when the database is back.
+ * gets a 503 to retry, the admin API too; nothing is a 500, and all of it recovers when the database is back. A
+ * database that hangs instead holds no request longer than the lookup timeout or the stored responses' database
+ * timeout.
  */
 @QuarkusTest
 @TestProfile(DatabaseOutageTest.ShortKeyCache.class)
@@ -38,6 +42,10 @@ import org.junit.jupiter.api.Test;
 class DatabaseOutageTest {
 
     private static final Duration CACHE_TTL = Duration.ofMillis(300);
+    private static final Duration LOOKUP_TIMEOUT = Duration.ofMillis(500);
+    /** A request that has not been answered by then hangs: the test fails instead of waiting with it. */
+    private static final RestAssuredConfig HANG_GUARD = RestAssuredConfig.config()
+            .httpClient(HttpClientConfig.httpClientConfig().setParam("http.socket.timeout", 20_000));
 
     /** Cached answers expire quickly, so the test reaches the stale ones without a long wait. */
     public static class ShortKeyCache implements QuarkusTestProfile {
@@ -46,7 +54,9 @@ class DatabaseOutageTest {
             return Map.of(
                     "flatfare.gateway.auth.cache-ttl", CACHE_TTL.toMillis() + "ms",
                     "flatfare.gateway.auth.negative-cache-ttl", CACHE_TTL.toMillis() + "ms",
-                    "flatfare.gateway.auth.stale-if-error", "5m");
+                    "flatfare.gateway.auth.stale-if-error", "5m",
+                    "flatfare.gateway.auth.lookup-timeout", LOOKUP_TIMEOUT.toMillis() + "ms",
+                    "flatfare.gateway.responses.database-timeout", "500ms");
         }
     }
 
@@ -97,8 +107,50 @@ class DatabaseOutageTest {
                 .statusCode(200);
     }
 
+    @Test
+    void aDatabaseThatHangsHoldsNoRequest() {
+        Tenant inUse = tenants.generous();
+        Tenant neverRead = tenants.generous();
+        chat(inUse).statusCode(200);
+        Instant lastRead = Instant.now();
+
+        database.stall(); // connections stay open, nothing comes back: a frozen server or a lost network
+        try {
+            await().until(() -> Instant.now().isAfter(lastRead.plus(CACHE_TTL.multipliedBy(2))));
+
+            chat(inUse).statusCode(200); // after the lookup timeout, on the last answer
+            chat(neverRead).statusCode(503).body("error.code", equalTo("auth_unavailable"));
+            chat(inUse).statusCode(200);
+            // Stored responses: the answer goes out unstored, a retrieval is a 503 to retry.
+            String id = given().config(HANG_GUARD)
+                    .header("Authorization", inUse.bearer())
+                    .contentType(ContentType.JSON)
+                    .body(Map.of("model", OpenAiApiTest.MODEL, "input", "Hello", "max_output_tokens", 2))
+                    .post("/v1/responses")
+                    .then()
+                    .statusCode(200)
+                    .body("status", equalTo("incomplete"))
+                    .body("store", equalTo(false))
+                    .extract()
+                    .path("id");
+            given().config(HANG_GUARD)
+                    .header("Authorization", inUse.bearer())
+                    .get("/v1/responses/" + id)
+                    .then()
+                    .statusCode(503)
+                    .header("retry-after", "2")
+                    .body("error.code", equalTo("storage_unavailable"));
+        } finally {
+            database.resume();
+        }
+
+        await().atMost(Duration.ofSeconds(30))
+                .untilAsserted(() -> chat(neverRead).statusCode(200));
+    }
+
     private static ValidatableResponse chat(Tenant tenant) {
-        return given().header("Authorization", tenant.bearer())
+        return given().config(HANG_GUARD)
+                .header("Authorization", tenant.bearer())
                 .contentType(ContentType.JSON)
                 .body(OpenAiApiTest.chat("max_tokens", 2))
                 .post("/v1/chat/completions")

@@ -140,6 +140,11 @@ class ResponsesAnswerTest {
             }
 
             @Override
+            public Duration databaseTimeout() {
+                return Duration.ofSeconds(5);
+            }
+
+            @Override
             public Duration purgeInterval() {
                 return Duration.ofHours(1);
             }

@@ -12,12 +12,15 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A TCP forwarder in front of a real server, so a test can make that server vanish the way a crashed process
- * does (connections reset, new connections refused) and bring it back on the same port. It listens on 127.0.0.1.
+ * does (connections reset, new connections refused), or hang the way a frozen server or a lost network does
+ * (connections stay open, nothing gets through), and bring it back on the same port. It listens on 127.0.0.1.
  */
 public final class TcpProxy implements AutoCloseable {
 
     private final InetSocketAddress target;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+    private final Object gate = new Object();
+    private boolean stalled;
     private int port;
     private ServerSocket listener;
 
@@ -81,9 +84,36 @@ public final class TcpProxy implements AutoCloseable {
         sockets.clear();
     }
 
+    /**
+     * Holds every byte in both directions, on open connections and new ones alike (they are accepted, then hear
+     * nothing), like a server that froze or a network that drops packets: a client waits until its own timeout.
+     */
+    public void stall() {
+        synchronized (gate) {
+            stalled = true;
+        }
+    }
+
+    /** Lets the held bytes through, in order, and everything after them. */
+    public void resume() {
+        synchronized (gate) {
+            stalled = false;
+            gate.notifyAll();
+        }
+    }
+
     @Override
     public void close() {
+        resume();
         down();
+    }
+
+    private void awaitFlowing() throws InterruptedException {
+        synchronized (gate) {
+            while (stalled) {
+                gate.wait();
+            }
+        }
     }
 
     private void accept(ServerSocket socket) {
@@ -119,11 +149,14 @@ public final class TcpProxy implements AutoCloseable {
                 OutputStream out = to.getOutputStream()) {
             int read;
             while ((read = in.read(buffer)) >= 0) {
+                awaitFlowing();
                 out.write(buffer, 0, read);
                 out.flush();
             }
         } catch (IOException e) {
             // One side went away; the other is closed below.
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             closeQuietly(from);
             closeQuietly(to);
