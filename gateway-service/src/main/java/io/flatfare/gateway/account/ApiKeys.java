@@ -12,4 +12,12 @@ public interface ApiKeys {
      * effect within the cache's TTL.
      */
     Optional<Caller> authenticate(String presentedKey);
+
+    /**
+     * One lookup of a made-up key all the way to the database and back, waited for however long the first one takes
+     * (a cold connection pool and ORM): for the warm-up before the service turns ready.
+     */
+    default void warmUp() {
+        authenticate(KeySecrets.generate());
+    }
 }

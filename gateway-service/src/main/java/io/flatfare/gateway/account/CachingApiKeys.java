@@ -122,6 +122,12 @@ public class CachingApiKeys implements ApiKeys {
         }
     }
 
+    /** On the calling thread and without the lookup timeout, so a slow first lookup is not taken for an outage. */
+    @Override
+    public void warmUp() {
+        accounts.lookup(KeySecrets.hash(KeySecrets.generate()));
+    }
+
     /** After a committed change on this replica, no cached answer may outlive it, not even as a stale one. */
     void onChange(@Observes(during = TransactionPhase.AFTER_SUCCESS) AccountsChanged change) {
         cache.synchronous().invalidateAll();

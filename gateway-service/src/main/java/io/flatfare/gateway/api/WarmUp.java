@@ -12,7 +12,6 @@ import io.flatfare.contracts.inference.v1.Usage;
 import io.flatfare.contracts.registry.v1.Capability;
 import io.flatfare.gateway.account.ApiKeys;
 import io.flatfare.gateway.account.Caller;
-import io.flatfare.gateway.account.KeySecrets;
 import io.flatfare.gateway.account.Plan;
 import io.flatfare.gateway.api.dto.ChatCompletionRequest;
 import io.flatfare.gateway.api.dto.CompletionRequest;
@@ -144,7 +143,7 @@ public class WarmUp implements HealthCheck {
 
     void run() {
         try {
-            keys.authenticate(KeySecrets.generate());
+            keys.warmUp();
         } catch (RuntimeException e) {
             Log.warnf("Warm-up: the key lookup failed: %s", e.toString());
         }
