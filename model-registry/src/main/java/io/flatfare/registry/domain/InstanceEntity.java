@@ -11,7 +11,6 @@ import jakarta.persistence.Id;
 import jakarta.persistence.JoinColumn;
 import jakarta.persistence.MapKeyColumn;
 import jakarta.persistence.Table;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
@@ -46,7 +45,8 @@ public class InstanceEntity {
     @Column(name = "registered_at", nullable = false)
     public Instant registeredAt;
 
-    public boolean isLive(Instant now, Duration ttl) {
-        return lastHeartbeat.isAfter(now.minus(ttl));
+    /** Live when its last heartbeat is after the cutoff (now less the TTL, or earlier after a database outage). */
+    public boolean isLive(Instant cutoff) {
+        return lastHeartbeat.isAfter(cutoff);
     }
 }

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /** Live inference instances: registration, heartbeats, expiry. */
 @ApplicationScoped
@@ -32,6 +33,8 @@ public class InstanceService {
     private final RegistryConfig config;
     private final Clock clock;
     private final AtomicLong liveCount = new AtomicLong();
+    private final AtomicReference<Outage> outage = new AtomicReference<>();
+    private volatile Instant lastGoodReap;
 
     InstanceService(
             InstanceRepository instances,
@@ -107,7 +110,7 @@ public class InstanceService {
         Instant now = clock.instant();
         var existing = instances.findByIdOptional(r.instanceId());
         if (existing.isPresent()
-                && existing.get().isLive(now, config.instanceTtl())
+                && existing.get().isLive(cutoff())
                 && !existing.get().grpcAddress.equals(r.grpcAddress())) {
             throw RegistryException.conflict(
                     "instance_id",
@@ -125,7 +128,7 @@ public class InstanceService {
         instance.slots = r.slots();
         instance.state = r.state();
         instance.lastHeartbeat = now;
-        if (existing.isEmpty() || !existing.get().isLive(now, config.instanceTtl())) {
+        if (existing.isEmpty() || !existing.get().isLive(cutoff())) {
             instance.registeredAt = now;
         }
         instances.persist(instance);
@@ -141,7 +144,7 @@ public class InstanceService {
         Instant now = clock.instant();
         var instance = instances
                 .findByIdOptional(instanceId)
-                .filter(i -> i.isLive(now, config.instanceTtl()))
+                .filter(i -> i.isLive(cutoff()))
                 .orElseThrow(() -> RegistryException.instanceNotFound(instanceId));
         instance.lastHeartbeat = now;
         if (newState != null) {
@@ -173,7 +176,48 @@ public class InstanceService {
             every = "${flatfare.registry.reap-interval:5s}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void scheduledReap() {
-        reapExpired();
+        reap();
+    }
+
+    /**
+     * The scheduled reap, which also watches the database: a reap that cannot reach it starts an outage (logged
+     * once, not as an error every interval), the first that can ends it.
+     */
+    public void reap() {
+        try {
+            reapExpired();
+        } catch (RuntimeException e) {
+            if (!isDatabaseFailure(e)) {
+                throw e;
+            }
+            Instant lastGood = lastGoodReap == null ? clock.instant() : lastGoodReap;
+            Outage before =
+                    outage.getAndUpdate(o -> o == null ? new Outage(lastGood, null) : new Outage(o.lastGood(), null));
+            if (before == null || before.graceUntil() != null) {
+                Log.warnf(
+                        "The registry database cannot be reached (%s): heartbeats are not recorded, and instances"
+                                + " live at %s stay live until a TTL after it is back",
+                        e.getClass().getSimpleName(), lastGood);
+            }
+            return;
+        }
+        Instant now = clock.instant();
+        lastGoodReap = now;
+        Outage current = outage.get();
+        if (current == null) {
+            return;
+        }
+        if (current.graceUntil() == null) {
+            Instant graceUntil = now.plus(config.instanceTtl());
+            if (outage.compareAndSet(current, new Outage(current.lastGood(), graceUntil))) {
+                Log.infof(
+                        "The registry database is back: instances live before it went away stay live until %s"
+                                + " unless they heartbeat",
+                        graceUntil);
+            }
+        } else if (!now.isBefore(current.graceUntil())) {
+            outage.compareAndSet(current, null);
+        }
     }
 
     /** Deletes expired instances and refreshes the live-instance gauge, so a scrape never queries the database. */
@@ -191,7 +235,36 @@ public class InstanceService {
         return config.instanceTtl();
     }
 
+    /**
+     * Heartbeats after this instant keep an instance live: now less the TTL, except during and for a TTL after an
+     * outage of the database, when no instance could have its heartbeats recorded. Then it is the TTL before the
+     * last reap that reached the database, so the instances live then stay live until they have had a whole TTL to
+     * heartbeat again; without it, a database outage longer than the TTL would expire every instance the moment the
+     * database came back, and the gateways would see no ready instance until each heartbeat re-registered it.
+     */
     private Instant cutoff() {
-        return clock.instant().minus(config.instanceTtl());
+        Instant now = clock.instant();
+        Instant normal = now.minus(config.instanceTtl());
+        Outage o = outage.get();
+        if (o == null || (o.graceUntil() != null && !now.isBefore(o.graceUntil()))) {
+            return normal;
+        }
+        Instant lenient = o.lastGood().minus(config.instanceTtl());
+        return lenient.isBefore(normal) ? lenient : normal;
     }
+
+    private static boolean isDatabaseFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.sql.SQLException || t instanceof jakarta.persistence.PersistenceException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * This replica's view of an outage of its database: the last reap before it reached the database at
+     * {@code lastGood}; {@code graceUntil} is null while it lasts, then a TTL after the first reap that reached it.
+     */
+    private record Outage(Instant lastGood, Instant graceUntil) {}
 }

@@ -1,0 +1,117 @@
+package io.flatfare.registry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.flatfare.contracts.registry.v1.HeartbeatRequest;
+import io.flatfare.contracts.registry.v1.Instance;
+import io.flatfare.contracts.registry.v1.InstanceState;
+import io.flatfare.contracts.registry.v1.ModelRegistryGrpc;
+import io.flatfare.contracts.registry.v1.RegisterRequest;
+import io.flatfare.contracts.registry.v1.ResolveRequest;
+import io.flatfare.registry.service.InstanceService;
+import io.flatfare.testing.postgres.ProxiedPostgresResource;
+import io.flatfare.testing.support.TcpProxy;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.microprofile.config.ConfigProvider;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The registry's own database away for longer than the instance TTL: no heartbeat could be recorded meanwhile, so
+ * no instance may be expired for it the moment the database is back (every gateway would then see no ready instance
+ * until each one re-registered); they get a whole TTL to heartbeat again, then the normal rule applies.
+ */
+@QuarkusTest
+@WithTestResource(ProxiedPostgresResource.class)
+class DatabaseOutageTest {
+
+    private static final String MODEL = "qwen-3-32b";
+
+    TcpProxy database;
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    InstanceService instances;
+
+    ManagedChannel channel;
+    ModelRegistryGrpc.ModelRegistryBlockingStub registry;
+
+    @BeforeEach
+    void connect() {
+        int port = ConfigProvider.getConfig().getValue("quarkus.http.test-port", Integer.class);
+        channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
+                .usePlaintext()
+                .build();
+        registry = ModelRegistryGrpc.newBlockingStub(channel);
+    }
+
+    @AfterEach
+    void disconnect() throws InterruptedException {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void instancesAreNotExpiredForHeartbeatsTheRegistryCouldNotRecord() {
+        Duration ttl = Duration.ofSeconds(rpc().register(RegisterRequest.newBuilder()
+                        .setInstanceId("inst-outage-1")
+                        .setGrpcAddress("10.0.1.1:9000")
+                        .addModels(MODEL)
+                        .setSlots(4)
+                        .setState(InstanceState.READY)
+                        .build())
+                .getTtlSeconds());
+
+        database.down();
+        try {
+            instances.reap(); // finds the database away, and says so without failing
+            assertThatThrownBy(() -> heartbeat("inst-outage-1"))
+                    .isInstanceOfSatisfying(
+                            StatusRuntimeException.class,
+                            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+            clock.advance(ttl.plusSeconds(1)); // longer than a TTL without a recorded heartbeat
+        } finally {
+            database.up();
+        }
+
+        // Back: still routable, and its next heartbeat is taken (no NOT_FOUND, no need to register again).
+        await().atMost(Duration.ofSeconds(30))
+                .untilAsserted(() -> assertThat(routableIds()).contains("inst-outage-1"));
+        instances.reap();
+        assertThat(instances.live()).extracting(i -> i.id).contains("inst-outage-1");
+        heartbeat("inst-outage-1");
+
+        // A TTL later without another heartbeat, the normal rule again: it has expired.
+        clock.advance(ttl.plusSeconds(1));
+        instances.reap();
+        assertThat(routableIds()).doesNotContain("inst-outage-1");
+        assertThat(instances.live()).extracting(i -> i.id).doesNotContain("inst-outage-1");
+    }
+
+    private ModelRegistryGrpc.ModelRegistryBlockingStub rpc() {
+        return registry.withDeadlineAfter(10, TimeUnit.SECONDS);
+    }
+
+    private void heartbeat(String id) {
+        rpc().heartbeat(HeartbeatRequest.newBuilder().setInstanceId(id).build());
+    }
+
+    private List<String> routableIds() {
+        return rpc().resolve(ResolveRequest.newBuilder().setName(MODEL).build()).getInstancesList().stream()
+                .map(Instance::getId)
+                .toList();
+    }
+}
