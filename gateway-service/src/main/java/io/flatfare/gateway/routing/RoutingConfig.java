@@ -12,8 +12,13 @@ public interface RoutingConfig {
     @WithDefault("2s")
     Duration refreshInterval();
 
-    /** How long the last good view of the registry is served while the registry cannot be reached; then 503. */
-    @WithDefault("60s")
+    /**
+     * How long the last good view of the registry is served while the registry cannot be reached; then 503. Long
+     * enough to ride out a restart or failover of the registry or its database: each call still finds out for itself
+     * whether an instance of the view answers (one that refuses is left out for {@link #unavailableBackoff()} and the
+     * call tried on another), so a stale view costs finding new instances late, not calls to dead ones.
+     */
+    @WithDefault("10m")
     Duration maxStaleness();
 
     /** Deadline of every call to the registry. */
