@@ -13,8 +13,6 @@ import io.flatfare.contracts.registry.v1.ResolveRequest;
 import io.flatfare.registry.service.InstanceService;
 import io.flatfare.testing.postgres.ProxiedPostgresResource;
 import io.flatfare.testing.support.TcpProxy;
-import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.common.WithTestResource;
@@ -22,8 +20,6 @@ import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,21 +43,16 @@ class DatabaseOutageTest {
     @Inject
     InstanceService instances;
 
-    ManagedChannel channel;
-    ModelRegistryGrpc.ModelRegistryBlockingStub registry;
+    RegistryClient client;
 
     @BeforeEach
     void connect() {
-        int port = ConfigProvider.getConfig().getValue("quarkus.http.test-port", Integer.class);
-        channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
-                .usePlaintext()
-                .build();
-        registry = ModelRegistryGrpc.newBlockingStub(channel);
+        client = RegistryClient.connect();
     }
 
     @AfterEach
     void disconnect() throws InterruptedException {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        client.close();
     }
 
     @Test
@@ -102,7 +93,7 @@ class DatabaseOutageTest {
     }
 
     private ModelRegistryGrpc.ModelRegistryBlockingStub rpc() {
-        return registry.withDeadlineAfter(10, TimeUnit.SECONDS);
+        return client.rpc();
     }
 
     private void heartbeat(String id) {

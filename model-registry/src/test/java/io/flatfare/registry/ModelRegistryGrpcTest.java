@@ -18,8 +18,6 @@ import io.flatfare.contracts.registry.v1.RegisterResponse;
 import io.flatfare.contracts.registry.v1.ResolveRequest;
 import io.flatfare.registry.service.InstanceService;
 import io.flatfare.testing.postgres.PostgresTestResource;
-import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.common.WithTestResource;
@@ -29,7 +27,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -46,25 +43,20 @@ class ModelRegistryGrpcTest {
     @Inject
     InstanceService instanceService;
 
-    ManagedChannel channel;
-    ModelRegistryGrpc.ModelRegistryBlockingStub registry;
+    RegistryClient client;
 
     @BeforeEach
     void connect() {
-        int port = ConfigProvider.getConfig().getValue("quarkus.http.test-port", Integer.class);
-        channel = ManagedChannelBuilder.forAddress("127.0.0.1", port)
-                .usePlaintext()
-                .build();
-        registry = ModelRegistryGrpc.newBlockingStub(channel);
+        client = RegistryClient.connect();
     }
 
     @AfterEach
     void disconnect() throws InterruptedException {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        client.close();
     }
 
     private ModelRegistryGrpc.ModelRegistryBlockingStub rpc() {
-        return registry.withDeadlineAfter(10, TimeUnit.SECONDS);
+        return client.rpc();
     }
 
     private RegisterResponse register(String id, String address, String... models) {
@@ -263,7 +255,7 @@ class ModelRegistryGrpcTest {
 
     @Test
     void servesTheStandardGrpcHealthService() {
-        var health = HealthGrpc.newBlockingStub(channel)
+        var health = HealthGrpc.newBlockingStub(client.channel())
                 .withDeadlineAfter(10, TimeUnit.SECONDS)
                 .check(HealthCheckRequest.getDefaultInstance());
         assertThat(health.getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
