@@ -57,12 +57,9 @@ class ResponsesAnswerTest {
     }
 
     static List<JsonNode> events(List<Buffer> frames) throws Exception {
-        List<JsonNode> out = new ArrayList<>();
-        for (Buffer frame : frames) {
-            String[] lines = frame.toString().split("\n");
-            out.add(JSON.readTree(lines[1].substring("data: ".length())));
-        }
-        return out;
+        StringBuilder body = new StringBuilder();
+        frames.forEach(frame -> body.append(frame.toString()));
+        return ResponsesApiTest.typedEvents(body.toString());
     }
 
     static GenerateResponse delta(String text) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.startsWith;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.contracts.events.Endpoint;
@@ -48,6 +49,21 @@ class ResponsesApiTest {
 
     static final String MODEL = "flatfare-tiny";
     static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The events of a Responses stream, each checked to be an {@code event:} line naming its type and a {@code data:} line. */
+    static List<JsonNode> typedEvents(String body) throws JsonProcessingException {
+        List<JsonNode> events = new ArrayList<>();
+        for (String frame : body.split("\n\n")) {
+            String[] lines = frame.split("\n");
+            assertThat(lines).hasSize(2);
+            assertThat(lines[0]).startsWith("event: ");
+            assertThat(lines[1]).startsWith("data: ");
+            JsonNode event = JSON.readTree(lines[1].substring("data: ".length()));
+            assertThat(event.get("type").asText()).isEqualTo(lines[0].substring("event: ".length()));
+            events.add(event);
+        }
+        return events;
+    }
 
     @Inject
     Tenants tenants;
@@ -186,16 +202,9 @@ class ResponsesApiTest {
         response.then().statusCode(200).header("content-type", startsWith("text/event-stream"));
         String body = response.asString();
         assertThat(body).doesNotContain("[DONE]");
-        List<JsonNode> events = new ArrayList<>();
-        for (String frame : body.split("\n\n")) {
-            String[] lines = frame.split("\n");
-            assertThat(lines).hasSize(2);
-            assertThat(lines[0]).startsWith("event: ");
-            assertThat(lines[1]).startsWith("data: ");
-            JsonNode event = JSON.readTree(lines[1].substring("data: ".length()));
-            assertThat(event.get("type").asText()).isEqualTo(lines[0].substring("event: ".length()));
-            assertThat(event.get("sequence_number").asInt()).isEqualTo(events.size());
-            events.add(event);
+        List<JsonNode> events = typedEvents(body);
+        for (int i = 0; i < events.size(); i++) {
+            assertThat(events.get(i).get("sequence_number").asInt()).isEqualTo(i);
         }
         assertThat(events)
                 .extracting(e -> e.get("type").asText())
@@ -464,8 +473,7 @@ class ResponsesApiTest {
     void aStreamedResponseIsStoredBeforeItsLastEvent() throws Exception {
         String body =
                 post(request("stream", true)).then().statusCode(200).extract().asString();
-        String[] frames = body.split("\n\n");
-        JsonNode last = JSON.readTree(frames[frames.length - 1].split("\n")[1].substring("data: ".length()));
+        JsonNode last = typedEvents(body).getLast();
         JsonNode r = last.get("response");
         assertThat(r.get("store").asBoolean()).isTrue();
         // Read the moment the stream ended: it is there already.
