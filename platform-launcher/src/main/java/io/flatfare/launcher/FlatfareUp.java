@@ -189,7 +189,10 @@ public final class FlatfareUp {
         System.out.flush();
     }
 
-    /** Every port must be free before anything starts, so a clash is one clear message, not a half-started platform. */
+    /**
+     * Every port must be free before anything starts, so a clash is one clear message, not a half-started platform.
+     * Two options on one port are reported first: that is the command's mistake whatever the machine runs.
+     */
     static void checkPorts(UpOptions options) {
         Map<Integer, String> seen = new HashMap<>();
         for (var entry : UpOptions.DEFAULT_PORTS.keySet()) {
@@ -199,6 +202,9 @@ public final class FlatfareUp {
                 throw new IllegalArgumentException(
                         "--" + previous + " and --" + entry + " are both " + port + ": give each its own port");
             }
+        }
+        for (var entry : UpOptions.DEFAULT_PORTS.keySet()) {
+            int port = options.port(entry);
             try (ServerSocket socket = new ServerSocket()) {
                 socket.setReuseAddress(true);
                 // The wildcard address: taken on any interface is taken.
