@@ -11,8 +11,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.event.TransactionPhase;
 import jakarta.inject.Inject;
-import jakarta.persistence.PersistenceException;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
@@ -110,7 +108,7 @@ public class CachingApiKeys implements ApiKeys {
             return lookup.get(lookupTimeout.toNanos(), TimeUnit.NANOSECONDS).caller();
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
-            if (!isDatabaseFailure(cause)) {
+            if (DatabaseFailures.sqlError(cause).isEmpty()) {
                 throw cause instanceof RuntimeException runtime ? runtime : new IllegalStateException(cause);
             }
             return stale(hash, "SQL state " + DatabaseFailures.sqlState(cause));
@@ -141,7 +139,7 @@ public class CachingApiKeys implements ApiKeys {
         try {
             lookup = accounts.lookup(hash);
         } catch (RuntimeException e) {
-            if (isDatabaseFailure(e) && unreachable.compareAndSet(false, true)) {
+            if (DatabaseFailures.sqlError(e).isPresent() && unreachable.compareAndSet(false, true)) {
                 logOutage("SQL state " + DatabaseFailures.sqlState(e));
             }
             throw e;
@@ -185,22 +183,6 @@ public class CachingApiKeys implements ApiKeys {
                 "The accounts database does not answer key lookups (%s): keys are checked against their last answer"
                         + " (flatfare.gateway.auth.stale-if-error), other keys get 503",
                 reason);
-    }
-
-    /**
-     * A failure of the database or of the way to it, as Hibernate, the pool or the transaction manager report it.
-     * The lookup is one fixed, validated query, so any of these is the database's state, not a wrong statement.
-     */
-    private static boolean isDatabaseFailure(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof PersistenceException
-                    || t instanceof SQLException
-                    || t instanceof jakarta.transaction.RollbackException
-                    || t instanceof jakarta.transaction.SystemException) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private record LookupExpiry(Duration ttl, Duration negativeTtl, Clock clock) implements Expiry<String, Lookup> {

@@ -18,33 +18,15 @@ public final class Failures {
             case OpenAiException e -> e;
             case LimitExceededException e -> limit(e);
             case LimitsUnavailableException e ->
-                new OpenAiException(
-                                503,
-                                "server_error",
-                                "Request limits cannot be checked right now; please retry shortly.",
-                                null,
-                                "limits_unavailable")
-                        .retryAfter(e.retryAfter());
+                unavailable("Request limits cannot be checked", "limits_unavailable", e.retryAfter());
             case UpstreamException e -> upstream(e, unavailableRetryAfter);
             case AccountsUnavailableException e -> {
                 Log.warnf("API keys unavailable: %s", e.getMessage());
-                yield new OpenAiException(
-                                503,
-                                "server_error",
-                                "API keys cannot be checked right now; please retry shortly.",
-                                null,
-                                "auth_unavailable")
-                        .retryAfter(unavailableRetryAfter);
+                yield unavailable("API keys cannot be checked", "auth_unavailable", unavailableRetryAfter);
             }
             case ResponseStoreUnavailableException e -> {
                 Log.warnf("Stored responses unavailable: %s", e.getMessage());
-                yield new OpenAiException(
-                                503,
-                                "server_error",
-                                "Stored responses cannot be reached right now; please retry shortly.",
-                                null,
-                                "storage_unavailable")
-                        .retryAfter(unavailableRetryAfter);
+                yield unavailable("Stored responses cannot be reached", "storage_unavailable", unavailableRetryAfter);
             }
             default -> {
                 // The client sees a generic 500; the cause stays in the log (never prompt or key text).
@@ -52,6 +34,12 @@ public final class Failures {
                 yield OpenAiException.internal();
             }
         };
+    }
+
+    /** A 503 the client should retry after {@code retryAfter}: "{what} right now; please retry shortly." */
+    private static OpenAiException unavailable(String what, String code, Duration retryAfter) {
+        return new OpenAiException(503, "server_error", what + " right now; please retry shortly.", null, code)
+                .retryAfter(retryAfter);
     }
 
     private static OpenAiException limit(LimitExceededException e) {

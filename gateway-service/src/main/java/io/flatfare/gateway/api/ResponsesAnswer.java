@@ -44,6 +44,9 @@ final class ResponsesAnswer implements AnswerWriter {
     private final ResponseRequest request;
     private final Storing storing;
     private volatile boolean stored;
+    /** The finished response object, built once: what is stored is what is sent. */
+    private volatile ObjectNode finished;
+
     private final String id;
     private final String messageId;
     private final StringBuilder text = new StringBuilder();
@@ -85,7 +88,7 @@ final class ResponsesAnswer implements AnswerWriter {
 
     @Override
     public byte[] response() {
-        return bytes(response(truncated ? "incomplete" : "completed"));
+        return bytes(finished());
     }
 
     @Override
@@ -132,7 +135,7 @@ final class ResponsesAnswer implements AnswerWriter {
         out.add(frame(itemDone));
 
         ObjectNode last = event("response." + status);
-        last.set("response", response(status));
+        last.set("response", finished());
         out.add(frame(last));
         return out;
     }
@@ -168,7 +171,7 @@ final class ResponsesAnswer implements AnswerWriter {
     }
 
     private void store() {
-        ObjectNode response = response(truncated ? "incomplete" : "completed");
+        ObjectNode response = finished();
         ArrayNode items = json.createArrayNode();
         for (int i = 0; i < storing.input().size(); i++) {
             Turn turn = storing.input().get(i);
@@ -234,6 +237,19 @@ final class ResponsesAnswer implements AnswerWriter {
 
     private Buffer frame(ObjectNode event) {
         return Sse.event(event.get("type").asText(), bytes(event));
+    }
+
+    /**
+     * The completed (or incomplete) response, once the model is done; its {@code store} says whether it was stored,
+     * so an answer whose store failed says {@code false} although the same object went to the store saying
+     * {@code true}.
+     */
+    private ObjectNode finished() {
+        if (finished == null) {
+            finished = response(truncated ? "incomplete" : "completed");
+        }
+        finished.put("store", stored);
+        return finished;
     }
 
     /** The response object; {@code in_progress} has no output and no usage yet. */

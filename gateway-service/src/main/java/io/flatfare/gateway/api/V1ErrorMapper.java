@@ -25,28 +25,15 @@ public class V1ErrorMapper {
         return response(e);
     }
 
-    @ServerExceptionMapper
-    public Response limit(LimitExceededException e) {
-        return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
-    }
-
-    @ServerExceptionMapper
-    public Response limitsUnavailable(LimitsUnavailableException e) {
-        return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
-    }
-
-    @ServerExceptionMapper
-    public Response upstream(UpstreamException e) {
-        return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
-    }
-
-    @ServerExceptionMapper
-    public Response storedResponses(ResponseStoreUnavailableException e) {
-        return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
-    }
-
-    @ServerExceptionMapper
-    public Response accountsUnavailable(AccountsUnavailableException e) {
+    /** The failures of other layers that {@link Failures} turns into OpenAI's errors (limits, upstream, storage). */
+    @ServerExceptionMapper({
+        LimitExceededException.class,
+        LimitsUnavailableException.class,
+        UpstreamException.class,
+        ResponseStoreUnavailableException.class,
+        AccountsUnavailableException.class
+    })
+    public Response failure(RuntimeException e) {
         return response(Failures.toOpenAi(e, config.unavailableRetryAfter()));
     }
 

@@ -7,6 +7,7 @@ import io.flatfare.registry.domain.InstanceState;
 import io.flatfare.registry.domain.ModelEntity;
 import io.flatfare.registry.domain.ModelRepository;
 import io.flatfare.registry.domain.ModelStatus;
+import io.flatfare.support.api.DatabaseFailures;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
 import io.quarkus.scheduler.Scheduled;
@@ -187,7 +188,7 @@ public class InstanceService {
         try {
             reapExpired();
         } catch (RuntimeException e) {
-            if (!isDatabaseFailure(e)) {
+            if (DatabaseFailures.sqlError(e).isEmpty()) {
                 throw e;
             }
             Instant lastGood = lastGoodReap == null ? clock.instant() : lastGoodReap;
@@ -251,15 +252,6 @@ public class InstanceService {
         }
         Instant lenient = o.lastGood().minus(config.instanceTtl());
         return lenient.isBefore(normal) ? lenient : normal;
-    }
-
-    private static boolean isDatabaseFailure(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof java.sql.SQLException || t instanceof jakarta.persistence.PersistenceException) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**

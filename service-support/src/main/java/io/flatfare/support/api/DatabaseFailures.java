@@ -30,10 +30,18 @@ public final class DatabaseFailures {
         return Optional.empty();
     }
 
+    /**
+     * The first SQL error under {@code failure}: the database, the pool or the driver failed (Hibernate and the
+     * transaction manager keep the driver's error as the cause). For a fixed, validated statement, that is the
+     * database's state, not a mistake of the caller.
+     */
+    public static Optional<SQLException> sqlError(Throwable failure) {
+        return Optional.ofNullable(Causes.find(failure, SQLException.class));
+    }
+
     /** The SQL state of the first SQL error under {@code failure}, for a log line that quotes no data. */
     public static String sqlState(Throwable failure) {
-        SQLException sql = Causes.find(failure, SQLException.class);
-        return sql == null ? "none" : String.valueOf(sql.getSQLState());
+        return sqlError(failure).map(sql -> String.valueOf(sql.getSQLState())).orElse("none");
     }
 
     private static boolean isUnreachable(SQLException e) {

@@ -15,6 +15,7 @@ import io.flatfare.registry.domain.InstanceState;
 import io.flatfare.registry.service.CatalogService;
 import io.flatfare.registry.service.InstanceService;
 import io.flatfare.registry.service.RegistryException;
+import io.flatfare.support.api.DatabaseFailures;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.grpc.GrpcService;
@@ -107,13 +108,12 @@ public class ModelRegistryGrpcService implements ModelRegistry {
             };
             return status.withDescription(e.getMessage()).asRuntimeException();
         }
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof java.sql.SQLException) {
-                Log.warnf("Registry database unavailable: %s", t.getMessage());
-                return Status.UNAVAILABLE
-                        .withDescription("The registry database is unavailable; retry shortly.")
-                        .asRuntimeException();
-            }
+        var sql = DatabaseFailures.sqlError(failure);
+        if (sql.isPresent()) {
+            Log.warnf("Registry database unavailable: %s", sql.get().getMessage());
+            return Status.UNAVAILABLE
+                    .withDescription("The registry database is unavailable; retry shortly.")
+                    .asRuntimeException();
         }
         Log.error("Registry call failed", failure);
         return Status.INTERNAL.withDescription("Internal registry error.").asRuntimeException();
