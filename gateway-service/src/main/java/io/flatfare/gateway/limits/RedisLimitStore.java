@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Supplier;
 
 /**
  * The plan limits kept in Redis and shared by every gateway replica: one script call per admission and one per
@@ -25,12 +26,13 @@ final class RedisLimitStore {
     private static final Plan WARM_UP_PLAN =
             new Plan("warm-up", Set.of(Plan.ALL_MODELS), Set.of(), Integer.MAX_VALUE, null, null, null, null);
 
-    private final Redis redis;
+    private final Supplier<Redis> redis;
     private final Duration timeout;
     private final Duration lease;
     private final Duration concurrencyRetryAfter;
 
-    RedisLimitStore(Redis redis, Duration timeout, Duration lease, Duration concurrencyRetryAfter) {
+    /** @param redis the client to send each call with (the calling event loop's, see {@link EventLoopRedis}) */
+    RedisLimitStore(Supplier<Redis> redis, Duration timeout, Duration lease, Duration concurrencyRetryAfter) {
         this.redis = redis;
         this.timeout = timeout;
         this.lease = lease;
@@ -44,7 +46,7 @@ final class RedisLimitStore {
      */
     Uni<Verdict> admit(String accountId, String requestId, Plan plan) {
         return ADMIT.run(
-                        redis,
+                        redis.get(),
                         keys(accountId, "rate", "inflight", "quota"),
                         List.of(
                                 requestId,
@@ -81,7 +83,7 @@ final class RedisLimitStore {
     /** Frees the request's slot and, when {@code refund}, gives it back to the quota of {@code month}. */
     Uni<Void> release(String accountId, String requestId, boolean refund, long month) {
         return RELEASE.run(
-                        redis,
+                        redis.get(),
                         keys(accountId, "inflight", "quota"),
                         List.of(requestId, refund ? "1" : "0", Long.toString(month)))
                 .ifNoItem()
@@ -96,8 +98,9 @@ final class RedisLimitStore {
      * so high that the one key it writes expires within a millisecond.
      */
     Uni<Void> warmUp() {
-        return ADMIT.load(redis)
-                .chain(() -> RELEASE.load(redis))
+        Redis client = redis.get();
+        return ADMIT.load(client)
+                .chain(() -> RELEASE.load(client))
                 .chain(() -> admit(WARM_UP_ACCOUNT_PREFIX + UUID.randomUUID(), "req_warmup", WARM_UP_PLAN))
                 .replaceWithVoid()
                 .ifNoItem()

@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 
 /**
@@ -31,6 +32,9 @@ import org.jboss.logging.Logger;
 public class RedisRequestLimiter implements RequestLimiter {
 
     private static final Logger LOG = Logger.getLogger(RedisRequestLimiter.class);
+
+    /** The longest the warm-up waits for every event loop's Redis client to connect, at least. */
+    private static final Duration MIN_CONNECT_TIMEOUT = Duration.ofSeconds(5);
 
     private static final Admission UNLIMITED = new Admission() {
         @Override
@@ -46,18 +50,34 @@ public class RedisRequestLimiter implements RequestLimiter {
     private final LocalLimits local;
     private final UnavailablePolicy policy;
     private final Duration retryInterval;
+    private final Duration timeout;
     private final Map<Kind, Counter> rejections = new EnumMap<>(Kind.class);
     private final Counter fallbacks;
 
     private final AtomicBoolean redisDown = new AtomicBoolean();
     private volatile long redisRetryAt;
 
+    /** Null outside Quarkus (tests): one client serves every thread. */
+    private final EventLoopRedis clients;
+
     @Inject
+    RedisRequestLimiter(EventLoopRedis clients, LimitsConfig config, MeterRegistry registry) {
+        this(clients, clients::current, config, registry);
+    }
+
+    /** With one client for every thread (tests outside Quarkus). */
     RedisRequestLimiter(Redis redis, LimitsConfig config, MeterRegistry registry) {
+        this(null, () -> redis, config, registry);
+    }
+
+    private RedisRequestLimiter(
+            EventLoopRedis clients, Supplier<Redis> redis, LimitsConfig config, MeterRegistry registry) {
+        this.clients = clients;
         this.store = new RedisLimitStore(redis, config.redisTimeout(), config.lease(), config.concurrencyRetryAfter());
         this.local = new LocalLimits(config.concurrencyRetryAfter());
         this.policy = config.onRedisUnavailable();
         this.retryInterval = config.redisRetryInterval();
+        this.timeout = config.redisTimeout();
         for (Kind kind : Kind.values()) {
             rejections.put(
                     kind,
@@ -151,8 +171,9 @@ public class RedisRequestLimiter implements RequestLimiter {
 
     /**
      * Before the first request: connects to Redis, caches the limit scripts there and runs the admission once, for
-     * a made-up account and a key that expires at once (no account's limits are touched). An unreachable Redis is
-     * treated as by a request (the policy applies until it answers); it does not hold up start-up beyond the timeout.
+     * a made-up account and a key that expires at once (no account's limits are touched), then opens a connection
+     * from each event loop's client. An unreachable Redis is treated as by a request (the policy applies until it
+     * answers); it does not hold up start-up beyond the timeout.
      */
     public void warmUp() {
         try {
@@ -160,6 +181,15 @@ public class RedisRequestLimiter implements RequestLimiter {
             redisAnswered();
         } catch (RuntimeException e) {
             redisFailed(e);
+            return;
+        }
+        if (clients != null) {
+            try {
+                // Redis answered just now: a loop whose connection is slow to open is no reason to bypass Redis.
+                clients.connect(timeout.compareTo(MIN_CONNECT_TIMEOUT) < 0 ? MIN_CONNECT_TIMEOUT : timeout);
+            } catch (RuntimeException e) {
+                LOG.warnf("Warm-up: not every event loop's Redis client is connected (%s)", e.getMessage());
+            }
         }
     }
 

@@ -47,7 +47,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * inference-service (see the module README). Arguments (system properties): {@code bench.concurrency} (1,4,16),
  * {@code bench.seconds} (5 per side per round), {@code bench.rounds} (3), {@code bench.warmup-requests} (30000, the
  * gateway requests the warm-up sends at least), {@code bench.warmup-seconds} (420, the most the warm-up may take),
- * {@code bench.max-tokens} (2), {@code bench.jfr} (a file: record the gateway with JFR into it).
+ * {@code bench.max-tokens} (2), {@code bench.jfr} (a file: record the gateway with JFR into it),
+ * {@code bench.baseline-gateway} (the {@code quarkus-run.jar} of another build, e.g. the commit before a change: run
+ * as a third side, "baseline", in the same rounds, so that the change is measured against it in one run).
  */
 public final class GatewayOverheadBenchmark {
 
@@ -116,6 +118,46 @@ public final class GatewayOverheadBenchmark {
         void run(int thread) throws Exception;
     }
 
+    /** What a round measures: the direct calls ({@code process} null) or a gateway process. */
+    record Side(String name, Call call, ServiceProcess process) {}
+
+    /**
+     * A gateway process as a side: waits until it routes to the instance and checks that it generates what the
+     * direct call does.
+     */
+    static Side gatewaySide(
+            String name,
+            ServiceProcess gateway,
+            String key,
+            HttpClient http,
+            InferenceServiceGrpc.InferenceServiceBlockingStub grpc,
+            int maxTokens,
+            int slots,
+            boolean jdkClient)
+            throws Exception {
+        HttpRequest viaGateway = HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/chat/completions"))
+                .header("Authorization", "Bearer " + key)
+                .header("Content-Type", "application/json")
+                .timeout(DEADLINE)
+                .POST(HttpRequest.BodyPublishers.ofString(chatBody(maxTokens)))
+                .build();
+        URI uri = URI.create(gateway.baseUrl());
+        byte[] rawRequest = KeepAliveHttpClient.post(
+                uri.getHost(), uri.getPort(), "/v1/chat/completions", "Bearer " + key, chatBody(maxTokens));
+        KeepAliveHttpClient[] clients = new KeepAliveHttpClient[slots];
+        for (int i = 0; i < slots; i++) {
+            clients[i] = new KeepAliveHttpClient(uri.getHost(), uri.getPort());
+        }
+        awaitRoutable(http, viaGateway);
+        compareAnswers(grpc, http, viaGateway, maxTokens);
+        JsonNode raw = JSON.readTree(gateway(clients[0], rawRequest));
+        if (raw.path("usage").path("completion_tokens").asInt(-1) != direct(grpc, maxTokens)) {
+            throw new IllegalStateException("The keep-alive client read an unexpected answer: " + raw);
+        }
+        Call call = jdkClient ? thread -> gateway(http, viaGateway) : thread -> gateway(clients[thread], rawRequest);
+        return new Side(name, call, gateway);
+    }
+
     public static void main(String[] args) throws Exception {
         int[] concurrencies = Arrays.stream(
                         System.getProperty("bench.concurrency", "1,4,16").split(","))
@@ -127,6 +169,7 @@ public final class GatewayOverheadBenchmark {
         long warmupRequests = Long.getLong("bench.warmup-requests", 30_000);
         int maxTokens = Integer.getInteger("bench.max-tokens", 2);
         String jfr = System.getProperty("bench.jfr", "");
+        String baseline = System.getProperty("bench.baseline-gateway", "");
         int slots = Arrays.stream(concurrencies).max().orElse(1);
 
         System.out.printf(
@@ -136,6 +179,15 @@ public final class GatewayOverheadBenchmark {
 
         String adminToken = UUID.randomUUID().toString();
         Path journal = Files.createTempDirectory("flatfare-bench-journal").toAbsolutePath();
+        Path baselineJournal =
+                Files.createTempDirectory("flatfare-bench-journal-baseline").toAbsolutePath();
+        Path baselineJar = null;
+        if (!baseline.isBlank()) {
+            baselineJar = Path.of(baseline).toAbsolutePath();
+            if (!Files.isRegularFile(baselineJar)) {
+                throw new IllegalArgumentException("bench.baseline-gateway: no such file " + baselineJar);
+            }
+        }
         try (var postgres = PostgresServer.start();
                 var redis = RedisServer.start();
                 var kafka = KafkaServer.start();
@@ -155,9 +207,20 @@ public final class GatewayOverheadBenchmark {
                         "-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
                                 + Path.of(jfr).toAbsolutePath());
             }
-            try (var gateway = gatewayBuilder.start()) {
-                gateway.awaitReady(Duration.ofSeconds(120));
-                ProcessHandle gatewayProcess = ProcessHandle.of(gateway.pid()).orElseThrow();
+            // The baseline starts after the gateway is ready: both migrate the one database, one after the other.
+            try (var gateway = gatewayBuilder.startReady(Duration.ofSeconds(120));
+                    var baselineGateway = baselineJar == null
+                            ? null
+                            : gatewayBuilder(
+                                            "gateway-baseline",
+                                            baselineJar,
+                                            postgres,
+                                            redis,
+                                            kafka,
+                                            registry,
+                                            adminToken,
+                                            baselineJournal)
+                                    .startReady(Duration.ofSeconds(120))) {
                 HttpClient http = HttpClient.newBuilder()
                         .version(HttpClient.Version.HTTP_1_1)
                         .connectTimeout(Duration.ofSeconds(5))
@@ -168,64 +231,67 @@ public final class GatewayOverheadBenchmark {
                         .build();
                 try {
                     var grpc = InferenceServiceGrpc.newBlockingStub(channel);
-                    HttpRequest viaGateway = HttpRequest.newBuilder(
-                                    URI.create(gateway.baseUrl() + "/v1/chat/completions"))
-                            .header("Authorization", "Bearer " + key)
-                            .header("Content-Type", "application/json")
-                            .timeout(DEADLINE)
-                            .POST(HttpRequest.BodyPublishers.ofString(chatBody(maxTokens)))
-                            .build();
-                    Call direct = thread -> direct(grpc, maxTokens);
-                    URI gatewayUri = URI.create(gateway.baseUrl());
-                    byte[] rawRequest = KeepAliveHttpClient.post(
-                            gatewayUri.getHost(),
-                            gatewayUri.getPort(),
-                            "/v1/chat/completions",
-                            "Bearer " + key,
-                            chatBody(maxTokens));
-                    KeepAliveHttpClient[] clients = new KeepAliveHttpClient[slots];
-                    for (int i = 0; i < slots; i++) {
-                        clients[i] = new KeepAliveHttpClient(gatewayUri.getHost(), gatewayUri.getPort());
-                    }
                     boolean jdkClient = "jdk".equals(System.getProperty("bench.http-client", "raw"));
-                    Call gatewayCall = jdkClient
-                            ? thread -> gateway(http, viaGateway)
-                            : thread -> gateway(clients[thread], rawRequest);
                     System.out.printf(
                             "HTTP client of the gateway side: %s%n",
                             jdkClient ? "the JDK's HttpClient" : "one keep-alive connection per thread, read by it");
-
-                    awaitRoutable(http, viaGateway);
-                    compareAnswers(grpc, http, viaGateway, maxTokens);
-                    JsonNode raw = JSON.readTree(gateway(clients[0], rawRequest));
-                    if (raw.path("usage").path("completion_tokens").asInt(-1) != direct(grpc, maxTokens)) {
-                        throw new IllegalStateException("The keep-alive client read an unexpected answer: " + raw);
+                    Side direct = new Side("direct", thread -> direct(grpc, maxTokens), null);
+                    List<Side> gateways = new ArrayList<>();
+                    gateways.add(gatewaySide("gateway", gateway, key, http, grpc, maxTokens, slots, jdkClient));
+                    if (baselineGateway != null) {
+                        gateways.add(
+                                gatewaySide("baseline", baselineGateway, key, http, grpc, maxTokens, slots, jdkClient));
+                        System.out.println("baseline gateway: " + baselineJar);
                     }
+                    List<Side> sides = new ArrayList<>();
+                    sides.add(direct);
+                    sides.addAll(gateways);
+
                     // The JIT: a method the gateway runs once per request reaches C2 only after 5,000 to 15,000
                     // requests, more while the compile queue is long (a JFR recording showed the Kafka producer's
                     // append, the gRPC stream start and the Redis reply handling compiled by C2 for the first time
                     // after 3 minutes of the former 180 s warm-up, during the timed rounds), and a compiler thread
                     // busy then takes a core share from both sides. A gateway in service has run millions; so both
-                    // sides are driven, 25 s per pass and mostly the gateway, until the gateway has answered
+                    // sides are driven, 25 s per pass and mostly the gateways, until each gateway has answered
                     // bench.warmup-requests and its compiler threads were busy less than 2 % of the last pass, or
                     // bench.warmup-seconds passed.
                     long warmStart = System.nanoTime();
                     long warmRequests = 0;
                     double compilerShare;
                     do {
-                        long compilerBefore = CpuTime.compilerNanos(gateway.pid());
                         long passStart = System.nanoTime();
-                        measure(direct, 1, 2, null);
-                        measure(direct, slots, 5, null);
-                        warmRequests += measure(gatewayCall, 1, 3, null).latencies().length;
-                        warmRequests += measure(gatewayCall, slots, 15, null).latencies().length;
-                        compilerShare = (double) (CpuTime.compilerNanos(gateway.pid()) - compilerBefore)
-                                / (System.nanoTime() - passStart);
+                        long[] compilerBefore = gateways.stream()
+                                .mapToLong(
+                                        g -> CpuTime.compilerNanos(g.process().pid()))
+                                .toArray();
+                        measure(direct.call(), 1, 2, null);
+                        measure(direct.call(), slots, 5, null);
+                        long fewest = Long.MAX_VALUE;
+                        for (Side side : gateways) {
+                            long answered = measure(side.call(), 1, 3.0 / gateways.size(), null)
+                                            .latencies()
+                                            .length
+                                    + measure(side.call(), slots, 15.0 / gateways.size(), null)
+                                            .latencies()
+                                            .length;
+                            fewest = Math.min(fewest, answered);
+                        }
+                        warmRequests += fewest;
+                        compilerShare = 0;
+                        for (int i = 0; i < gateways.size(); i++) {
+                            compilerShare = Math.max(
+                                    compilerShare,
+                                    (double) (CpuTime.compilerNanos(gateways.get(i)
+                                                            .process()
+                                                            .pid())
+                                                    - compilerBefore[i])
+                                            / (System.nanoTime() - passStart));
+                        }
                     } while ((warmRequests < warmupRequests || compilerShare >= 0.02)
                             && (System.nanoTime() - warmStart) / 1e9 < warmup);
                     System.out.printf(
-                            "warm-up %.0f s, %d gateway requests; the gateway's JIT compiler threads busy %.1f %% of"
-                                    + " its last 25 s%n",
+                            "warm-up %.0f s, %d requests per gateway; the gateways' JIT compiler threads busy at most"
+                                    + " %.1f %% of the last pass%n",
                             (System.nanoTime() - warmStart) / 1e9, warmRequests, compilerShare * 100);
 
                     System.out.printf(
@@ -242,42 +308,83 @@ public final class GatewayOverheadBenchmark {
                             "gw JIT ms");
                     List<String> verdicts = new ArrayList<>();
                     for (int c : concurrencies) {
-                        List<Run> directRuns = new ArrayList<>();
-                        List<Run> gatewayRuns = new ArrayList<>();
+                        List<List<Run>> runs = new ArrayList<>();
+                        sides.forEach(side -> runs.add(new ArrayList<>()));
                         for (int r = 0; r < rounds; r++) {
-                            // Alternating which side goes first keeps a drift in machine load from favouring one.
-                            if (r % 2 == 0) {
-                                directRuns.add(measure(direct, c, seconds, null));
-                                gatewayRuns.add(measure(gatewayCall, c, seconds, gatewayProcess));
-                            } else {
-                                gatewayRuns.add(measure(gatewayCall, c, seconds, gatewayProcess));
-                                directRuns.add(measure(direct, c, seconds, null));
+                            // The order rotates round after round (two sides: alternate), so that each side runs
+                            // in each place equally often and a drift in machine load, or the side before, favours
+                            // none.
+                            for (int i = 0; i < sides.size(); i++) {
+                                int index = (r + i) % sides.size();
+                                Side side = sides.get(index);
+                                runs.get(index)
+                                        .add(measure(
+                                                side.call(),
+                                                c,
+                                                seconds,
+                                                side.process() == null
+                                                        ? null
+                                                        : ProcessHandle.of(side.process()
+                                                                        .pid())
+                                                                .orElseThrow()));
                             }
                         }
-                        Totals d = Totals.of(directRuns);
-                        Totals g = Totals.of(gatewayRuns);
+                        List<Totals> totals = runs.stream().map(Totals::of).toList();
+                        Totals d = totals.get(0);
                         print(c, "direct", d, "");
-                        print(c, "gateway", g, String.format("%9.0f µs %10.0f", g.cpuMicros(), g.compilerMillis()));
-                        double addedP50 = g.p50() - d.p50();
-                        double addedP99 = g.p99() - d.p99();
-                        double ratio = g.requestsPerSecond() / d.requestsPerSecond();
-                        boolean met = addedP50 <= MAX_ADDED_P50_MS
-                                && addedP99 <= MAX_ADDED_P99_MS
-                                && ratio >= MIN_THROUGHPUT_RATIO;
-                        String verdict = String.format(
-                                "%-5d added p50 %+.2f ms, added p99 %+.2f ms, throughput %.2fx direct (%d / %d"
-                                        + " requests): %s",
-                                c, addedP50, addedP99, ratio, g.requests(), d.requests(), met ? "PASS" : "NOT MET");
-                        System.out.println(verdict);
-                        verdicts.add(verdict);
-                        // With every core busy, requests/s = cores / machine CPU per request, so by Little's law a
-                        // fixed concurrency c waits c x (extra CPU per request) / cores longer, whatever spends it.
-                        double extraMicros = g.machineCpuMicros() - d.machineCpuMicros();
-                        System.out.printf(
-                                "%-5s the gateway side costs the machine %+.0f µs of CPU per request (gateway, Redis,"
-                                        + " Kafka, HTTP client); with the cores saturated that alone adds %.2f ms at"
-                                        + " concurrency %d%n",
-                                "", extraMicros, c * extraMicros / 1e3 / CORES, c);
+                        for (int i = 1; i < sides.size(); i++) {
+                            Totals g = totals.get(i);
+                            print(
+                                    c,
+                                    sides.get(i).name(),
+                                    g,
+                                    String.format("%9.0f µs %10.0f", g.cpuMicros(), g.compilerMillis()));
+                        }
+                        for (int i = 1; i < sides.size(); i++) {
+                            Totals g = totals.get(i);
+                            double addedP50 = g.p50() - d.p50();
+                            double addedP99 = g.p99() - d.p99();
+                            double ratio = g.requestsPerSecond() / d.requestsPerSecond();
+                            boolean met = addedP50 <= MAX_ADDED_P50_MS
+                                    && addedP99 <= MAX_ADDED_P99_MS
+                                    && ratio >= MIN_THROUGHPUT_RATIO;
+                            String verdict = String.format(
+                                    "%-5d %-8s added p50 %+.2f ms, added p99 %+.2f ms, throughput %.2fx direct (%d /"
+                                            + " %d requests): %s",
+                                    c,
+                                    sides.get(i).name(),
+                                    addedP50,
+                                    addedP99,
+                                    ratio,
+                                    g.requests(),
+                                    d.requests(),
+                                    met ? "PASS" : "NOT MET");
+                            System.out.println(verdict);
+                            verdicts.add(verdict);
+                            // With every core busy, requests/s = cores / machine CPU per request, so by Little's law
+                            // a fixed concurrency c waits c x (extra CPU per request) / cores longer, whatever
+                            // spends it.
+                            double extraMicros = g.machineCpuMicros() - d.machineCpuMicros();
+                            System.out.printf(
+                                    "%-5s the %s side costs the machine %+.0f µs of CPU per request (gateway, Redis,"
+                                            + " Kafka, HTTP client); with the cores saturated that alone adds %.2f ms"
+                                            + " at concurrency %d%n",
+                                    "", sides.get(i).name(), extraMicros, c * extraMicros / 1e3 / CORES, c);
+                        }
+                        if (sides.size() == 3) {
+                            Totals g = totals.get(1);
+                            Totals b = totals.get(2);
+                            String change = String.format(
+                                    "%-5d gateway against baseline: p50 %+.2f ms, p99 %+.2f ms, throughput %.2fx,"
+                                            + " gateway CPU per request %+.0f µs",
+                                    c,
+                                    g.p50() - b.p50(),
+                                    g.p99() - b.p99(),
+                                    g.requestsPerSecond() / b.requestsPerSecond(),
+                                    g.cpuMicros() - b.cpuMicros());
+                            System.out.println(change);
+                            verdicts.add(change);
+                        }
                     }
                     System.out.printf(
                             "%ntargets: added latency <= %.0f ms p50 and <= %.0f ms p99; throughput >= %.1fx direct%n",
@@ -292,6 +399,7 @@ public final class GatewayOverheadBenchmark {
             }
         } finally {
             deleteRecursively(journal);
+            deleteRecursively(baselineJournal);
         }
         if (!jfr.isBlank()) {
             System.out.println("JFR recording of the gateway: " + Path.of(jfr).toAbsolutePath());

@@ -10,10 +10,14 @@ import io.flatfare.gateway.limits.LimitsConfig.UnavailablePolicy;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.EventExecutor;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
+import io.vertx.core.Vertx;
+import io.vertx.core.impl.VertxInternal;
 import io.vertx.mutiny.redis.client.Command;
 import io.vertx.mutiny.redis.client.Redis;
 import io.vertx.mutiny.redis.client.Request;
@@ -22,6 +26,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
@@ -58,6 +66,12 @@ class RequestLimiterWiringTest {
 
     @Inject
     Redis redis;
+
+    @Inject
+    EventLoopRedis clients;
+
+    @Inject
+    Vertx vertx;
 
     @Test
     void theWarmUpCachesTheLimitScriptsInRedisAndRunsTheAdmissionLeavingNoKey() {
@@ -131,5 +145,70 @@ class RequestLimiterWiringTest {
                 .body(containsString("flatfare_gateway_limit_rejections_total{kind=\"concurrency\"} 1.0"))
                 .body(containsString("flatfare_gateway_limit_rejections_total{kind=\"rate\"} 0.0"))
                 .body(containsString("flatfare_gateway_limit_fallbacks_total{policy=\"reject\"} 0.0"));
+    }
+
+    /**
+     * An admission made on an event loop needs no other thread: with every other event loop held, it is still
+     * decided. (A client whose connections belong to another loop cannot even send the script then.)
+     */
+    @Test
+    void anAdmissionOnAnEventLoopIsDecidedThereWhileEveryOtherLoopIsHeld() throws Exception {
+        List<EventLoop> loops = new ArrayList<>();
+        for (EventExecutor executor : vertx.nettyEventLoopGroup()) {
+            loops.add((EventLoop) executor);
+        }
+        assertThat(loops).hasSizeGreaterThan(1);
+        assertThat(clients.loops()).isEqualTo(loops.size());
+        var caller = Gateways.caller(1000, null, null);
+        double before = redisCommands();
+
+        for (EventLoop loop : loops) {
+            CountDownLatch held = new CountDownLatch(loops.size() - 1);
+            CountDownLatch release = new CountDownLatch(1);
+            for (EventLoop other : loops) {
+                if (other != loop) {
+                    other.execute(() -> {
+                        held.countDown();
+                        try {
+                            release.await(30, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    });
+                }
+            }
+            try {
+                assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+                CompletableFuture<Admission> admitted = new CompletableFuture<>();
+                ((VertxInternal) vertx)
+                        .createEventLoopContext(
+                                loop, null, Thread.currentThread().getContextClassLoader())
+                        .runOnContext(ignored -> redisLimiter
+                                .admitting(caller, UUID.randomUUID().toString())
+                                .subscribe()
+                                .with(admitted::complete, admitted::completeExceptionally));
+                assertThat(admitted.get(5, TimeUnit.SECONDS).rate()).isPresent();
+            } finally {
+                release.countDown();
+            }
+        }
+
+        // The event loops' clients report to the Redis client metrics as Quarkus' own client does.
+        assertThat(redisCommands()).isGreaterThanOrEqualTo(before + loops.size());
+        // Off the event loops (this thread), Quarkus' own client.
+        assertThat(limiter.admit(caller, "off-the-loops").rate()).isPresent();
+    }
+
+    /** Redis commands counted by the client metrics so far. */
+    private static double redisCommands() {
+        String metrics =
+                given().get("/q/metrics").then().statusCode(200).extract().asString();
+        var matcher = Pattern.compile("(?m)^redis_commands_duration_seconds_count\\{[^}]*} ([0-9.E]+)$")
+                .matcher(metrics);
+        double total = 0;
+        while (matcher.find()) {
+            total += Double.parseDouble(matcher.group(1));
+        }
+        return total;
     }
 }

@@ -208,12 +208,10 @@ class SharedLimitsTest {
             // Two stores, as when a replica's timed-out admission is undone and the request is also released.
             Redis redis = Redis.createClient(vertx, SharedLimitsTest.redis.url());
             RedisLimitStore store =
-                    new RedisLimitStore(redis, Duration.ofSeconds(10), Duration.ofMinutes(10), Duration.ZERO);
+                    new RedisLimitStore(() -> redis, Duration.ofSeconds(10), Duration.ofMinutes(10), Duration.ZERO);
+            Redis otherRedis = Redis.createClient(vertx, SharedLimitsTest.redis.url());
             RedisLimitStore other = new RedisLimitStore(
-                    Redis.createClient(vertx, SharedLimitsTest.redis.url()),
-                    Duration.ofSeconds(10),
-                    Duration.ofMinutes(10),
-                    Duration.ZERO);
+                    () -> otherRedis, Duration.ofSeconds(10), Duration.ofMinutes(10), Duration.ZERO);
             Caller caller = caller(null, null, 2L);
             String account = caller.accountId();
             Verdict first = store.admit(account, "r1", caller.plan()).await().indefinitely();
