@@ -192,6 +192,8 @@ public final class GatewayOverheadBenchmark {
                 var redis = RedisServer.start();
                 var kafka = KafkaServer.start();
                 var registry = RegistryServer.start(Duration.ofSeconds(10));
+                // The baseline's own database: another build may have other migrations.
+                var baselinePostgres = baselineJar == null ? null : PostgresServer.start();
                 var inference = InferenceServer.builder(registry.port(), "bench-1")
                         .slots(slots)
                         .queue(slots)
@@ -207,14 +209,13 @@ public final class GatewayOverheadBenchmark {
                         "-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
                                 + Path.of(jfr).toAbsolutePath());
             }
-            // The baseline starts after the gateway is ready: both migrate the one database, one after the other.
             try (var gateway = gatewayBuilder.startReady(Duration.ofSeconds(120));
                     var baselineGateway = baselineJar == null
                             ? null
                             : gatewayBuilder(
                                             "gateway-baseline",
                                             baselineJar,
-                                            postgres,
+                                            baselinePostgres,
                                             redis,
                                             kafka,
                                             registry,
@@ -239,8 +240,9 @@ public final class GatewayOverheadBenchmark {
                     List<Side> gateways = new ArrayList<>();
                     gateways.add(gatewaySide("gateway", gateway, key, http, grpc, maxTokens, slots, jdkClient));
                     if (baselineGateway != null) {
-                        gateways.add(
-                                gatewaySide("baseline", baselineGateway, key, http, grpc, maxTokens, slots, jdkClient));
+                        String baselineKey = issueKey(http, baselineGateway.baseUrl(), adminToken);
+                        gateways.add(gatewaySide(
+                                "baseline", baselineGateway, baselineKey, http, grpc, maxTokens, slots, jdkClient));
                         System.out.println("baseline gateway: " + baselineJar);
                     }
                     List<Side> sides = new ArrayList<>();
