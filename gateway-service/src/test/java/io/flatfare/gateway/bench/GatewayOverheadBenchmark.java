@@ -119,7 +119,7 @@ public final class GatewayOverheadBenchmark {
     }
 
     /** What a round measures: the direct calls ({@code process} null) or a gateway process. */
-    record Side(String name, Call call, ServiceProcess process) {}
+    record Side(String name, Call call, ProcessHandle process) {}
 
     /**
      * A gateway process as a side: waits until it routes to the instance and checks that it generates what the
@@ -155,7 +155,7 @@ public final class GatewayOverheadBenchmark {
             throw new IllegalStateException("The keep-alive client read an unexpected answer: " + raw);
         }
         Call call = jdkClient ? thread -> gateway(http, viaGateway) : thread -> gateway(clients[thread], rawRequest);
-        return new Side(name, call, gateway);
+        return new Side(name, call, ProcessHandle.of(gateway.pid()).orElseThrow());
     }
 
     public static void main(String[] args) throws Exception {
@@ -319,16 +319,7 @@ public final class GatewayOverheadBenchmark {
                             for (int i = 0; i < sides.size(); i++) {
                                 int index = (r + i) % sides.size();
                                 Side side = sides.get(index);
-                                runs.get(index)
-                                        .add(measure(
-                                                side.call(),
-                                                c,
-                                                seconds,
-                                                side.process() == null
-                                                        ? null
-                                                        : ProcessHandle.of(side.process()
-                                                                        .pid())
-                                                                .orElseThrow()));
+                                runs.get(index).add(measure(side.call(), c, seconds, side.process()));
                             }
                         }
                         List<Totals> totals = runs.stream().map(Totals::of).toList();
