@@ -14,8 +14,10 @@ import io.flatfare.metering.service.Intake;
 import io.flatfare.metering.service.LedgerService;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
+import io.flatfare.testing.support.RawHttp;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
@@ -118,6 +120,11 @@ class FinanceApiTest {
     @Test
     void badUsageParametersAre400WithTheParam() {
         String base = "/finance/accounts/x/usage";
+        // A query that does not decode: refused in the envelope before anything else, credentials included.
+        RawHttp.Answer malformed =
+                RawHttp.get("localhost", RestAssured.port, base + "?granularity=day&from=%ZZ&to=2026-02-01");
+        assertThat(malformed.status()).isEqualTo(400);
+        assertThat(malformed.body()).contains("\"type\":\"invalid_request_error\"", "\"code\":\"invalid_url\"");
         finance()
                 .get(base + "?granularity=week&from=2026-03-01&to=2026-03-02")
                 .then()

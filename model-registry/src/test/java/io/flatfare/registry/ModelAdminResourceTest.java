@@ -1,6 +1,7 @@
 package io.flatfare.registry;
 
 import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.endsWith;
 import static org.hamcrest.Matchers.equalTo;
@@ -10,8 +11,10 @@ import static org.hamcrest.Matchers.not;
 import static org.hamcrest.Matchers.nullValue;
 
 import io.flatfare.testing.postgres.PostgresTestResource;
+import io.flatfare.testing.support.RawHttp;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
 import io.restassured.specification.RequestSpecification;
 import java.util.Map;
@@ -210,6 +213,14 @@ class ModelAdminResourceTest {
         var update = new java.util.HashMap<>(model("nope", new String[0]));
         admin().body(update).put("/admin/models/nope").then().statusCode(404);
         admin().delete("/admin/models/nope").then().statusCode(404);
+    }
+
+    @Test
+    void aMalformedUrlIs400InTheEnvelope() {
+        // Before authentication: nothing of the request is looked at.
+        RawHttp.Answer answer = RawHttp.get("localhost", RestAssured.port, "/admin/models/%ZZ");
+        assertThat(answer.status()).isEqualTo(400);
+        assertThat(answer.body()).contains("\"type\":\"invalid_request_error\"", "\"code\":\"invalid_url\"");
     }
 
     @Test

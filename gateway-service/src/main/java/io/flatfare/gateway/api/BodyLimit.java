@@ -3,7 +3,7 @@ package io.flatfare.gateway.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.gateway.config.ApiConfig;
-import io.quarkus.vertx.http.runtime.security.SecurityHandlerPriorities;
+import io.flatfare.support.api.MalformedUrls;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpVersion;
@@ -29,8 +29,9 @@ public class BodyLimit {
         Buffer body = Buffer.buffer(json.writeValueAsBytes(error.envelope(json)));
         BodyHandler chunked = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
         router.route("/v1/*")
-                // Right after the CORS filter (a route of order -priority), so a browser can read the 413 too.
-                .order(-SecurityHandlerPriorities.CORS + 1)
+                // Right after the CORS filter and the check of the URL (matching this route's path decodes it), so a
+                // browser can read the 413 too.
+                .order(MalformedUrls.ORDER + 1)
                 .handler(context -> {
                     String length = context.request().getHeader(HttpHeaders.CONTENT_LENGTH);
                     if (length != null && tooLong(length, config.maxBodyBytes())) {

@@ -8,6 +8,7 @@ import io.flatfare.testing.platform.LocalPlatform;
 import io.flatfare.testing.platform.LocalPlatform.Tenant;
 import io.flatfare.testing.services.InferenceServer;
 import io.flatfare.testing.services.ServiceProcess;
+import io.flatfare.testing.support.RawHttp;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -175,6 +176,19 @@ class GatewayProcessesIT {
         // Served as any other request: off means no CORS answer, not a refusal.
         assertThat(answer.statusCode()).isEqualTo(200);
         assertThat(answer.headers().firstValue("access-control-allow-origin")).isEmpty();
+    }
+
+    @Test
+    void aMalformedUrlIsRefusedInTheEnvelopeByThePackagedGateway() throws IOException {
+        // The packaged jar's main hands the URL check to the API (MalformedUrls), which no test JVM setting reaches.
+        URI base = URI.create(gatewayA.baseUrl());
+        for (String url : List.of("/v1/models/%ZZ", "/v1/models?after=a|b")) {
+            RawHttp.Answer answer = RawHttp.get(base.getHost(), base.getPort(), url);
+            assertThat(answer.status()).as(url).isEqualTo(400);
+            JsonNode error = JSON.readTree(answer.body()).get("error");
+            assertThat(error.get("type").asText()).as(url).isEqualTo("invalid_request_error");
+            assertThat(error.get("code").asText()).as(url).isEqualTo("invalid_url");
+        }
     }
 
     private static HttpRequest request(ServiceProcess gateway, String authorization, Map<String, Object> body)
