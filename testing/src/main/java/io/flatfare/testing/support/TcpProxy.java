@@ -13,12 +13,14 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * A TCP forwarder in front of a real server, so a test can make that server vanish the way a crashed process
  * does (connections reset, new connections refused), or hang the way a frozen server or a lost network does
- * (connections stay open, nothing gets through), and bring it back on the same port. It listens on 127.0.0.1.
+ * (connections stay open, nothing gets through), or lose only the connections open now (new ones work), and bring it
+ * back on the same port. It listens on 127.0.0.1.
  */
 public final class TcpProxy implements AutoCloseable {
 
     private final InetSocketAddress target;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+    private final Set<Link> links = ConcurrentHashMap.newKeySet();
     private final Object gate = new Object();
     private boolean stalled;
     private int port;
@@ -82,6 +84,11 @@ public final class TcpProxy implements AutoCloseable {
             closeQuietly(socket);
         }
         sockets.clear();
+        synchronized (gate) {
+            // Held bytes go to closed sockets now, which ends their pumps.
+            links.forEach(link -> link.held = false);
+            gate.notifyAll();
+        }
     }
 
     /**
@@ -102,18 +109,35 @@ public final class TcpProxy implements AutoCloseable {
         }
     }
 
+    /**
+     * Holds every byte of the connections open now, for good, while new connections flow: like a network path that
+     * died without a reset (a database host failed over, a NAT entry dropped). Neither bytes nor a close get
+     * through: a side that closes its end leaves the other's open, so only each side's own timeout frees its end.
+     * {@link #resume} does not; {@link #down} and {@link #close} reset them.
+     */
+    public void blackHoleOpenConnections() {
+        synchronized (gate) {
+            links.forEach(link -> link.held = true);
+        }
+    }
+
     @Override
     public void close() {
         resume();
         down();
     }
 
-    private void awaitFlowing() throws InterruptedException {
+    private void awaitFlowing(Link link) throws InterruptedException {
         synchronized (gate) {
-            while (stalled) {
+            while (stalled || link.held) {
                 gate.wait();
             }
         }
+    }
+
+    /** One proxied connection. */
+    private static final class Link {
+        boolean held; // guarded by gate
     }
 
     private void accept(ServerSocket socket) {
@@ -135,21 +159,25 @@ public final class TcpProxy implements AutoCloseable {
                     sockets.add(client);
                     sockets.add(upstream);
                 }
-                Thread.ofVirtual().start(() -> pump(client, upstream));
-                Thread.ofVirtual().start(() -> pump(upstream, client));
+                Link link = new Link();
+                links.add(link);
+                Thread.ofVirtual().start(() -> pump(client, upstream, link));
+                Thread.ofVirtual().start(() -> pump(upstream, client, link));
             } catch (IOException e) {
                 closeQuietly(client);
             }
         }
     }
 
-    private void pump(Socket from, Socket to) {
+    private void pump(Socket from, Socket to, Link link) {
         byte[] buffer = new byte[16 * 1024];
-        try (InputStream in = from.getInputStream();
-                OutputStream out = to.getOutputStream()) {
+        // Not in try-with-resources: closing a socket's stream closes the socket, which a black hole must not.
+        try {
+            InputStream in = from.getInputStream();
+            OutputStream out = to.getOutputStream();
             int read;
             while ((read = in.read(buffer)) >= 0) {
-                awaitFlowing();
+                awaitFlowing(link);
                 out.write(buffer, 0, read);
                 out.flush();
             }
@@ -159,9 +187,19 @@ public final class TcpProxy implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             closeQuietly(from);
+            boolean held;
+            synchronized (gate) {
+                held = link.held;
+            }
+            if (held) {
+                // A black hole carries no close either: the other side keeps its connection until down() or close().
+                sockets.remove(from);
+                return;
+            }
             closeQuietly(to);
             sockets.remove(from);
             sockets.remove(to);
+            links.remove(link);
         }
     }
 

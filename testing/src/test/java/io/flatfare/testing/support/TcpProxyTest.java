@@ -10,6 +10,9 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -17,6 +20,7 @@ import org.junit.jupiter.api.Test;
 /** The proxy's three states against a real echo server: forwarding, down, and stalled. */
 class TcpProxyTest {
 
+    private final BlockingQueue<Socket> echoEnded = new LinkedBlockingQueue<>();
     private ServerSocket echo;
     private TcpProxy proxy;
 
@@ -32,6 +36,8 @@ class TcpProxyTest {
                             client.getInputStream().transferTo(client.getOutputStream());
                         } catch (IOException e) {
                             // the test closed it
+                        } finally {
+                            echoEnded.add(client);
                         }
                     });
                 } catch (IOException e) {
@@ -65,6 +71,42 @@ class TcpProxyTest {
                 assertThat(read(fresh, 4)).isEqualTo("also");
             }
         }
+    }
+
+    @Test
+    void aBlackHoleHoldsTheOpenConnectionsForGoodWhileNewOnesFlow() throws IOException {
+        try (Socket open = connect()) {
+            assertThat(roundTrip(open, "before")).isEqualTo("before");
+
+            proxy.blackHoleOpenConnections();
+            send(open, "lost");
+            assertNothingArrives(open);
+            try (Socket fresh = connect()) {
+                assertThat(roundTrip(fresh, "fresh")).isEqualTo("fresh");
+            }
+            proxy.resume();
+            assertNothingArrives(open);
+
+            proxy.down();
+            // The held connection is reset like any other.
+            try {
+                assertThat(open.getInputStream().read()).isEqualTo(-1);
+            } catch (SocketException e) {
+                assertThat(e).hasMessageContaining("reset");
+            }
+        }
+    }
+
+    @Test
+    void aBlackHoleCarriesNoCloseEither() throws Exception {
+        try (Socket open = connect()) {
+            assertThat(roundTrip(open, "before")).isEqualTo("before");
+            proxy.blackHoleOpenConnections();
+        }
+        // The echo server would end its side on seeing ours close.
+        assertThat(echoEnded.poll(500, TimeUnit.MILLISECONDS)).isNull();
+        proxy.down();
+        assertThat(echoEnded.poll(5, TimeUnit.SECONDS)).isNotNull();
     }
 
     @Test
