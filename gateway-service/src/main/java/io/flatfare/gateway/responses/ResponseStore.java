@@ -106,8 +106,8 @@ public class ResponseStore {
         String response = write(r.response());
         String inputItems = write(r.inputItems());
         String context = write(r.context());
-        try (Connection c = connect();
-                PreparedStatement s = c.prepareStatement(sql)) {
+        try (Timed c = connect();
+                PreparedStatement s = c.connection().prepareStatement(sql)) {
             s.setString(1, r.id());
             s.setString(2, r.accountId());
             s.setTimestamp(3, Timestamp.from(r.createdAt()));
@@ -127,8 +127,8 @@ public class ResponseStore {
     public Optional<StoredResponse> find(String accountId, String id) {
         String sql = "select id, account_id, created_at, expires_at, response, input_items, context"
                 + " from stored_responses where id = ? and account_id = ? and expires_at > ?";
-        try (Connection c = connect();
-                PreparedStatement s = c.prepareStatement(sql)) {
+        try (Timed c = connect();
+                PreparedStatement s = c.connection().prepareStatement(sql)) {
             s.setString(1, id);
             s.setString(2, accountId);
             s.setTimestamp(3, Timestamp.from(clock.instant()));
@@ -155,8 +155,8 @@ public class ResponseStore {
     /** Deletes the account's response; false when there was none (or it had expired). */
     public boolean delete(String accountId, String id) {
         String sql = "delete from stored_responses where id = ? and account_id = ? and expires_at > ?";
-        try (Connection c = connect();
-                PreparedStatement s = c.prepareStatement(sql)) {
+        try (Timed c = connect();
+                PreparedStatement s = c.connection().prepareStatement(sql)) {
             s.setString(1, id);
             s.setString(2, accountId);
             s.setTimestamp(3, Timestamp.from(clock.instant()));
@@ -178,20 +178,38 @@ public class ResponseStore {
     }
 
     /**
-     * A pooled connection that waits at most {@code database-timeout} for each answer of the database (the pool resets
-     * the timeout when the connection goes back). A frozen server or a lost network fails the call instead of
-     * holding the answer it belongs to.
+     * A pooled connection that waits at most {@code database-timeout} for each answer of the database: a frozen server
+     * or a lost network fails the call instead of holding the answer it belongs to.
      */
-    private Connection connect() throws SQLException {
+    private Timed connect() throws SQLException {
         Connection c = database.getConnection();
         try {
+            int poolTimeout = c.getNetworkTimeout();
             c.setNetworkTimeout(
                     Runnable::run, Math.toIntExact(config.databaseTimeout().toMillis()));
+            return new Timed(c, poolTimeout);
         } catch (SQLException | RuntimeException e) {
             c.close();
             throw e;
         }
-        return c;
+    }
+
+    /**
+     * A connection with this store's network timeout, which closing gives back to the pool with the pool's own again:
+     * the pool keeps a connection's network timeout (Agroal resets auto-commit, isolation and read-only only), so a
+     * key lookup or an admin query on it later would otherwise wait ours instead of the datasource's.
+     */
+    private record Timed(Connection connection, int poolTimeout) implements AutoCloseable {
+        @Override
+        public void close() throws SQLException {
+            try {
+                connection.setNetworkTimeout(Runnable::run, poolTimeout);
+            } catch (SQLException e) {
+                // A connection that failed is discarded by the pool; its timeout no longer matters.
+            } finally {
+                connection.close();
+            }
+        }
     }
 
     /**

@@ -23,6 +23,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import jakarta.inject.Inject;
+import java.sql.Connection;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -30,6 +31,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import javax.sql.DataSource;
+import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -544,6 +547,34 @@ class ResponsesApiTest {
 
     @Inject
     ResponseStore store;
+
+    @Inject
+    DataSource database;
+
+    @Test
+    void theStoresShorterTimeoutDoesNotStayWithThePoolsConnection() throws Exception {
+        int poolTimeout;
+        try (Connection c = database.getConnection()) {
+            poolTimeout = c.getNetworkTimeout();
+        }
+        long storeTimeout = ConfigProvider.getConfig()
+                .getValue("flatfare.gateway.responses.database-timeout", Duration.class)
+                .toMillis();
+        assertThat(poolTimeout).isNotEqualTo(storeTimeout); // else this test could not tell
+        Instant now = Instant.now();
+        store.save(new StoredResponse(
+                "resp_timeout_" + tenant.keyId(),
+                tenant.account(),
+                now,
+                now.plus(Duration.ofDays(30)),
+                JSON.createObjectNode().put("id", "resp_timeout"),
+                JSON.createArrayNode(),
+                List.of(new StoredResponse.Turn("user", "hi"))));
+        // The pool hands a thread back the connection it returned last: the one the store just used.
+        try (Connection c = database.getConnection()) {
+            assertThat(c.getNetworkTimeout()).isEqualTo(poolTimeout);
+        }
+    }
 
     @Test
     void aResponsePastItsRetentionIsGoneAndPurged() {
