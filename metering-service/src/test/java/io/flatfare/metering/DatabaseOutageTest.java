@@ -9,23 +9,17 @@ import static org.hamcrest.Matchers.equalTo;
 import io.flatfare.contracts.events.UsageEvent;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.ProxiedPostgresResource;
+import io.flatfare.testing.postgres.TestDatabase;
 import io.flatfare.testing.support.TcpProxy;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -99,28 +93,14 @@ class DatabaseOutageTest {
         TestKafka.sendUsage(List.of(completed(account, tier, at)));
         await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 1);
 
-        // Another session holds the daily totals, the batch's last write, for 6 s, on the server alone (it needs
-        // nothing from its client): the consumer's next batch is caught inside its transaction, its ledger rows in.
-        try (Connection holder = connect();
-                var thread = Executors.newVirtualThreadPerTaskExecutor()) {
-            thread.submit(() -> {
-                try (Statement hold = holder.createStatement()) {
-                    hold.execute("do $$ begin lock table account_daily_totals in share row exclusive mode;"
-                            + " perform pg_sleep(6); end $$");
-                } catch (SQLException e) {
-                    // Its answer is lost with its connection below; the server has done its part either way.
-                }
-            });
-            await().atMost(Duration.ofSeconds(10))
-                    .until(() -> count("select count(*) from pg_locks l join pg_class c on c.oid = l.relation"
-                                    + " where c.relname = 'account_daily_totals' and l.mode = 'ShareRowExclusiveLock'"
-                                    + " and l.granted")
-                            == 1);
+        // Another session holds the daily totals, the batch's last write, for 6 s, on the server alone: the
+        // consumer's next batch is caught inside its transaction, its ledger rows in.
+        try (var held = TestDatabase.holdLock("account_daily_totals", 6)) {
             TestKafka.sendUsage(
                     List.of(completed(account, tier, at), completed(account, tier, at), completed(account, tier, at)));
             await().atMost(Duration.ofSeconds(30))
-                    .until(() -> count("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
-                                    + " and query like 'insert into account_daily_totals%'")
+                    .until(() -> TestDatabase.count("select count(*) from pg_stat_activity where wait_event_type ="
+                                    + " 'Lock' and query like 'insert into account_daily_totals%'")
                             == 1);
 
             // Now its connection leads nowhere, mid-transaction: the consumer hears nothing, and the server keeps
@@ -134,35 +114,6 @@ class DatabaseOutageTest {
 
     /** Counted on a connection of its own, opened now, so never one of the pool's lost ones. */
     private static long ledgerRows(String account) throws SQLException {
-        try (Connection connection = connect();
-                PreparedStatement count =
-                        connection.prepareStatement("select count(*) from usage_ledger where account_id = ?")) {
-            count.setString(1, account);
-            try (ResultSet rows = count.executeQuery()) {
-                rows.next();
-                return rows.getLong(1);
-            }
-        }
-    }
-
-    private static long count(String sql) throws SQLException {
-        try (Connection connection = connect();
-                Statement statement = connection.createStatement();
-                ResultSet rows = statement.executeQuery(sql)) {
-            rows.next();
-            return rows.getLong(1);
-        }
-    }
-
-    /** A new connection through the proxy (which lets new ones through), never waiting more than 10 s on it. */
-    private static Connection connect() throws SQLException {
-        var config = ConfigProvider.getConfig();
-        Connection connection = DriverManager.getConnection(
-                config.getValue("quarkus.datasource.jdbc.url", String.class),
-                config.getValue("quarkus.datasource.username", String.class),
-                config.getOptionalValue("quarkus.datasource.password", String.class)
-                        .orElse(""));
-        connection.setNetworkTimeout(Runnable::run, 10_000);
-        return connection;
+        return TestDatabase.count("select count(*) from usage_ledger where account_id = ?", account);
     }
 }

@@ -12,14 +12,20 @@ import io.flatfare.contracts.registry.v1.RegisterRequest;
 import io.flatfare.contracts.registry.v1.ResolveRequest;
 import io.flatfare.registry.service.InstanceService;
 import io.flatfare.testing.postgres.ProxiedPostgresResource;
+import io.flatfare.testing.postgres.TestDatabase;
 import io.flatfare.testing.support.TcpProxy;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,8 +36,19 @@ import org.junit.jupiter.api.Test;
  * until each one re-registered); they get a whole TTL to heartbeat again, then the normal rule applies.
  */
 @QuarkusTest
+@TestProfile(DatabaseOutageTest.ShortTimeouts.class)
 @WithTestResource(ProxiedPostgresResource.class)
 class DatabaseOutageTest {
+
+    /** A lost connection is given up in 3 s, and a transaction its client left, 3 s after its last statement. */
+    public static class ShortTimeouts implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of(
+                    "quarkus.datasource.jdbc.additional-jdbc-properties.socketTimeout", "3",
+                    "quarkus.datasource.jdbc.new-connection-sql", "set idle_in_transaction_session_timeout = '3s'");
+        }
+    }
 
     private static final String MODEL = "qwen-3-32b";
 
@@ -90,6 +107,37 @@ class DatabaseOutageTest {
         instances.reap();
         assertThat(routableIds()).doesNotContain("inst-outage-1");
         assertThat(instances.live()).extracting(i -> i.id).doesNotContain("inst-outage-1");
+    }
+
+    @Test
+    void aHeartbeatLostInTheMiddleOfItsTransactionLeavesNoRowLockedBehind() throws Exception {
+        rpc().register(RegisterRequest.newBuilder()
+                .setInstanceId("inst-lost-1")
+                .setGrpcAddress("10.0.1.2:9000")
+                .addModels(MODEL)
+                .setSlots(4)
+                .setState(InstanceState.READY)
+                .build());
+
+        // Another session holds the instances' table for 6 s, on the server alone: the next heartbeat's update
+        // waits inside its transaction; then its connection leads nowhere. The server runs the update once the
+        // lock is free and waits for a commit that never comes, the instance's row locked meanwhile.
+        try (var held = TestDatabase.holdLock("inference_instances", 6);
+                var thread = Executors.newVirtualThreadPerTaskExecutor()) {
+            thread.submit(() -> client.rpc()
+                    .withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .heartbeat(HeartbeatRequest.newBuilder()
+                            .setInstanceId("inst-lost-1")
+                            .build()));
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> TestDatabase.count("select count(*) from pg_stat_activity where wait_event_type ="
+                                    + " 'Lock' and query like 'update inference_instances%'")
+                            == 1);
+            database.blackHoleOpenConnections();
+
+            // The server ends the abandoned transaction, and the instance's heartbeats are taken again.
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> heartbeat("inst-lost-1"));
+        }
     }
 
     private ModelRegistryGrpc.ModelRegistryBlockingStub rpc() {

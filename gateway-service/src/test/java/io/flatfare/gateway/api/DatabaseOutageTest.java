@@ -10,6 +10,7 @@ import io.flatfare.gateway.InferencePlatformResource;
 import io.flatfare.gateway.api.Tenants.Tenant;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.ProxiedPostgresResource;
+import io.flatfare.testing.postgres.TestDatabase;
 import io.flatfare.testing.redis.RedisTestResource;
 import io.flatfare.testing.support.TcpProxy;
 import io.quarkus.test.common.WithTestResource;
@@ -24,6 +25,7 @@ import jakarta.inject.Inject;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -47,7 +49,10 @@ class DatabaseOutageTest {
     private static final RestAssuredConfig HANG_GUARD = RestAssuredConfig.config()
             .httpClient(HttpClientConfig.httpClientConfig().setParam("http.socket.timeout", 20_000));
 
-    /** Cached answers expire quickly, so the test reaches the stale ones without a long wait. */
+    /**
+     * Cached answers expire quickly, so the test reaches the stale ones without a long wait; a lost connection is
+     * given up in 3 s, and a transaction its client left, 3 s after its last statement.
+     */
     public static class ShortKeyCache implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
@@ -56,7 +61,9 @@ class DatabaseOutageTest {
                     "flatfare.gateway.auth.negative-cache-ttl", CACHE_TTL.toMillis() + "ms",
                     "flatfare.gateway.auth.stale-if-error", "5m",
                     "flatfare.gateway.auth.lookup-timeout", LOOKUP_TIMEOUT.toMillis() + "ms",
-                    "flatfare.gateway.responses.database-timeout", "500ms");
+                    "flatfare.gateway.responses.database-timeout", "500ms",
+                    "quarkus.datasource.jdbc.additional-jdbc-properties.socketTimeout", "3",
+                    "quarkus.datasource.jdbc.new-connection-sql", "set idle_in_transaction_session_timeout = '3s'");
         }
     }
 
@@ -149,6 +156,36 @@ class DatabaseOutageTest {
 
         await().atMost(Duration.ofSeconds(30))
                 .untilAsserted(() -> chat(neverRead).statusCode(200));
+    }
+
+    @Test
+    void anAdminWriteLostInTheMiddleOfItsTransactionLeavesNoRowLockedBehind() throws Exception {
+        Tenant tenant = tenants.generous();
+        // Another session holds the accounts' table for 6 s, on the server alone: a rename's update waits inside its
+        // transaction; then its connection leads nowhere. The server runs the update once the lock is free and waits
+        // for a commit that never comes, the account's row locked meanwhile.
+        try (var held = TestDatabase.holdLock("accounts", 6);
+                var thread = Executors.newVirtualThreadPerTaskExecutor()) {
+            thread.submit(() -> rename(tenant, "lost"));
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> TestDatabase.count("select count(*) from pg_stat_activity where wait_event_type ="
+                                    + " 'Lock' and query like 'update accounts%'")
+                            == 1);
+            database.blackHoleOpenConnections();
+
+            // The server ends the abandoned transaction, and the account can be written again.
+            await().atMost(Duration.ofSeconds(60))
+                    .untilAsserted(() -> rename(tenant, "taken").statusCode(200).body("name", equalTo("taken")));
+        }
+    }
+
+    private static ValidatableResponse rename(Tenant tenant, String name) {
+        return given().config(HANG_GUARD)
+                .header("Authorization", "Bearer test-admin-token")
+                .contentType(ContentType.JSON)
+                .body(Map.of("name", name))
+                .patch("/admin/accounts/" + tenant.account())
+                .then();
     }
 
     private static ValidatableResponse chat(Tenant tenant) {
