@@ -561,15 +561,7 @@ class ResponsesApiTest {
                 .getValue("flatfare.gateway.responses.database-timeout", Duration.class)
                 .toMillis();
         assertThat(poolTimeout).isNotEqualTo(storeTimeout); // else this test could not tell
-        Instant now = Instant.now();
-        store.save(new StoredResponse(
-                "resp_timeout_" + tenant.keyId(),
-                tenant.account(),
-                now,
-                now.plus(Duration.ofDays(30)),
-                JSON.createObjectNode().put("id", "resp_timeout"),
-                JSON.createArrayNode(),
-                List.of(new StoredResponse.Turn("user", "hi"))));
+        store.save(storedAt("resp_timeout", Instant.now()));
         // The pool hands a thread back the connection it returned last: the one the store just used.
         try (Connection c = database.getConnection()) {
             assertThat(c.getNetworkTimeout()).isEqualTo(poolTimeout);
@@ -578,15 +570,7 @@ class ResponsesApiTest {
 
     @Test
     void aResponsePastItsRetentionIsGoneAndPurged() {
-        Instant past = Instant.now().minus(Duration.ofDays(31));
-        store.save(new StoredResponse(
-                "resp_expired_" + tenant.keyId(),
-                tenant.account(),
-                past,
-                past.plus(Duration.ofDays(30)),
-                JSON.createObjectNode().put("id", "resp_expired"),
-                JSON.createArrayNode(),
-                List.of(new StoredResponse.Turn("user", "old"))));
+        store.save(storedAt("resp_expired", Instant.now().minus(Duration.ofDays(31))));
         refused(get(tenant, "/v1/responses/resp_expired_" + tenant.keyId()), 404, "id", "not_found");
         refused(
                 post(request("previous_response_id", "resp_expired_" + tenant.keyId())),
@@ -595,5 +579,17 @@ class ResponsesApiTest {
                 "previous_response_not_found");
         assertThat(store.purgeExpired(Instant.now())).isEqualTo(1);
         assertThat(store.purgeExpired(Instant.now())).isZero();
+    }
+
+    /** A response of the tenant's, written straight to the store, created at {@code createdAt} and kept 30 days. */
+    private StoredResponse storedAt(String id, Instant createdAt) {
+        return new StoredResponse(
+                id + "_" + tenant.keyId(),
+                tenant.account(),
+                createdAt,
+                createdAt.plus(Duration.ofDays(30)),
+                JSON.createObjectNode().put("id", id),
+                JSON.createArrayNode(),
+                List.of(new StoredResponse.Turn("user", "hi")));
     }
 }
