@@ -1,12 +1,15 @@
-package io.flatfare.registry;
+package io.flatfare.support;
 
 import io.flatfare.support.api.MalformedUrls;
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.annotations.QuarkusMain;
 
-/** The model registry's entry point: Quarkus' own, after the settings that must precede it. */
+/**
+ * The entry point of every service that uses this module (gateway, registry, metering): Quarkus' own, after the
+ * settings that must precede it. Quarkus finds it in this bean archive's index.
+ */
 @QuarkusMain
-public class Main {
+public class ServiceMain {
 
     public static void main(String... args) {
         // A malformed URL is refused in the API's error envelope, not by the HTTP layer with an empty 400.
