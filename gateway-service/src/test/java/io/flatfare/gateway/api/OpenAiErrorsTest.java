@@ -20,6 +20,8 @@ import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
+import io.vertx.core.Context;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientOptions;
@@ -473,9 +475,11 @@ class OpenAiErrorsTest {
     /** Vert.x's client speaking HTTP/2 without an upgrade (prior knowledge), as gRPC-style clients and curl do. */
     static final class HttpClient2 {
 
+        private final Context context;
         private final io.vertx.core.http.HttpClient client;
 
         HttpClient2(Vertx vertx) {
+            context = vertx.getOrCreateContext();
             client = vertx.createHttpClient(new HttpClientOptions()
                     .setProtocolVersion(HttpVersion.HTTP_2)
                     .setHttp2ClearTextUpgrade(false));
@@ -483,7 +487,11 @@ class OpenAiErrorsTest {
 
         Answer post(URI url, String authorization, String body) throws Exception {
             Buffer bytes = Buffer.buffer(body);
-            return client.request(new RequestOptions()
+            Promise<Answer> answer = Promise.promise();
+            // The chain is built on the connection's event loop: built from this thread, its last step could be
+            // added after the answer had arrived, and the body read from then on is empty (seen for the 413, whose
+            // answer comes while the request is still being sent).
+            context.runOnContext(ignored -> client.request(new RequestOptions()
                             .setMethod(HttpMethod.POST)
                             .setAbsoluteURI(url.toString())
                             .putHeader("Authorization", authorization)
@@ -492,9 +500,8 @@ class OpenAiErrorsTest {
                     .compose(request -> request.send(bytes))
                     .compose(response -> response.body()
                             .map(b -> new Answer(response.version(), response.statusCode(), b.toString())))
-                    .toCompletionStage()
-                    .toCompletableFuture()
-                    .get(60, TimeUnit.SECONDS);
+                    .onComplete(answer));
+            return answer.future().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         }
 
         void close() {
