@@ -15,19 +15,23 @@ import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
 import io.flatfare.testing.support.RawHttp;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.http.StreamResetException;
 import jakarta.inject.Inject;
 import java.io.ByteArrayInputStream;
 import java.net.URI;
@@ -440,37 +444,58 @@ class OpenAiErrorsTest {
                 chunked("{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\""
                         + "x".repeat(9 * 1024 * 1024) + "\"}]}");
         assertThat(big.statusCode()).isEqualTo(413);
-        assertThat(big.body())
-                .isEqualTo("{\"error\":{\"message\":\"The request body is larger than the limit of 8388608 bytes.\","
-                        + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}");
+        assertThat(big.body()).isEqualTo(TOO_LARGE);
     }
 
+    static final String TOO_LARGE =
+            "{\"error\":{\"message\":\"The request body is larger than the limit of 8388608 bytes.\","
+                    + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}";
+
     @Test
-    void overHttp2ABodyOverTheLimitGetsTheSame413() throws Exception {
+    void overHttp2ABodyOverTheLimitGetsTheSame413AndTheClientIsToldToStopSending() throws Exception {
         // A Connection header is a protocol error in HTTP/2: the 413 must not carry the HTTP/1.1 one.
-        String small =
-                "{\"model\":\"flatfare-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
-        String big = "{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\""
-                + "x".repeat(9 * 1024 * 1024) + "\"}]}";
         HttpClient2 client = new HttpClient2(vertx);
         try {
-            Answer ok = client.post(chatUrl, tenant.bearer(), small);
+            Answer ok = client.post(chatUrl, tenant.bearer(), SMALL_CHAT);
             assertThat(ok.version()).isEqualTo(HttpVersion.HTTP_2);
             assertThat(ok.status()).as(ok.body()).isEqualTo(200);
 
-            Answer tooLarge = client.post(chatUrl, tenant.bearer(), big);
+            Answer tooLarge = client.post(chatUrl, tenant.bearer(), bigChat());
             assertThat(tooLarge.version()).isEqualTo(HttpVersion.HTTP_2);
             assertThat(tooLarge.status()).isEqualTo(413);
-            assertThat(tooLarge.body())
-                    .isEqualTo(
-                            "{\"error\":{\"message\":\"The request body is larger than the limit of 8388608 bytes.\","
-                                    + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}");
+            assertThat(tooLarge.body()).isEqualTo(TOO_LARGE);
+            assertToldToStopSending(tooLarge);
+
+            // Only that stream was reset: the connection serves on.
+            Answer after = client.post(chatUrl, tenant.bearer(), SMALL_CHAT);
+            assertThat(after.status()).as(after.body()).isEqualTo(200);
+            assertThat(after.connection()).isSameAs(tooLarge.connection()).isSameAs(ok.connection());
         } finally {
             client.close();
         }
     }
 
-    record Answer(HttpVersion version, int status, String body) {}
+    static final String SMALL_CHAT =
+            "{\"model\":\"flatfare-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+
+    static String bigChat() {
+        return "{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\""
+                + "x".repeat(9 * 1024 * 1024) + "\"}]}";
+    }
+
+    /**
+     * The server reset the request's stream once its answer was out, instead of taking the whole body: the client's
+     * sending ends in failure (a reset, or the stream closed under its queued data), not in success.
+     */
+    static void assertToldToStopSending(Answer answer) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> answer.sent().isComplete());
+        assertThat(answer.sent().failed()).as("the whole body was sent").isTrue();
+        assertThat(answer.sent().cause())
+                .isInstanceOfAny(StreamResetException.class, Http2Exception.StreamException.class);
+    }
+
+    /** An answer, the connection it came on, and how sending its request ended. */
+    record Answer(HttpVersion version, int status, String body, HttpConnection connection, Future<Void> sent) {}
 
     /** Vert.x's client speaking HTTP/2 without an upgrade (prior knowledge), as gRPC-style clients and curl do. */
     static final class HttpClient2 {
@@ -487,19 +512,28 @@ class OpenAiErrorsTest {
 
         Answer post(URI url, String authorization, String body) throws Exception {
             Buffer bytes = Buffer.buffer(body);
+            RequestOptions options = new RequestOptions()
+                    .setMethod(HttpMethod.POST)
+                    .setAbsoluteURI(url.toString())
+                    .putHeader("Authorization", authorization)
+                    .putHeader("Content-Type", "application/json")
+                    .putHeader("Content-Length", String.valueOf(bytes.length()));
             Promise<Answer> answer = Promise.promise();
             // The chain is built on the connection's event loop: built from this thread, its last step could be
             // added after the answer had arrived, and the body read from then on is empty (seen for the 413, whose
             // answer comes while the request is still being sent).
-            context.runOnContext(ignored -> client.request(new RequestOptions()
-                            .setMethod(HttpMethod.POST)
-                            .setAbsoluteURI(url.toString())
-                            .putHeader("Authorization", authorization)
-                            .putHeader("Content-Type", "application/json")
-                            .putHeader("Content-Length", String.valueOf(bytes.length())))
-                    .compose(request -> request.send(bytes))
-                    .compose(response -> response.body()
-                            .map(b -> new Answer(response.version(), response.statusCode(), b.toString())))
+            context.runOnContext(ignored -> client.request(options)
+                    .compose(request -> {
+                        Future<Void> sent = request.end(bytes);
+                        return request.response()
+                                .compose(response -> response.body()
+                                        .map(b -> new Answer(
+                                                response.version(),
+                                                response.statusCode(),
+                                                b.toString(),
+                                                request.connection(),
+                                                sent)));
+                    })
                     .onComplete(answer));
             return answer.future().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         }
