@@ -38,14 +38,14 @@ public class BodyLimit {
         limit = config.maxBodyBytes();
         OpenAiException error = OpenAiException.bodyTooLarge(limit);
         Buffer body = Buffer.buffer(json.writeValueAsBytes(error.envelope(json)));
-        BodyHandler chunked = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
+        BodyHandler chunked = BodyHandler.create(false).setBodyLimit(limit);
         router.route("/v1/*")
                 // Right after the CORS filter and the check of the URL (matching this route's path decodes it), so a
                 // browser can read the 413 too.
                 .order(MalformedUrls.ORDER + 1)
                 .handler(context -> {
                     String length = context.request().getHeader(HttpHeaders.CONTENT_LENGTH);
-                    if (length != null && tooLong(length, config.maxBodyBytes())) {
+                    if (length != null && tooLong(length, limit)) {
                         refuse(context, body);
                     } else if (length == null && context.request().headers().contains(HttpHeaders.TRANSFER_ENCODING)) {
                         // HTTP/1.1 only: RESTEasy pauses every request it takes, which an ended HTTP/2 request
@@ -82,21 +82,18 @@ public class BodyLimit {
         }
         return Uni.createFrom().emitter(done -> {
             Buffer body = Buffer.buffer();
-            boolean[] over = {false};
             request.handler(chunk -> {
-                if (!over[0] && body.length() + chunk.length() > limit) {
-                    over[0] = true;
+                if (body.length() + chunk.length() > limit) {
+                    request.handler(dropped -> {}).endHandler(null);
                     done.fail(OpenAiException.bodyTooLarge(limit));
-                } else if (!over[0]) {
+                } else {
                     body.appendBuffer(chunk);
                 }
             });
             request.exceptionHandler(done::fail);
             request.endHandler(end -> {
-                if (!over[0]) {
-                    entity.setEntityStream(new ByteArrayInputStream(body.getBytes()));
-                    done.complete(null);
-                }
+                entity.setEntityStream(new ByteArrayInputStream(body.getBytes()));
+                done.complete(null);
             });
             request.resume();
         });

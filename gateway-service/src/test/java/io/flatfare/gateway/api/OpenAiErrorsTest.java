@@ -82,6 +82,19 @@ class OpenAiErrorsTest {
         usage.close();
     }
 
+    static final String TOO_LARGE =
+            "{\"error\":{\"message\":\"The request body is larger than the limit of 8388608 bytes.\","
+                    + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}";
+
+    static final String SMALL_CHAT =
+            "{\"model\":\"flatfare-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+
+    /** A chat request whose body is over the 8 MiB limit. */
+    static String bigChat() {
+        return "{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\""
+                + "x".repeat(9 * 1024 * 1024) + "\"}]}";
+    }
+
     Response post(String authorization, Object body) {
         var request = given().contentType(ContentType.JSON).body(body);
         if (authorization != null) {
@@ -398,8 +411,7 @@ class OpenAiErrorsTest {
     @Test
     void aUrlThatDoesNotDecodeIs400InTheEnvelopeWithNoUsageEvent() throws Exception {
         var own = tenants.generous();
-        String body =
-                "{\"model\":\"flatfare-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+        String body = SMALL_CHAT;
         // Written by hand: the JDK's client and RestAssured refuse to build a URL that does not decode.
         for (String uri : List.of(
                 "/v1/chat/completions?x=%ZZ",
@@ -440,16 +452,10 @@ class OpenAiErrorsTest {
                 .getInt("usage.prompt_tokens");
         assertThat(small.body()).contains("\"prompt_tokens\":" + promptTokens + ",");
 
-        HttpResponse<String> big =
-                chunked("{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\""
-                        + "x".repeat(9 * 1024 * 1024) + "\"}]}");
+        HttpResponse<String> big = chunked(bigChat());
         assertThat(big.statusCode()).isEqualTo(413);
         assertThat(big.body()).isEqualTo(TOO_LARGE);
     }
-
-    static final String TOO_LARGE =
-            "{\"error\":{\"message\":\"The request body is larger than the limit of 8388608 bytes.\","
-                    + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}";
 
     @Test
     void overHttp2ABodyOverTheLimitGetsTheSame413AndTheClientIsToldToStopSending() throws Exception {
@@ -502,14 +508,6 @@ class OpenAiErrorsTest {
         } finally {
             client.close();
         }
-    }
-
-    static final String SMALL_CHAT =
-            "{\"model\":\"flatfare-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
-
-    static String bigChat() {
-        return "{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\""
-                + "x".repeat(9 * 1024 * 1024) + "\"}]}";
     }
 
     /**
