@@ -30,7 +30,7 @@ public interface UsageConfig {
 
     /**
      * The producer's {@code delivery.timeout.ms}: how long it retries a record by itself (without duplicates)
-     * before the relay sends it again. At least 30s plus 5ms ({@code request.timeout.ms} plus {@code linger.ms}).
+     * before the relay sends it again. At least 30s plus 20ms ({@code request.timeout.ms} plus {@code linger.ms}).
      */
     @WithDefault("2m")
     Duration deliveryTimeout();

@@ -33,6 +33,7 @@ import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.http.StreamResetException;
 import jakarta.inject.Inject;
+import jakarta.validation.ValidatorFactory;
 import java.io.ByteArrayInputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -67,6 +68,9 @@ class OpenAiErrorsTest {
 
     @Inject
     Vertx vertx;
+
+    @Inject
+    ValidatorFactory validation;
 
     Tenants.Tenant tenant;
     UsageTopic usage;
@@ -237,6 +241,17 @@ class OpenAiErrorsTest {
         missing(post(tenant.bearer(), chat("messages", List.of(Map.of("content", "x")))), "messages[0].role");
         // Present but blank is a bad value, not a missing one.
         envelope(post(tenant.bearer(), chat("model", " ")), 400, "invalid_request_error", "model", "invalid_value");
+    }
+
+    @Test
+    void validationCascadesIntoBodiesWithoutAskingJpaWhetherTheyAreLoaded() {
+        // Quarkus' default with Hibernate ORM present asks JPA for every property of every body validated.
+        assertThat(validation.getTraversableResolver()).isInstanceOf(TraverseEverything.class);
+        // The cascade into nested objects still reaches their constraints (messages[0], response_format).
+        missing(post(tenant.bearer(), chat("messages", List.of(Map.of("role", "user")))), "messages[0].content");
+        missing(
+                post(tenant.bearer(), chat("response_format", Map.of("type", "json_schema", "json_schema", Map.of()))),
+                "response_format.json_schema.name");
     }
 
     private static void missing(Response r, String param) {
