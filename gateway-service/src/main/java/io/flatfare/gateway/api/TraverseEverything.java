@@ -1,5 +1,6 @@
 package io.flatfare.gateway.api;
 
+import jakarta.inject.Singleton;
 import jakarta.validation.Path;
 import jakarta.validation.TraversableResolver;
 import java.lang.annotation.ElementType;
@@ -12,7 +13,7 @@ import java.lang.annotation.ElementType;
  * event loop's time per {@code /v1} request, for request bodies that are never entities. No entity here carries a
  * constraint or a {@code @Valid} association, so nothing lazy can be touched by validation.
  */
-// @Singleton
+@Singleton
 class TraverseEverything implements TraversableResolver {
 
     @Override
