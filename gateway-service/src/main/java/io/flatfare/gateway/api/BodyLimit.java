@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.gateway.config.ApiConfig;
 import io.flatfare.support.api.MalformedUrls;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClosedException;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
@@ -26,7 +28,8 @@ import org.jboss.resteasy.reactive.server.ServerRequestFilter;
  * without a length (HTTP/2 needs none) is read by {@link #readHttp2Body}, once RESTEasy has taken the request.
  * (The HTTP layer's own cut, {@code quarkus.http.limits.max-body-size}, stays as a backstop; its 413 is empty and
  * closes the connection, and in HTTP/2 its Connection header leaves the client with no answer at all.)
- * Nothing else happens for such a request: no authentication, no usage event.
+ * Nothing else happens for such a request: no authentication, no usage event. The same for a body that has not
+ * arrived {@code flatfare.gateway.api.body-timeout} after its headers: 408.
  */
 @Singleton
 public class BodyLimit {
@@ -36,18 +39,25 @@ public class BodyLimit {
 
     void install(@Observes Router router, ApiConfig config, ObjectMapper json) throws JsonProcessingException {
         limit = config.maxBodyBytes();
-        OpenAiException error = OpenAiException.bodyTooLarge(limit);
-        Buffer body = Buffer.buffer(json.writeValueAsBytes(error.envelope(json)));
+        Buffer tooLarge = envelope(json, OpenAiException.bodyTooLarge(limit));
+        long timeoutMillis = config.bodyTimeout().toMillis();
+        Buffer late = envelope(json, OpenAiException.bodyTimedOut(config.bodyTimeout()));
         BodyHandler chunked = BodyHandler.create(false).setBodyLimit(limit);
         router.route("/v1/*")
                 // Right after the CORS filter and the check of the URL (matching this route's path decodes it), so a
                 // browser can read the 413 too.
                 .order(MalformedUrls.ORDER + 1)
                 .handler(context -> {
-                    String length = context.request().getHeader(HttpHeaders.CONTENT_LENGTH);
+                    HttpServerRequest request = context.request();
+                    String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
                     if (length != null && tooLong(length, limit)) {
-                        refuse(context, body);
-                    } else if (length == null && context.request().headers().contains(HttpHeaders.TRANSFER_ENCODING)) {
+                        refuse(context, 413, tooLarge);
+                        return;
+                    }
+                    if (!request.isEnded() && timeoutMillis > 0) {
+                        awaitBody(context, timeoutMillis, late);
+                    }
+                    if (length == null && request.headers().contains(HttpHeaders.TRANSFER_ENCODING)) {
                         // HTTP/1.1 only: RESTEasy pauses every request it takes, which an ended HTTP/2 request
                         // refuses.
                         chunked.handle(context);
@@ -57,11 +67,32 @@ public class BodyLimit {
                 })
                 .failureHandler(context -> {
                     if (context.statusCode() == 413 && !context.response().headWritten()) {
-                        refuse(context, body);
+                        refuse(context, 413, tooLarge);
+                    } else if (context.response().ended() && context.failure() instanceof HttpClosedException) {
+                        // Answered here (408) and the connection closed under the body handler still reading: the
+                        // end of that request, not a failure to log.
                     } else {
                         context.next();
                     }
                 });
+    }
+
+    /**
+     * Answers 408 if the body has not arrived {@code timeoutMillis} after the headers, whoever is reading it (RESTEasy,
+     * the chunked body handler, {@link #readHttp2Body}); the timer goes when the response ends.
+     */
+    private static void awaitBody(RoutingContext context, long timeoutMillis, Buffer late) {
+        HttpServerRequest request = context.request();
+        long timer = context.vertx().setTimer(timeoutMillis, fired -> {
+            if (!request.isEnded() && !context.response().headWritten()) {
+                refuse(context, 408, late);
+            }
+        });
+        context.addEndHandler(ended -> context.vertx().cancelTimer(timer));
+    }
+
+    private static Buffer envelope(ObjectMapper json, OpenAiException error) throws JsonProcessingException {
+        return Buffer.buffer(json.writeValueAsBytes(error.envelope(json)));
     }
 
     /**
@@ -99,11 +130,17 @@ public class BodyLimit {
         });
     }
 
-    private static void refuse(RoutingContext context, Buffer body) {
-        var response = context.response().setStatusCode(413).putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
+    /** Answers a request whose body is not (all) read: 413 or 408. */
+    private static void refuse(RoutingContext context, int status, Buffer body) {
+        var response = context.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
         if (context.request().version() != HttpVersion.HTTP_2) {
-            // HTTP/1.1 cannot skip the unread body but by closing.
-            response.putHeader(HttpHeaders.CONNECTION, "close").end(body);
+            // HTTP/1.1 cannot skip the unread body but by closing. Vert.x closes once the request has ended (the
+            // client sending the rest of a body too large reads the 413 first); a body that stopped never ends.
+            Future<Void> written =
+                    response.putHeader(HttpHeaders.CONNECTION, "close").end(body);
+            if (status == 408) {
+                written.onComplete(ended -> context.request().connection().close());
+            }
             return;
         }
         // HTTP/2: a connection header would be a protocol error, and the connection carries other streams. Once the

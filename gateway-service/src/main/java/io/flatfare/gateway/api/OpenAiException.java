@@ -92,6 +92,15 @@ public final class OpenAiException extends RuntimeException {
                 "request_too_large");
     }
 
+    public static OpenAiException bodyTimedOut(Duration timeout) {
+        return new OpenAiException(
+                408,
+                "invalid_request_error",
+                "The request body did not arrive within " + timeout.toSeconds() + " seconds of its headers.",
+                null,
+                "request_timeout");
+    }
+
     public static OpenAiException internal() {
         return new OpenAiException(
                 500, "server_error", "The server had an error while processing your request.", null, null);

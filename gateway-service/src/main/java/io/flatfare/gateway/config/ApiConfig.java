@@ -16,6 +16,14 @@ public interface ApiConfig {
     @WithDefault("8388608")
     long maxBodyBytes();
 
+    /**
+     * How long a request's body may take to arrive, from its headers; past it the client gets 408 (which the OpenAI
+     * SDKs retry) and the connection is closed (HTTP/1.1) or the stream reset (HTTP/2). Without it, a client that
+     * stops sending halfway holds its connection and the part of the body read so far until the idle timeout.
+     */
+    @WithDefault("60s")
+    Duration bodyTimeout();
+
     /** Retry-After sent with 503: no instance of a model is ready, or API keys or stored responses cannot be read. */
     @WithDefault("2s")
     Duration unavailableRetryAfter();

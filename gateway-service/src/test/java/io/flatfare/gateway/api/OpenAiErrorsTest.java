@@ -90,6 +90,11 @@ class OpenAiErrorsTest {
             "{\"error\":{\"message\":\"The request body is larger than the limit of 8388608 bytes.\","
                     + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_too_large\"}}";
 
+    /** The 408 of a body that has not arrived within the test profile's body-timeout. */
+    static final String LATE =
+            "{\"error\":{\"message\":\"The request body did not arrive within 5 seconds of its headers.\","
+                    + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"request_timeout\"}}";
+
     static final String SMALL_CHAT =
             "{\"model\":\"flatfare-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
 
@@ -525,6 +530,49 @@ class OpenAiErrorsTest {
         }
     }
 
+    @Test
+    void overHttp11ABodyThatStopsHalfwayIs408AndTheConnectionIsClosed() {
+        var own = tenants.generous();
+        String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: " + own.bearer()
+                + "\r\nContent-Type: application/json\r\n";
+        // Read by RESTEasy (a length), and by the chunked body handler (none).
+        for (String request : List.of(
+                head + "Content-Length: " + SMALL_CHAT.length() + "\r\n\r\n" + SMALL_CHAT.substring(0, 20),
+                head + "Transfer-Encoding: chunked\r\n\r\n14\r\n" + SMALL_CHAT.substring(0, 20) + "\r\n")) {
+            // Returns once the server closed the connection: the client's side stays open, as a stalled client's.
+            RawHttp.Answer answer = RawHttp.stall(chatUrl.getHost(), chatUrl.getPort(), request);
+            assertThat(answer.status()).as(request).isEqualTo(408);
+            assertThat(answer.head()).containsIgnoringCase("connection: close");
+            assertThat(answer.body()).isEqualTo(LATE);
+        }
+        // Nothing was authenticated or billed: a later request's event is the account's only one.
+        String later = post(own.bearer(), chat("max_tokens", 1)).header("x-request-id");
+        usage.await(later);
+        assertThat(usage.forAccount(own.account()))
+                .extracting(UsageEvent::eventId)
+                .containsExactly(later);
+    }
+
+    @Test
+    void overHttp2ABodyThatStopsHalfwayIs408AndTheConnectionServesOn() throws Exception {
+        HttpClient2 client = new HttpClient2(vertx);
+        try {
+            // With a length RESTEasy reads the body, without one readHttp2Body does.
+            for (boolean withLength : List.of(true, false)) {
+                Answer late = client.stall(chatUrl, tenant.bearer(), SMALL_CHAT, withLength);
+                assertThat(late.version()).isEqualTo(HttpVersion.HTTP_2);
+                assertThat(late.status()).as("with a length: %s", withLength).isEqualTo(408);
+                assertThat(late.body()).isEqualTo(LATE);
+
+                Answer after = client.post(chatUrl, tenant.bearer(), SMALL_CHAT, withLength);
+                assertThat(after.status()).as(after.body()).isEqualTo(200);
+                assertThat(after.connection()).isSameAs(late.connection());
+            }
+        } finally {
+            client.close();
+        }
+    }
+
     /**
      * The server reset the request's stream once its answer was out, instead of taking the whole body: the client's
      * sending ends in failure (a reset, or the stream closed under its queued data), not in success.
@@ -570,6 +618,37 @@ class OpenAiErrorsTest {
             context.runOnContext(ignored -> client.request(options)
                     .compose(request -> {
                         Future<Void> sent = request.setChunked(!withLength).end(bytes);
+                        return request.response()
+                                .compose(response -> response.body()
+                                        .map(b -> new Answer(
+                                                response.version(),
+                                                response.statusCode(),
+                                                b.toString(),
+                                                request.connection(),
+                                                sent)));
+                    })
+                    .onComplete(answer));
+            return answer.future().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        }
+
+        /** Sends the headers (with the whole body's length, when asked) and half of {@code body}, and no more. */
+        Answer stall(URI url, String authorization, String body, boolean withLength) throws Exception {
+            Buffer half = Buffer.buffer(body.substring(0, body.length() / 2));
+            RequestOptions options = new RequestOptions()
+                    .setMethod(HttpMethod.POST)
+                    .setAbsoluteURI(url.toString())
+                    .putHeader("Authorization", authorization)
+                    .putHeader("Content-Type", "application/json");
+            if (withLength) {
+                options.putHeader(
+                        "Content-Length", String.valueOf(Buffer.buffer(body).length()));
+            }
+            Promise<Answer> answer = Promise.promise();
+            context.runOnContext(ignored -> client.request(options)
+                    .compose(request -> {
+                        // The reset that ends this stream fails the write's future; it is not an error to log.
+                        request.exceptionHandler(reset -> {});
+                        Future<Void> sent = request.setChunked(!withLength).write(half);
                         return request.response()
                                 .compose(response -> response.body()
                                         .map(b -> new Answer(

@@ -27,10 +27,24 @@ public final class RawHttp {
 
     /** Writes {@code request} as given, ISO-8859-1, and reads until the server closes the connection (30 s at most). */
     public static Answer exchange(String host, int port, String request) {
+        return exchange(host, port, request, true);
+    }
+
+    /**
+     * Writes {@code request} as given and, its own side left open as a client that stopped sending halfway leaves it,
+     * reads until the server closes the connection (30 s at most).
+     */
+    public static Answer stall(String host, int port, String request) {
+        return exchange(host, port, request, false);
+    }
+
+    private static Answer exchange(String host, int port, String request, boolean endOutput) {
         try (Socket socket = new Socket(host, port)) {
             socket.setSoTimeout(30_000);
             socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
-            socket.shutdownOutput();
+            if (endOutput) {
+                socket.shutdownOutput();
+            }
             String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             int end = answer.indexOf("\r\n\r\n");
             if (!answer.startsWith("HTTP/1.1 ") || end < 0) {
