@@ -27,6 +27,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpVersion;
@@ -46,6 +47,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -419,8 +421,14 @@ class OpenAiErrorsTest {
                 .body("{\"model\":\"flatfare-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"" + big + "\"}]}")
                 .post("/v1/chat/completions");
         envelope(r, 413, "invalid_request_error", null, "request_too_large");
-        // Events of one account share a partition: once a later request's event is there, an event of the 413
-        // would be there too.
+        onlyALaterRequestIsBilled(own);
+    }
+
+    /**
+     * The account's requests so far left no usage event: one more request's event is its only one. Events of one
+     * account share a partition, so once the later request's event is there, an earlier one's would be too.
+     */
+    private void onlyALaterRequestIsBilled(Tenants.Tenant own) {
         String later = post(own.bearer(), chat("max_tokens", 1)).header("x-request-id");
         usage.await(later);
         assertThat(usage.forAccount(own.account()))
@@ -451,11 +459,7 @@ class OpenAiErrorsTest {
                             + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_url\"}}");
         }
         // A URL that decodes still works, and is the only request of this account with an event.
-        String later = post(own.bearer(), chat("max_tokens", 1)).header("x-request-id");
-        usage.await(later);
-        assertThat(usage.forAccount(own.account()))
-                .extracting(UsageEvent::eventId)
-                .containsExactly(later);
+        onlyALaterRequestIsBilled(own);
     }
 
     @Test
@@ -545,12 +549,7 @@ class OpenAiErrorsTest {
             assertThat(answer.head()).containsIgnoringCase("connection: close");
             assertThat(answer.body()).isEqualTo(LATE);
         }
-        // Nothing was authenticated or billed: a later request's event is the account's only one.
-        String later = post(own.bearer(), chat("max_tokens", 1)).header("x-request-id");
-        usage.await(later);
-        assertThat(usage.forAccount(own.account()))
-                .extracting(UsageEvent::eventId)
-                .containsExactly(later);
+        onlyALaterRequestIsBilled(own);
     }
 
     @Test
@@ -603,13 +602,30 @@ class OpenAiErrorsTest {
         /** Without a length, the body goes as DATA frames only, as a proxy forwarding a chunked upload may send it. */
         Answer post(URI url, String authorization, String body, boolean withLength) throws Exception {
             Buffer bytes = Buffer.buffer(body);
+            return exchange(url, authorization, withLength ? bytes.length() : -1, request -> request.end(bytes));
+        }
+
+        /** Sends the headers (with the whole body's length, when asked) and half of {@code body}, and no more. */
+        Answer stall(URI url, String authorization, String body, boolean withLength) throws Exception {
+            Buffer half = Buffer.buffer(body.substring(0, body.length() / 2));
+            return exchange(url, authorization, withLength ? Buffer.buffer(body).length() : -1, request -> {
+                // The reset that ends this stream fails the write's future; it is not an error to log.
+                request.exceptionHandler(reset -> {});
+                return request.write(half);
+            });
+        }
+
+        /** A POST with {@code length} as its Content-Length (none when negative), its body sent by {@code sending}. */
+        private Answer exchange(
+                URI url, String authorization, long length, Function<HttpClientRequest, Future<Void>> sending)
+                throws Exception {
             RequestOptions options = new RequestOptions()
                     .setMethod(HttpMethod.POST)
                     .setAbsoluteURI(url.toString())
                     .putHeader("Authorization", authorization)
                     .putHeader("Content-Type", "application/json");
-            if (withLength) {
-                options.putHeader("Content-Length", String.valueOf(bytes.length()));
+            if (length >= 0) {
+                options.putHeader("Content-Length", String.valueOf(length));
             }
             Promise<Answer> answer = Promise.promise();
             // The chain is built on the connection's event loop: built from this thread, its last step could be
@@ -617,38 +633,7 @@ class OpenAiErrorsTest {
             // answer comes while the request is still being sent).
             context.runOnContext(ignored -> client.request(options)
                     .compose(request -> {
-                        Future<Void> sent = request.setChunked(!withLength).end(bytes);
-                        return request.response()
-                                .compose(response -> response.body()
-                                        .map(b -> new Answer(
-                                                response.version(),
-                                                response.statusCode(),
-                                                b.toString(),
-                                                request.connection(),
-                                                sent)));
-                    })
-                    .onComplete(answer));
-            return answer.future().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        }
-
-        /** Sends the headers (with the whole body's length, when asked) and half of {@code body}, and no more. */
-        Answer stall(URI url, String authorization, String body, boolean withLength) throws Exception {
-            Buffer half = Buffer.buffer(body.substring(0, body.length() / 2));
-            RequestOptions options = new RequestOptions()
-                    .setMethod(HttpMethod.POST)
-                    .setAbsoluteURI(url.toString())
-                    .putHeader("Authorization", authorization)
-                    .putHeader("Content-Type", "application/json");
-            if (withLength) {
-                options.putHeader(
-                        "Content-Length", String.valueOf(Buffer.buffer(body).length()));
-            }
-            Promise<Answer> answer = Promise.promise();
-            context.runOnContext(ignored -> client.request(options)
-                    .compose(request -> {
-                        // The reset that ends this stream fails the write's future; it is not an error to log.
-                        request.exceptionHandler(reset -> {});
-                        Future<Void> sent = request.setChunked(!withLength).write(half);
+                        Future<Void> sent = sending.apply(request.setChunked(length < 0));
                         return request.response()
                                 .compose(response -> response.body()
                                         .map(b -> new Answer(
