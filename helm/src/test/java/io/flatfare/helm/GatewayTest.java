@@ -84,6 +84,22 @@ class GatewayTest {
     }
 
     @Test
+    void bodyTimeoutReachesTheGateway() {
+        Container byDefault = Manifests.container(
+                Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate(), "gateway");
+        assertThat(Manifests.envValue(byDefault, "FLATFARE_GATEWAY_BODY_TIMEOUT"))
+                .isEqualTo("60s");
+
+        Container longer = Manifests.container(
+                Chart.renderWith(Map.of("gateway.bodyTimeout", "5m"))
+                        .get(Deployment.class, GATEWAY)
+                        .getSpec()
+                        .getTemplate(),
+                "gateway");
+        assertThat(Manifests.envValue(longer, "FLATFARE_GATEWAY_BODY_TIMEOUT")).isEqualTo("5m");
+    }
+
+    @Test
     void storedResponsesAreOnForThirtyDaysUnlessConfigured() {
         Container byDefault = Manifests.container(
                 Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate(), "gateway");
