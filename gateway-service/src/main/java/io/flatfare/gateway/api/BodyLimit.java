@@ -54,7 +54,7 @@ public class BodyLimit {
                         refuse(context, 413, tooLarge);
                         return;
                     }
-                    if (!request.isEnded() && timeoutMillis > 0) {
+                    if (timeoutMillis > 0 && announcesBody(request, length)) {
                         awaitBody(context, timeoutMillis, late);
                     }
                     if (length == null && request.headers().contains(HttpHeaders.TRANSFER_ENCODING)) {
@@ -89,6 +89,27 @@ public class BodyLimit {
             }
         });
         context.addEndHandler(ended -> context.vertx().cancelTimer(timer));
+    }
+
+    /**
+     * Whether a body is on its way. Not {@code isEnded()} alone: a request RESTEasy has paused (a GET waiting for the
+     * database, say) is not ended until resumed, whether or not anything is left to arrive.
+     */
+    private static boolean announcesBody(HttpServerRequest request, String length) {
+        if (request.isEnded()) {
+            return false;
+        }
+        HttpMethod method = request.method();
+        if (method == HttpMethod.GET
+                || method == HttpMethod.HEAD
+                || method == HttpMethod.DELETE
+                || method == HttpMethod.OPTIONS) {
+            return false;
+        }
+        if (request.version() == HttpVersion.HTTP_2) {
+            return true; // The length is optional; the stream's end says when the body is complete.
+        }
+        return length != null ? !"0".equals(length.strip()) : request.headers().contains(HttpHeaders.TRANSFER_ENCODING);
     }
 
     private static Buffer envelope(ObjectMapper json, OpenAiException error) throws JsonProcessingException {
