@@ -68,35 +68,25 @@ class GatewayTest {
 
     @Test
     void streamKeepAliveReachesTheGateway() {
-        Container byDefault = Manifests.container(
-                Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate(), "gateway");
-        assertThat(Manifests.envValue(byDefault, "FLATFARE_GATEWAY_STREAM_KEEP_ALIVE"))
-                .isEqualTo("15s");
-
-        Container off = Manifests.container(
-                Chart.renderWith(Map.of("gateway.streamKeepAlive", "0s"))
-                        .get(Deployment.class, GATEWAY)
-                        .getSpec()
-                        .getTemplate(),
-                "gateway");
-        assertThat(Manifests.envValue(off, "FLATFARE_GATEWAY_STREAM_KEEP_ALIVE"))
+        assertThat(gatewayEnv(Map.of(), "FLATFARE_GATEWAY_STREAM_KEEP_ALIVE")).isEqualTo("15s");
+        assertThat(gatewayEnv(Map.of("gateway.streamKeepAlive", "0s"), "FLATFARE_GATEWAY_STREAM_KEEP_ALIVE"))
                 .isEqualTo("0s");
     }
 
     @Test
     void bodyTimeoutReachesTheGateway() {
-        Container byDefault = Manifests.container(
-                Chart.renderDefaults().get(Deployment.class, GATEWAY).getSpec().getTemplate(), "gateway");
-        assertThat(Manifests.envValue(byDefault, "FLATFARE_GATEWAY_BODY_TIMEOUT"))
-                .isEqualTo("60s");
+        assertThat(gatewayEnv(Map.of(), "FLATFARE_GATEWAY_BODY_TIMEOUT")).isEqualTo("60s");
+        assertThat(gatewayEnv(Map.of("gateway.bodyTimeout", "5m"), "FLATFARE_GATEWAY_BODY_TIMEOUT"))
+                .isEqualTo("5m");
+    }
 
-        Container longer = Manifests.container(
-                Chart.renderWith(Map.of("gateway.bodyTimeout", "5m"))
-                        .get(Deployment.class, GATEWAY)
-                        .getSpec()
-                        .getTemplate(),
-                "gateway");
-        assertThat(Manifests.envValue(longer, "FLATFARE_GATEWAY_BODY_TIMEOUT")).isEqualTo("5m");
+    /** The gateway container's environment variable {@code name}, the chart rendered with {@code values}. */
+    private static String gatewayEnv(Map<String, Object> values, String name) {
+        var template = (values.isEmpty() ? Chart.renderDefaults() : Chart.renderWith(values))
+                .get(Deployment.class, GATEWAY)
+                .getSpec()
+                .getTemplate();
+        return Manifests.envValue(Manifests.container(template, "gateway"), name);
     }
 
     @Test
