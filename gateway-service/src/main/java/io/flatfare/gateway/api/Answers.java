@@ -33,7 +33,11 @@ class Answers {
         this.vertx = vertx;
     }
 
-    /** The whole answer as one JSON frame. */
+    /**
+     * The whole answer as one JSON frame, sent with its length ({@link V1Call#wholeAnswer}); the call ends once the
+     * frame is written, so its bookkeeping (the limits' release, the usage event, metrics) does not hold the answer
+     * back. A client that leaves before the frame is written ends it as cancelled.
+     */
     Multi<Buffer> collect(V1Call call, AnswerWriter out, Multi<GenerateResponse> events) {
         Uni<GenerateResponse> last =
                 events.onItem().invoke(out::accept).collect().last();
@@ -44,9 +48,11 @@ class Answers {
         return Multi.createFrom()
                 .uni(last.map(ignored -> {
                     Buffer body = Buffer.buffer(out.response());
-                    lifecycle.finish(call, Outcome.COMPLETED, 200, true);
+                    call.wholeAnswer(body.length());
                     return body;
                 }))
+                .onCompletion()
+                .invoke(() -> lifecycle.finish(call, Outcome.COMPLETED, 200, true))
                 .onFailure()
                 .transform(failure -> guard.fail(call, failure, true))
                 .onCancellation()

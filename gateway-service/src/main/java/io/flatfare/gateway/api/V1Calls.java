@@ -3,6 +3,7 @@ package io.flatfare.gateway.api;
 import io.flatfare.gateway.service.V1Call;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.context.Context;
+import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -50,13 +51,30 @@ public class V1Calls {
         HttpServerResponse response = context.response();
         response.putHeader("x-request-id", requestId);
         // addHeadersEndHandler, not response.headersEndHandler: the HTTP layer needs that single slot itself.
-        context.addHeadersEndHandler(v ->
-                response.putHeader("openai-processing-ms", Long.toString((System.nanoTime() - start) / 1_000_000)));
+        context.addHeadersEndHandler(v -> {
+            response.putHeader("openai-processing-ms", Long.toString((System.nanoTime() - start) / 1_000_000));
+            wholeAnswerWithItsLength(call, response);
+        });
         response.closeHandler(v -> {
             if (!response.ended()) {
                 call.clientGone();
             }
         });
+    }
+
+    /**
+     * A generating endpoint's answer goes through the framework's streaming writer, which announces chunks; when it
+     * is one frame whose size is known now (a JSON answer, {@link V1Call#wholeAnswer}), it goes with its length
+     * instead. The client then has the whole answer with that one write, instead of waiting for the end chunk that
+     * follows it, and the call's bookkeeping can run after it ({@code Answers#collect}).
+     */
+    private static void wholeAnswerWithItsLength(V1Call call, HttpServerResponse response) {
+        int bytes = call.wholeAnswerBytes();
+        MultiMap headers = response.headers();
+        if (bytes >= 0 && headers.contains(io.vertx.core.http.HttpHeaders.TRANSFER_ENCODING)) {
+            headers.remove(io.vertx.core.http.HttpHeaders.TRANSFER_ENCODING);
+            headers.set(io.vertx.core.http.HttpHeaders.CONTENT_LENGTH, Integer.toString(bytes));
+        }
     }
 
     /**

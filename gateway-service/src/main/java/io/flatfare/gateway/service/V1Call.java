@@ -35,6 +35,7 @@ public final class V1Call {
     private volatile int completionTokens;
     private volatile Runnable onClientGone;
     private volatile boolean clientGone;
+    private volatile int wholeAnswerBytes = -1;
 
     public V1Call(
             String eventId, String requestId, Instant receivedAt, long startNanos, Map<String, String> traceHeaders) {
@@ -172,6 +173,20 @@ public final class V1Call {
         if (action != null) {
             action.run();
         }
+    }
+
+    /**
+     * The answer is one frame of {@code bytes}, known before its head is written: it is then sent with a
+     * {@code Content-Length} instead of as chunks, so the client has all of it with the frame (no end chunk to wait
+     * for).
+     */
+    public void wholeAnswer(int bytes) {
+        wholeAnswerBytes = bytes;
+    }
+
+    /** The size given to {@link #wholeAnswer}, or -1 when the answer is streamed or not known yet. */
+    public int wholeAnswerBytes() {
+        return wholeAnswerBytes;
     }
 
     /** Whether the call has ended (its usage event and metrics recorded). */

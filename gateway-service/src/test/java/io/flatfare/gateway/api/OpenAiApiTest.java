@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.nullValue;
 import static org.hamcrest.Matchers.startsWith;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -110,6 +111,9 @@ class OpenAiApiTest {
                 .body("choices[0].index", equalTo(0))
                 .body("choices[0].message.role", equalTo("assistant"))
                 .body("choices[0].finish_reason", org.hamcrest.Matchers.oneOf("stop", "length"));
+        // One write with its length (HTTP/1.1), not chunks: the client has the whole answer with it.
+        assertThat(response.header("transfer-encoding")).isNull();
+        assertThat(response.header("content-length")).isEqualTo(String.valueOf(response.asByteArray().length));
         JsonNode json = JSON.readTree(response.asString());
         assertThat(json.get("created").asLong()).isPositive();
         assertThat(json.has("system_fingerprint")).isTrue();
@@ -155,7 +159,11 @@ class OpenAiApiTest {
     void streamingSendsChunksUsageAndDone() throws Exception {
         Response response =
                 post("/v1/chat/completions", chat("stream", true, "stream_options", Map.of("include_usage", true)));
-        response.then().statusCode(200).header("content-type", startsWith("text/event-stream"));
+        response.then()
+                .statusCode(200)
+                .header("content-type", startsWith("text/event-stream"))
+                .header("transfer-encoding", equalTo("chunked"))
+                .header("content-length", nullValue());
         List<String> events = events(response.asString());
         assertThat(events.getLast()).isEqualTo("[DONE]");
         List<JsonNode> chunks = new ArrayList<>();
