@@ -61,6 +61,9 @@ public class BodyLimit {
                         // HTTP/1.1 only: RESTEasy pauses every request it takes, which an ended HTTP/2 request
                         // refuses.
                         chunked.handle(context);
+                        // The body handler has sent the 100 Continue a client expecting one waits for; RESTEasy,
+                        // taking the request after it, would send a second one after the body.
+                        request.headers().remove(HttpHeaders.EXPECT);
                     } else {
                         context.next();
                     }

@@ -552,6 +552,63 @@ class OpenAiErrorsTest {
         onlyALaterRequestIsBilled(own);
     }
 
+    /**
+     * curl and other clients send {@code Expect: 100-continue} with a large body and wait (curl: one second) for the
+     * interim answer before sending it; a body over the limit gets its 413 instead and is never sent.
+     */
+    @Test
+    void aClientExpecting100ContinueGetsItAtOnceAndOneOverTheLimitGets413Instead() throws Exception {
+        var own = tenants.generous();
+        String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: " + own.bearer()
+                + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n";
+        byte[] chat = SMALL_CHAT.getBytes(StandardCharsets.UTF_8);
+        // Read by RESTEasy (a length), and by the chunked body handler (none).
+        for (boolean withLength : List.of(true, false)) {
+            try (var socket = new java.net.Socket(chatUrl.getHost(), chatUrl.getPort())) {
+                // Below the test profile's body timeout (5 s): a server waiting for the body would answer 408 first.
+                socket.setSoTimeout(10_000);
+                var out = socket.getOutputStream();
+                var in = new java.io.BufferedInputStream(socket.getInputStream());
+                out.write((head + (withLength ? "Content-Length: " + chat.length : "Transfer-Encoding: chunked")
+                                + "\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                assertThat(line(in)).as("with a length: %s", withLength).isEqualTo("HTTP/1.1 100 Continue");
+                assertThat(line(in)).isEmpty();
+                if (withLength) {
+                    out.write(chat);
+                } else {
+                    out.write((Integer.toHexString(chat.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                    out.write(chat);
+                    out.write("\r\n0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                }
+                out.flush();
+                assertThat(line(in)).as("with a length: %s", withLength).isEqualTo("HTTP/1.1 200 OK");
+            }
+        }
+        RawHttp.Answer tooLarge = RawHttp.exchange(
+                chatUrl.getHost(),
+                chatUrl.getPort(),
+                head + "Content-Length: " + (9 * 1024 * 1024) + "\r\nConnection: close\r\n\r\n");
+        assertThat(tooLarge.status()).isEqualTo(413);
+        assertThat(tooLarge.head()).doesNotContain("100 Continue");
+        assertThat(tooLarge.body()).isEqualTo(TOO_LARGE);
+    }
+
+    /** One line of an HTTP/1.1 head, without its CRLF. */
+    private static String line(java.io.InputStream in) throws java.io.IOException {
+        StringBuilder line = new StringBuilder();
+        for (int c = in.read(); c != '\n'; c = in.read()) {
+            if (c == -1) {
+                throw new java.io.EOFException("The connection closed after: " + line);
+            }
+            if (c != '\r') {
+                line.append((char) c);
+            }
+        }
+        return line.toString();
+    }
+
     @Test
     void overHttp2ABodyThatStopsHalfwayIs408AndTheConnectionServesOn() throws Exception {
         HttpClient2 client = new HttpClient2(vertx);
