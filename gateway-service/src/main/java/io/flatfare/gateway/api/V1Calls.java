@@ -5,6 +5,7 @@ import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.context.Context;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.ws.rs.container.ContainerRequestContext;
@@ -53,7 +54,7 @@ public class V1Calls {
         // addHeadersEndHandler, not response.headersEndHandler: the HTTP layer needs that single slot itself.
         context.addHeadersEndHandler(v -> {
             response.putHeader("openai-processing-ms", Long.toString((System.nanoTime() - start) / 1_000_000));
-            wholeAnswerWithItsLength(call, response);
+            wholeAnswerWithItsLength(call, context.request().version(), response);
         });
         response.closeHandler(v -> {
             if (!response.ended()) {
@@ -63,15 +64,16 @@ public class V1Calls {
     }
 
     /**
-     * A generating endpoint's answer goes through the framework's streaming writer, which announces chunks; when it
-     * is one frame whose size is known now (a JSON answer, {@link V1Call#wholeAnswer}), it goes with its length
-     * instead. The client then has the whole answer with that one write, instead of waiting for the end chunk that
-     * follows it, and the call's bookkeeping can run after it ({@code Answers#collect}).
+     * A generating endpoint's answer goes through the framework's streaming writer, which announces chunks over
+     * HTTP/1.1 (and over HTTP/1.0, which has none, nothing: the connection's close ends it); when it is one frame
+     * whose size is known now (a JSON answer, {@link V1Call#wholeAnswer}), it goes with its length instead. The client
+     * then has the whole answer with that one write, instead of waiting for the end chunk that follows it, and the
+     * call's bookkeeping can run after it ({@code Answers#collect}). HTTP/2 frames it by its own end of stream.
      */
-    private static void wholeAnswerWithItsLength(V1Call call, HttpServerResponse response) {
+    private static void wholeAnswerWithItsLength(V1Call call, HttpVersion version, HttpServerResponse response) {
         int bytes = call.wholeAnswerBytes();
-        MultiMap headers = response.headers();
-        if (bytes >= 0 && headers.contains(io.vertx.core.http.HttpHeaders.TRANSFER_ENCODING)) {
+        if (bytes >= 0 && version != HttpVersion.HTTP_2) {
+            MultiMap headers = response.headers();
             headers.remove(io.vertx.core.http.HttpHeaders.TRANSFER_ENCODING);
             headers.set(io.vertx.core.http.HttpHeaders.CONTENT_LENGTH, Integer.toString(bytes));
         }

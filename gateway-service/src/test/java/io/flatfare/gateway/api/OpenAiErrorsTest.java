@@ -595,6 +595,40 @@ class OpenAiErrorsTest {
         assertThat(tooLarge.body()).isEqualTo(TOO_LARGE);
     }
 
+    /** ApacheBench ({@code ab}) and other old tools speak HTTP/1.0: no chunks, the connection closed after. */
+    @Test
+    void anHttp10ClientGetsWholeAnswersAndStreams() throws Exception {
+        var own = tenants.generous();
+        for (boolean stream : List.of(false, true)) {
+            String body = SMALL_CHAT.replaceFirst("\\{", "{\"stream\":" + stream + ",");
+            String answer;
+            // Its side left open, as ab leaves it (a client's half-close is taken as the connection's end); the
+            // server closes the connection after the answer.
+            try (var socket = new java.net.Socket(chatUrl.getHost(), chatUrl.getPort())) {
+                socket.setSoTimeout(30_000);
+                socket.getOutputStream()
+                        .write(("POST /v1/chat/completions HTTP/1.0\r\nHost: gateway\r\nAuthorization: "
+                                        + own.bearer() + "\r\nContent-Type: application/json\r\nContent-Length: "
+                                        + body.length() + "\r\n\r\n" + body)
+                                .getBytes(StandardCharsets.US_ASCII));
+                answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            }
+            int end = answer.indexOf("\r\n\r\n");
+            assertThat(end).as(answer).isPositive();
+            String head = answer.substring(0, end);
+            String content = answer.substring(end + 4);
+            assertThat(head).as("stream: %s; %s", stream, answer).startsWith("HTTP/1.0 200 ");
+            assertThat(head).doesNotContainIgnoringCase("transfer-encoding");
+            if (stream) {
+                assertThat(content).endsWith("data: [DONE]\n\n");
+            } else {
+                assertThat(head)
+                        .containsIgnoringCase("content-length: " + content.getBytes(StandardCharsets.UTF_8).length);
+                assertThat(content).contains("\"object\":\"chat.completion\"");
+            }
+        }
+    }
+
     /** One line of an HTTP/1.1 head, without its CRLF. */
     private static String line(java.io.InputStream in) throws java.io.IOException {
         StringBuilder line = new StringBuilder();
