@@ -601,23 +601,17 @@ class OpenAiErrorsTest {
         var own = tenants.generous();
         for (boolean stream : List.of(false, true)) {
             String body = SMALL_CHAT.replaceFirst("\\{", "{\"stream\":" + stream + ",");
-            String answer;
             // Its side left open, as ab leaves it (a client's half-close is taken as the connection's end); the
             // server closes the connection after the answer.
-            try (var socket = new java.net.Socket(chatUrl.getHost(), chatUrl.getPort())) {
-                socket.setSoTimeout(30_000);
-                socket.getOutputStream()
-                        .write(("POST /v1/chat/completions HTTP/1.0\r\nHost: gateway\r\nAuthorization: "
-                                        + own.bearer() + "\r\nContent-Type: application/json\r\nContent-Length: "
-                                        + body.length() + "\r\n\r\n" + body)
-                                .getBytes(StandardCharsets.US_ASCII));
-                answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            }
-            int end = answer.indexOf("\r\n\r\n");
-            assertThat(end).as(answer).isPositive();
-            String head = answer.substring(0, end);
-            String content = answer.substring(end + 4);
-            assertThat(head).as("stream: %s; %s", stream, answer).startsWith("HTTP/1.0 200 ");
+            RawHttp.Answer answer = RawHttp.stall(
+                    chatUrl.getHost(),
+                    chatUrl.getPort(),
+                    "POST /v1/chat/completions HTTP/1.0\r\nHost: gateway\r\nAuthorization: " + own.bearer()
+                            + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n"
+                            + body);
+            String head = answer.head();
+            String content = answer.body();
+            assertThat(head).as("stream: %s; %s", stream, content).startsWith("HTTP/1.0 200 ");
             assertThat(head).doesNotContainIgnoringCase("transfer-encoding");
             if (stream) {
                 assertThat(content).endsWith("data: [DONE]\n\n");

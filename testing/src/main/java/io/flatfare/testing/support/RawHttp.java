@@ -6,7 +6,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 
 /**
- * HTTP/1.1 written by hand, for what no client library sends: a URL that is not one ({@code %ZZ}, a bare {@code |}),
+ * HTTP/1.x written by hand, for what no client library sends: a URL that is not one ({@code %ZZ}, a bare {@code |}),
  * which the JDK's, RestAssured's and OkHttp's clients refuse to build.
  */
 public final class RawHttp {
@@ -31,8 +31,9 @@ public final class RawHttp {
     }
 
     /**
-     * Writes {@code request} as given and, its own side left open as a client that stopped sending halfway leaves it,
-     * reads until the server closes the connection (30 s at most).
+     * Writes {@code request} as given and, its own side left open as a client that stopped sending halfway (or an
+     * HTTP/1.0 client waiting for the close that ends its answer) leaves it, reads until the server closes the
+     * connection (30 s at most).
      */
     public static Answer stall(String host, int port, String request) {
         return exchange(host, port, request, false);
@@ -47,8 +48,8 @@ public final class RawHttp {
             }
             String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             int end = answer.indexOf("\r\n\r\n");
-            if (!answer.startsWith("HTTP/1.1 ") || end < 0) {
-                throw new IllegalStateException("Not an HTTP/1.1 answer: " + answer);
+            if (!answer.startsWith("HTTP/1.") || end < 0) {
+                throw new IllegalStateException("Not an HTTP/1.x answer: " + answer);
             }
             return new Answer(
                     Integer.parseInt(answer.substring(9, 12)), answer.substring(0, end), answer.substring(end + 4));
