@@ -106,7 +106,7 @@ public final class FirstRequestBenchmark {
             // Gateway: one inference instance throughout, a fresh gateway per round.
             Path jar = GatewayOverheadBenchmark.gatewayJar();
             Function<Path, ServiceProcess.Builder> gateways = build -> GatewayOverheadBenchmark.gatewayBuilder(
-                    "gateway-first", build, postgres, redis, kafka, registry, adminToken, journal);
+                    "gateway-first", build, postgres, redis.url(), kafka, registry, adminToken, journal);
             List<GatewaySide> gatewaySides = new ArrayList<>(List.of(
                     new GatewaySide(new Side("gateway, warm-up off", new ArrayList<>()), jar, false),
                     new GatewaySide(new Side("gateway, warm-up on", new ArrayList<>()), jar, true)));

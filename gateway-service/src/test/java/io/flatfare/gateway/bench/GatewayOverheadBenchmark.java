@@ -171,6 +171,7 @@ public final class GatewayOverheadBenchmark {
         String jfr = System.getProperty("bench.jfr", "");
         String baseline = System.getProperty("bench.baseline-gateway", "");
         int slots = Arrays.stream(concurrencies).max().orElse(1);
+        long redisDelayMicros = Long.getLong("bench.redis-delay-us", 0);
 
         System.out.printf(
                 "gateway overhead: concurrency %s, %d rounds x %.1f s per side, warm-up %d gateway requests (at most"
@@ -190,6 +191,8 @@ public final class GatewayOverheadBenchmark {
         }
         try (var postgres = PostgresServer.start();
                 var redis = RedisServer.start();
+                // Redis over a network: each way this much later, for both gateways (the direct side uses none).
+                var redisLink = redisDelayMicros > 0 ? new DelayedLink(redis.url(), redisDelayMicros) : null;
                 var kafka = KafkaServer.start();
                 var registry = RegistryServer.start(Duration.ofSeconds(10));
                 // The baseline's own database: another build may have other migrations.
@@ -200,8 +203,12 @@ public final class GatewayOverheadBenchmark {
                         .context(1024)
                         .property("quarkus.log.level", "WARN")
                         .start()) {
+            String redisUrl = redisLink == null ? redis.url() : redisLink.url(redis.url());
+            if (redisLink != null) {
+                System.out.printf("Redis reached through a link delaying each way by %d us%n", redisDelayMicros);
+            }
             ServiceProcess.Builder gatewayBuilder = gatewayBuilder(
-                    "gateway-bench", gatewayJar(), postgres, redis, kafka, registry, adminToken, journal);
+                    "gateway-bench", gatewayJar(), postgres, redisUrl, kafka, registry, adminToken, journal);
             if (!jfr.isBlank()) {
                 // JAVA_TOOL_OPTIONS reaches the JVM flags, which ServiceProcess' -D properties cannot.
                 gatewayBuilder.env(
@@ -216,7 +223,7 @@ public final class GatewayOverheadBenchmark {
                                             "gateway-baseline",
                                             baselineJar,
                                             baselinePostgres,
-                                            redis,
+                                            redisUrl,
                                             kafka,
                                             registry,
                                             adminToken,
@@ -610,7 +617,7 @@ public final class GatewayOverheadBenchmark {
             String name,
             Path jar,
             PostgresServer postgres,
-            RedisServer redis,
+            String redisUrl,
             KafkaServer kafka,
             RegistryServer registry,
             String adminToken,
@@ -619,7 +626,7 @@ public final class GatewayOverheadBenchmark {
                 .env("FLATFARE_GATEWAY_DB_URL", postgres.jdbcUrl())
                 .env("FLATFARE_GATEWAY_DB_USER", postgres.username())
                 .env("FLATFARE_GATEWAY_DB_PASSWORD", postgres.password())
-                .env("FLATFARE_REDIS_URL", redis.url())
+                .env("FLATFARE_REDIS_URL", redisUrl)
                 .env("FLATFARE_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers())
                 .env("FLATFARE_REGISTRY_HOST", "127.0.0.1")
                 .env("FLATFARE_REGISTRY_PORT", String.valueOf(registry.port()))
