@@ -5,6 +5,7 @@ import io.flatfare.contracts.registry.v1.Capability;
 import io.flatfare.gateway.account.ApiKeys;
 import io.flatfare.gateway.account.Caller;
 import io.flatfare.gateway.config.ApiConfig;
+import io.flatfare.gateway.limits.Admission;
 import io.flatfare.gateway.limits.RequestLimiter;
 import io.flatfare.gateway.routing.ModelDirectory;
 import io.flatfare.gateway.routing.ResolvedModel;
@@ -14,10 +15,12 @@ import io.flatfare.gateway.service.V1Call;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The checks every {@code /v1} request passes, in the order that leaks least and costs least: API key, then body,
- * model and plan, then the shared limits (last, so a refused request never uses up quota). Also ends refused calls.
+ * model and plan, then the shared limits, which count only once the others passed (a request that fails them uses no
+ * limit; its admission, asked for early to overlap the checks, is withdrawn). Also ends refused calls.
  */
 @ApplicationScoped
 public class V1Guard {
@@ -36,8 +39,14 @@ public class V1Guard {
         this.config = config;
     }
 
-    /** The caller of a {@code Authorization: Bearer <key>} header; one identical 401 for every bad key. */
+    /**
+     * The caller of a {@code Authorization: Bearer <key>} header; one identical 401 for every bad key. A call
+     * authenticated already keeps its caller (the header is the same request's).
+     */
     public Caller authenticate(V1Call call, String authorization) {
+        if (call.caller() != null) {
+            return call.caller();
+        }
         if (authorization == null
                 || authorization.length() <= 7
                 || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
@@ -66,30 +75,77 @@ public class V1Guard {
         return model;
     }
 
-    /** Admits the request against the plan's rate, concurrency and monthly quota. Blocking. */
+    /** Admits the request, which passed its checks, against the plan's rate, concurrency and monthly quota. Blocking. */
     public void admit(V1Call call) {
+        call.checked(true);
         call.admission(limiter.admit(call.caller(), call.eventId()));
     }
 
     /**
-     * {@link #admit} without blocking. The limiter's answer is taken even when the caller stops waiting for it (the
-     * client left during the round trip): an admission is always either kept by the call, which releases it when it
-     * ends, or, arriving after the call ended, released at once, so no slot or quota waits for its lease.
+     * Asks for the request's admission as soon as its key is known, before its body is read and checked, so that the
+     * round trip to the shared limits runs while the checks do; {@link #admitting} then takes its answer. Does
+     * nothing when the key is not known to the cache yet (looking it up would wait) or is not valid: the checks
+     * decide then, as without this. An admission of a request that then fails its checks is withdrawn when the call
+     * ends, as if it had never been asked for; the client gets the checks' error whatever the limits said.
+     */
+    public void admitEarly(V1Call call, String authorization) {
+        Caller caller;
+        try {
+            caller = authenticate(call, authorization);
+        } catch (RuntimeException notYet) {
+            return;
+        }
+        CompletableFuture<Admission> early = new CompletableFuture<>();
+        call.earlyAdmission(early);
+        limiter.admitting(caller, call.eventId())
+                .subscribe()
+                .with(
+                        admission -> {
+                            keep(call, admission);
+                            early.complete(admission);
+                        },
+                        early::completeExceptionally);
+    }
+
+    /**
+     * {@link #admit} without blocking, for a request that passed its checks; the answer to {@link #admitEarly} when
+     * it was asked for. The limiter's answer is taken even when the caller stops waiting for it (the client left
+     * during the round trip): an admission is always either kept by the call, which releases it when it ends, or,
+     * arriving after the call ended, released at once, so no slot or quota waits for its lease.
      */
     public Uni<Void> admitting(V1Call call) {
+        call.checked(true);
+        CompletableFuture<Admission> early = call.earlyAdmission();
+        if (early != null) {
+            return Uni.createFrom().completionStage(early).replaceWithVoid();
+        }
         return Uni.createFrom()
                 .emitter(emitter -> limiter.admitting(call.caller(), call.eventId())
                         .subscribe()
                         .with(
                                 admission -> {
-                                    call.admission(admission);
-                                    if (call.finished()) {
-                                        admission.releaseInBackground(false);
-                                    } else {
+                                    if (keep(call, admission)) {
                                         emitter.complete(null);
                                     }
                                 },
                                 emitter::fail));
+    }
+
+    /**
+     * Gives the admission to its call; false when the call ended before it arrived, and then the admission is
+     * released (or withdrawn, for a call that never passed its checks) at once.
+     */
+    private static boolean keep(V1Call call, Admission admission) {
+        call.admission(admission);
+        if (!call.finished()) {
+            return true;
+        }
+        if (call.checked()) {
+            admission.releaseInBackground(false);
+        } else {
+            admission.withdraw();
+        }
+        return false;
     }
 
     /**

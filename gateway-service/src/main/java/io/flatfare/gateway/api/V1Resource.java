@@ -112,6 +112,7 @@ public class V1Resource {
     @POST
     @Path("/chat/completions")
     @Produces(MediaType.APPLICATION_OCTET_STREAM)
+    @AdmitEarly
     public RestMulti<Buffer> chatCompletions(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.CHAT_COMPLETIONS, false, 1);
@@ -132,6 +133,7 @@ public class V1Resource {
     @POST
     @Path("/completions")
     @Produces(MediaType.APPLICATION_OCTET_STREAM)
+    @AdmitEarly
     public RestMulti<Buffer> completions(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.COMPLETIONS, false, 1);
@@ -157,6 +159,7 @@ public class V1Resource {
     @POST
     @Path("/responses")
     @Produces(MediaType.APPLICATION_OCTET_STREAM)
+    @AdmitEarly
     public RestMulti<Buffer> responses(RoutingContext context, byte[] body) {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.RESPONSES, false, 1);

@@ -22,4 +22,14 @@ public interface Admission {
     default void releaseInBackground(boolean billable) {
         release(billable);
     }
+
+    /**
+     * Takes the admission back as if the request had never been admitted: frees its slot and gives it back to the
+     * monthly quota and to the rate. For a request admitted before its checks ran (so that the round trip to the
+     * shared store overlaps them) that then failed them. Does not wait, like {@link #releaseInBackground}; instead of
+     * a release, not after one. Idempotent; never throws.
+     */
+    default void withdraw() {
+        releaseInBackground(false);
+    }
 }

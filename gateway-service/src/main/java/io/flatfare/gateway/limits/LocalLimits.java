@@ -55,6 +55,22 @@ final class LocalLimits {
         });
     }
 
+    /**
+     * Takes one admission of the account back, as if the request had never been admitted: frees its slot and gives
+     * its place in the rate back.
+     */
+    void withdraw(String accountId, Plan plan) {
+        accounts.computeIfPresent(accountId, (id, state) -> {
+            state.inFlight = Math.max(0, state.inFlight - 1);
+            Integer rateLimit = plan.requestsPerMinute();
+            long now = micros.getAsLong();
+            if (rateLimit != null && rateLimit >= 1) {
+                state.tat = Math.max(now, state.tat - Math.ceilDiv(MINUTE_MICROS, rateLimit));
+            }
+            return state.idle(now) ? null : state;
+        });
+    }
+
     /** Accounts this replica holds state for (for tests: state does not grow without bound). */
     int accountsTracked() {
         return accounts.size();

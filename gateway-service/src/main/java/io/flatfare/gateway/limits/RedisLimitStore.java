@@ -82,10 +82,21 @@ final class RedisLimitStore {
 
     /** Frees the request's slot and, when {@code refund}, gives it back to the quota of {@code month}. */
     Uni<Void> release(String accountId, String requestId, boolean refund, long month) {
+        return release(accountId, requestId, refund, month, null, true);
+    }
+
+    /**
+     * {@link #release}, and when {@code rateOf} is a plan with a rate, gives the request's place in the rate back too:
+     * the request is withdrawn, as if it had never been admitted. {@code tracked}: whether the admission put the
+     * request in flight (then only the release that takes it out gives anything back).
+     */
+    Uni<Void> release(String accountId, String requestId, boolean refund, long month, Plan rateOf, boolean tracked) {
+        Integer rate = rateOf == null ? null : rateOf.requestsPerMinute();
+        String interval = rate == null || rate < 1 ? "" : Long.toString(rateIntervalMicros(rate));
         return RELEASE.run(
                         redis.get(),
-                        keys(accountId, "inflight", "quota"),
-                        List.of(requestId, refund ? "1" : "0", Long.toString(month)))
+                        keys(accountId, "inflight", "quota", "rate"),
+                        List.of(requestId, refund ? "1" : "0", Long.toString(month), interval, tracked ? "1" : "0"))
                 .ifNoItem()
                 .after(timeout)
                 .fail()
@@ -106,6 +117,11 @@ final class RedisLimitStore {
                 .ifNoItem()
                 .after(timeout)
                 .fail();
+    }
+
+    /** The time one request takes up in the rate's bucket, as the admit script computes it. */
+    static long rateIntervalMicros(int requestsPerMinute) {
+        return Math.ceilDiv(60_000_000L, requestsPerMinute);
     }
 
     private static List<String> keys(String accountId, String... names) {

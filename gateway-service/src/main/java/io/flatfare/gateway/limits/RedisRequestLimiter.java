@@ -142,7 +142,7 @@ public class RedisRequestLimiter implements RequestLimiter {
         }
         String accountId = caller.accountId();
         Verdict verdict = local.admit(accountId, caller.plan());
-        return admitted(caller, verdict, new LocalAdmission(accountId, verdict));
+        return admitted(caller, verdict, new LocalAdmission(accountId, caller.plan(), verdict));
     }
 
     /** The admission when the verdict admits the request, else the refusal. */
@@ -253,6 +253,22 @@ public class RedisRequestLimiter implements RequestLimiter {
             release(billable, false);
         }
 
+        @Override
+        public void withdraw() {
+            boolean tracked = RedisLimitStore.tracksInFlight(plan);
+            if ((!tracked && plan.requestsPerMinute() == null) || !released.compareAndSet(false, true)) {
+                return;
+            }
+            try {
+                store.release(accountId, requestId, plan.requestsPerMonth() != null, verdict.month(), plan, tracked)
+                        .subscribe()
+                        .with(done -> {}, failure -> LOG.debugf("Withdrawal not recorded: %s", failure));
+            } catch (RuntimeException e) {
+                redisFailed(e);
+                LOG.debugf("Withdrawal not recorded; the lease frees the slot: %s", e);
+            }
+        }
+
         private void release(boolean billable, boolean wait) {
             if (!RedisLimitStore.tracksInFlight(plan) || !released.compareAndSet(false, true)) {
                 return;
@@ -278,11 +294,13 @@ public class RedisRequestLimiter implements RequestLimiter {
     private final class LocalAdmission implements Admission {
 
         private final String accountId;
+        private final Plan plan;
         private final Verdict verdict;
         private final AtomicBoolean released = new AtomicBoolean();
 
-        LocalAdmission(String accountId, Verdict verdict) {
+        LocalAdmission(String accountId, Plan plan, Verdict verdict) {
             this.accountId = accountId;
+            this.plan = plan;
             this.verdict = verdict;
         }
 
@@ -295,6 +313,13 @@ public class RedisRequestLimiter implements RequestLimiter {
         public void release(boolean billable) {
             if (released.compareAndSet(false, true)) {
                 local.release(accountId);
+            }
+        }
+
+        @Override
+        public void withdraw() {
+            if (released.compareAndSet(false, true)) {
+                local.withdraw(accountId, plan);
             }
         }
     }

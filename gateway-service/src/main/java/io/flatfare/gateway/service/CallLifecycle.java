@@ -41,9 +41,13 @@ public class CallLifecycle {
         boolean billable = outcome.isBillable(call.hasOutput());
         try {
             if (call.admission() != null) {
-                // Sent before the answer's end is written, not waited for: the answer is not held back by a Redis
-                // round trip, and the gRPC thread this often runs on is not blocked.
-                call.admission().releaseInBackground(billable);
+                // Not waited for: no answer is held back by a Redis round trip, nor the gRPC thread this often runs
+                // on blocked. A call that did not pass its checks was admitted early: as if it had never been.
+                if (call.checked()) {
+                    call.admission().releaseInBackground(billable);
+                } else {
+                    call.admission().withdraw();
+                }
             }
         } catch (RuntimeException e) {
             Log.warnf(e, "Releasing the limits of request %s failed", call.eventId());

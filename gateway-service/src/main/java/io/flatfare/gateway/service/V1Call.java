@@ -6,6 +6,7 @@ import io.flatfare.gateway.limits.Admission;
 import io.flatfare.gateway.routing.ResolvedModel;
 import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -28,6 +29,8 @@ public final class V1Call {
     private volatile ResolvedModel model;
     private volatile String requestedModel;
     private volatile Admission admission;
+    private volatile CompletableFuture<Admission> earlyAdmission;
+    private volatile boolean checked;
     private volatile String instanceId;
     private volatile long firstOutputNanos;
     private volatile Long queueMs;
@@ -113,6 +116,27 @@ public final class V1Call {
 
     public void admission(Admission value) {
         admission = value;
+    }
+
+    /** The admission asked for before the request's checks ran, or null when there is none. */
+    public CompletableFuture<Admission> earlyAdmission() {
+        return earlyAdmission;
+    }
+
+    public void earlyAdmission(CompletableFuture<Admission> value) {
+        earlyAdmission = value;
+    }
+
+    /**
+     * Whether the request passed its checks (key, body, model, plan). An admission of a call that did not is
+     * withdrawn when the call ends, as if the request had never been admitted; one of a call that did is released.
+     */
+    public boolean checked() {
+        return checked;
+    }
+
+    public void checked(boolean value) {
+        checked = value;
     }
 
     public String instanceId() {

@@ -16,6 +16,7 @@ import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
 import io.flatfare.testing.support.RawHttp;
 import io.netty.handler.codec.http2.Http2Exception;
+import io.quarkus.redis.datasource.RedisDataSource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -73,6 +74,9 @@ class OpenAiErrorsTest {
 
     @Inject
     ValidatorFactory validation;
+
+    @Inject
+    RedisDataSource redis;
 
     Tenants.Tenant tenant;
     UsageTopic usage;
@@ -773,6 +777,50 @@ class OpenAiErrorsTest {
         Response r = post(quota.bearer(), chat("max_tokens", 1));
         envelope(r, 429, "insufficient_quota", null, "insufficient_quota");
         assertThat(r.header("x-should-retry")).isEqualTo("false");
+    }
+
+    @Test
+    void requestsFailingTheirChecksUseNoLimitThoughTheirAdmissionRanAlongsideTheChecks() throws Exception {
+        var limited = tenants.create(Set.of(Plan.ALL_MODELS), 2, 1, 2L, null);
+        String keys = "flatfare:limits:{" + limited.account() + "}:";
+        post(limited.bearer(), chat("temperature", 5)).then().statusCode(400);
+        post(limited.bearer(), chat("model", "no-such-model")).then().statusCode(404);
+        post(limited.bearer(), "{\"model\":").then().statusCode(400);
+        post(limited.bearer(), chat("max_tokens", -1)).then().statusCode(400);
+
+        // The admission was asked for before the checks (the month's counter exists, so the key was known by then)
+        // and withdrawn after them: nothing in flight, nothing counted.
+        await().untilAsserted(() -> {
+            assertThat(redis.hash(String.class).hget(keys + "quota", "n")).isEqualTo("0");
+            assertThat(redis.sortedSet(String.class).zcard(keys + "inflight")).isZero();
+        });
+        // Asked for before the body is read: it holds its slot while the rest of the body is on its way.
+        byte[] invalid =
+                "{\"model\":\"flatfare-tiny\",\"messages\":[],\"temperature\":5}".getBytes(StandardCharsets.UTF_8);
+        try (var socket = new java.net.Socket(chatUrl.getHost(), chatUrl.getPort())) {
+            socket.setSoTimeout(10_000);
+            var out = socket.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: " + limited.bearer()
+                            + "\r\nContent-Type: application/json\r\nContent-Length: " + invalid.length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.write(invalid, 0, 10);
+            out.flush();
+            await().untilAsserted(() -> assertThat(redis.sortedSet(String.class).zcard(keys + "inflight"))
+                    .isEqualTo(1));
+            out.write(invalid, 10, invalid.length - 10);
+            out.flush();
+            assertThat(line(new java.io.BufferedInputStream(socket.getInputStream())))
+                    .isEqualTo("HTTP/1.1 400 Bad Request");
+        }
+        await().untilAsserted(() -> {
+            assertThat(redis.hash(String.class).hget(keys + "quota", "n")).isEqualTo("0");
+            assertThat(redis.sortedSet(String.class).zcard(keys + "inflight")).isZero();
+        });
+        Response first = post(limited.bearer(), chat("max_tokens", 1));
+        first.then().statusCode(200);
+        assertThat(first.header("x-ratelimit-remaining-requests")).isEqualTo("1");
+        post(limited.bearer(), chat("max_tokens", 1)).then().statusCode(200);
+        envelope(post(limited.bearer(), chat("max_tokens", 1)), 429, "insufficient_quota", null, "insufficient_quota");
     }
 
     @Test

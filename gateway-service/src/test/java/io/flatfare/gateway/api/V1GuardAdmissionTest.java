@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.flatfare.contracts.events.Outcome;
 import io.flatfare.contracts.events.UsageEvent;
+import io.flatfare.gateway.account.ApiKeys;
+import io.flatfare.gateway.account.Caller;
+import io.flatfare.gateway.account.Plan;
 import io.flatfare.gateway.limits.Admission;
 import io.flatfare.gateway.limits.RateLimitStatus;
 import io.flatfare.gateway.limits.RequestLimiter;
@@ -19,7 +22,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,9 +34,10 @@ import org.junit.jupiter.api.Test;
  */
 class V1GuardAdmissionTest {
 
-    /** An admission that records its releases. */
+    /** An admission that records its releases (true/false: billable or not) and withdrawals. */
     static final class RecordedAdmission implements Admission {
         final List<Boolean> releases = new ArrayList<>();
+        int withdrawals;
 
         @Override
         public Optional<RateLimitStatus> rate() {
@@ -42,10 +48,26 @@ class V1GuardAdmissionTest {
         public synchronized void release(boolean billable) {
             releases.add(billable);
         }
+
+        @Override
+        public synchronized void withdraw() {
+            withdrawals++;
+        }
     }
 
+    static final String KEY = "sk-test";
+    static final Caller CALLER =
+            new Caller("acct", "key", new Plan("p", Set.of(Plan.ALL_MODELS), Set.of(), 10, null, 1L, null, null));
+
     final CompletableFuture<Admission> answer = new CompletableFuture<>();
-    final RequestLimiter limiter = (caller, requestId) -> Uni.createFrom().completionStage(answer);
+    final AtomicInteger asked = new AtomicInteger();
+    final RequestLimiter limiter = (caller, requestId) -> {
+        asked.incrementAndGet();
+        return Uni.createFrom().completionStage(answer);
+    };
+    /** Knows {@link #KEY}; any other key is unknown. */
+    final ApiKeys keys = presented -> KEY.equals(presented) ? Optional.of(CALLER) : Optional.empty();
+
     final List<UsageEvent> events = new ArrayList<>();
     final CallLifecycle lifecycle = new CallLifecycle(
             new UsageRecorder() {
@@ -60,7 +82,7 @@ class V1GuardAdmissionTest {
                 }
             },
             new GatewayMetrics(new SimpleMeterRegistry()));
-    final V1Guard guard = new V1Guard(null, null, limiter, lifecycle, null);
+    final V1Guard guard = new V1Guard(keys, null, limiter, lifecycle, null);
     final V1Call call = new V1Call("req_test", "req_test", Instant.now(), System.nanoTime(), Map.of());
 
     @Test
@@ -101,5 +123,67 @@ class V1GuardAdmissionTest {
         lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 499, false);
 
         assertThat(admission.releases).containsExactly(false);
+    }
+
+    @Test
+    void anEarlyAdmissionIsTheOneTheCheckedCallWaitsForAndIsReleasedWhenItEnds() {
+        guard.admitEarly(call, "Bearer " + KEY);
+        assertThat(asked).hasValue(1);
+        assertThat(call.caller()).isEqualTo(CALLER);
+
+        var waiting = guard.admitting(call).subscribe().withSubscriber(UniAssertSubscriber.create());
+        waiting.assertNotTerminated();
+        var admission = new RecordedAdmission();
+        answer.complete(admission);
+
+        waiting.assertCompleted();
+        assertThat(asked).hasValue(1);
+        assertThat(call.admission()).isSameAs(admission);
+        lifecycle.finish(call, Outcome.COMPLETED, 200, false);
+        assertThat(admission.releases).containsExactly(true);
+        assertThat(admission.withdrawals).isZero();
+    }
+
+    @Test
+    void anEarlyAdmissionOfACallThatFailsItsChecksIsWithdrawnWhicheverComesFirst() {
+        // The call ends as V1Guard#fail ends a call whose checks failed: rejected, before inference.
+        guard.admitEarly(call, "Bearer " + KEY);
+        var before = new RecordedAdmission();
+        answer.complete(before);
+        lifecycle.finish(call, Outcome.REJECTED, 400, false);
+        assertThat(before.withdrawals).isEqualTo(1);
+        assertThat(before.releases).isEmpty();
+
+        var late = new CompletableFuture<Admission>();
+        var lateGuard = new V1Guard(keys, null, (c, id) -> Uni.createFrom().completionStage(late), lifecycle, null);
+        var lateCall = new V1Call("req_late", "req_late", Instant.now(), System.nanoTime(), Map.of());
+        lateGuard.admitEarly(lateCall, "Bearer " + KEY);
+        lifecycle.finish(lateCall, Outcome.REJECTED, 400, false);
+        var after = new RecordedAdmission();
+        late.complete(after);
+        assertThat(after.withdrawals).isEqualTo(1);
+        assertThat(after.releases).isEmpty();
+    }
+
+    @Test
+    void anEarlyRefusalIsTheAnswerOnlyOnceTheChecksPass() {
+        guard.admitEarly(call, "Bearer " + KEY);
+        answer.completeExceptionally(new IllegalStateException("refused"));
+
+        var waiting = guard.admitting(call).subscribe().withSubscriber(UniAssertSubscriber.create());
+
+        waiting.assertFailedWith(IllegalStateException.class, "refused");
+        assertThat(asked).hasValue(1);
+    }
+
+    @Test
+    void withoutAKnownKeyNothingIsAskedEarlyAndTheChecksDecide() {
+        guard.admitEarly(call, "Bearer sk-unknown");
+        guard.admitEarly(call, null);
+        guard.admitEarly(call, "Basic " + KEY);
+
+        assertThat(asked).hasValue(0);
+        assertThat(call.earlyAdmission()).isNull();
+        assertThat(call.caller()).isNull();
     }
 }

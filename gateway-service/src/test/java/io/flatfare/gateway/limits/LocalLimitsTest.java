@@ -57,6 +57,21 @@ class LocalLimitsTest {
     }
 
     @Test
+    void aWithdrawnAdmissionGivesItsSlotAndItsPlaceInTheRateBack() {
+        Plan plan = plan(2, 1);
+        assertThat(limits.admit("a", plan).rate().remaining()).isEqualTo(1);
+        assertThat(limits.admit("a", plan).refused()).isEqualTo(Kind.CONCURRENCY);
+
+        limits.withdraw("a", plan);
+
+        assertThat(limits.admit("a", plan).rate().remaining()).isEqualTo(1);
+        limits.release("a");
+        assertThat(limits.admit("a", plan).rate().remaining()).isZero();
+        limits.release("a");
+        assertThat(limits.admit("a", plan).refused()).isEqualTo(Kind.RATE);
+    }
+
+    @Test
     void idleAccountsAreForgotten() {
         Plan plan = plan(10, 1);
         limits.admit("a", plan);

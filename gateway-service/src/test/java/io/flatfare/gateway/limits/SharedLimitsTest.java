@@ -202,6 +202,49 @@ class SharedLimitsTest {
     }
 
     @Test
+    void aWithdrawnAdmissionLeavesEveryLimitAsIfItHadNeverBeenAdmitted() {
+        Caller caller = caller(2, 1, 2L);
+        Admission withdrawn = first.admit(caller);
+        assertThat(kindOf(() -> second.admit(caller))).isEqualTo(Kind.CONCURRENCY);
+
+        withdrawn.withdraw();
+        withdrawn.withdraw();
+        withdrawn.release(false);
+
+        // Sent without waiting, on the other replica's connection: the slot comes back moments later.
+        Admission next = await().until(() -> admittedOrNull(second, caller), admission -> admission != null);
+        assertThat(next.rate().orElseThrow().remaining()).isEqualTo(1);
+        next.release(true);
+        Admission last = first.admit(caller);
+        assertThat(last.rate().orElseThrow().remaining()).isZero();
+        last.release(true);
+        LimitExceededException refused = refusal(() -> second.admit(caller));
+        assertThat(refused.kind()).isEqualTo(Kind.QUOTA);
+    }
+
+    @Test
+    void aWithdrawnAdmissionUnderARateAloneGivesItsPlaceBackOnce() {
+        Caller caller = caller(1, null, null);
+        Admission withdrawn = first.admit(caller);
+        assertThat(kindOf(() -> second.admit(caller))).isEqualTo(Kind.RATE);
+
+        withdrawn.withdraw();
+        withdrawn.withdraw();
+
+        Admission next = await().until(() -> admittedOrNull(second, caller), admission -> admission != null);
+        assertThat(next.rate().orElseThrow().remaining()).isZero();
+        assertThat(kindOf(() -> first.admit(caller))).isEqualTo(Kind.RATE);
+    }
+
+    private static Admission admittedOrNull(Gateway gateway, Caller caller) {
+        try {
+            return gateway.admit(caller);
+        } catch (LimitExceededException refused) {
+            return null;
+        }
+    }
+
+    @Test
     void theReleaseScriptGivesBackOnceAndOnlyToTheMonthTheRequestWasCountedIn() {
         Vertx vertx = Vertx.vertx();
         try {
