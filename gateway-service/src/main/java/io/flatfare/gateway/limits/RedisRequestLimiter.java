@@ -245,37 +245,38 @@ public class RedisRequestLimiter implements RequestLimiter {
 
         @Override
         public void release(boolean billable) {
-            release(billable, true);
+            end(!billable, false, true);
         }
 
         @Override
         public void releaseInBackground(boolean billable) {
-            release(billable, false);
+            end(!billable, false, false);
         }
 
         @Override
         public void withdraw() {
-            boolean tracked = RedisLimitStore.tracksInFlight(plan);
-            if ((!tracked && plan.requestsPerMinute() == null) || !released.compareAndSet(false, true)) {
-                return;
-            }
-            try {
-                store.release(accountId, requestId, plan.requestsPerMonth() != null, verdict.month(), plan, tracked)
-                        .subscribe()
-                        .with(done -> {}, failure -> LOG.debugf("Withdrawal not recorded: %s", failure));
-            } catch (RuntimeException e) {
-                redisFailed(e);
-                LOG.debugf("Withdrawal not recorded; the lease frees the slot: %s", e);
-            }
+            end(true, true, false);
         }
 
-        private void release(boolean billable, boolean wait) {
-            if (!RedisLimitStore.tracksInFlight(plan) || !released.compareAndSet(false, true)) {
+        /**
+         * Frees the request's slot in Redis, once; {@code giveBack}: to the monthly quota too; {@code withdraw}: to
+         * the rate too, as if the request had never been admitted. {@code wait}: for Redis' answer, where blocking
+         * is allowed.
+         */
+        private void end(boolean giveBack, boolean withdraw, boolean wait) {
+            boolean tracked = RedisLimitStore.tracksInFlight(plan);
+            boolean rate = withdraw && plan.requestsPerMinute() != null;
+            if ((!tracked && !rate) || !released.compareAndSet(false, true)) {
                 return;
             }
             try {
                 Uni<Void> release = store.release(
-                        accountId, requestId, !billable && plan.requestsPerMonth() != null, verdict.month());
+                        accountId,
+                        requestId,
+                        giveBack && plan.requestsPerMonth() != null,
+                        verdict.month(),
+                        rate ? plan : null,
+                        tracked);
                 // A release that cannot reach Redis is left to the lease.
                 if (wait && Infrastructure.canCallerThreadBeBlocked() && redisMayBeTried()) {
                     release.await().indefinitely();
