@@ -173,6 +173,10 @@ public class InferenceGrpcService implements InferenceService {
                 if (request.getInputsCount() == 0) {
                     throw new InvalidRequestException("input", "At least one input is required.");
                 }
+                Instant deadline = request.hasDeadline() ? WireMapping.deadline(request.getDeadline()) : null;
+                if (passed(deadline)) {
+                    throw deadlinePassed();
+                }
                 var cancelled = new AtomicBoolean();
                 var work = new AtomicReference<Future<?>>();
                 emitter.onTermination(() -> cancel(model, cancelled, work));
@@ -181,6 +185,9 @@ public class InferenceGrpcService implements InferenceService {
                         return null;
                     }
                     try {
+                        if (passed(deadline)) {
+                            throw deadlinePassed(); // waited in the queue past it
+                        }
                         var result =
                                 model.engine().embed(request.getInputsList(), request.getDimensions(), cancelled::get);
                         var response = EmbedResponse.newBuilder()
@@ -206,6 +213,10 @@ public class InferenceGrpcService implements InferenceService {
                 emitter.fail(GrpcErrors.toStatus(e, config.retryAfter()));
             }
         });
+    }
+
+    private static boolean passed(Instant deadline) {
+        return deadline != null && !Instant.now().isBefore(deadline);
     }
 
     private static DeadlineExceededException deadlinePassed() {

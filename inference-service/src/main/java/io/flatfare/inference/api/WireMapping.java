@@ -1,5 +1,6 @@
 package io.flatfare.inference.api;
 
+import com.google.protobuf.Timestamp;
 import io.flatfare.contracts.inference.v1.ChatMessage;
 import io.flatfare.contracts.inference.v1.FinishReason;
 import io.flatfare.contracts.inference.v1.GenerateRequest;
@@ -12,6 +13,11 @@ import java.util.List;
 
 /** Protobuf messages to engine types and back; no rules live here beyond what the wire format implies. */
 final class WireMapping {
+
+    /** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range of {@code google.protobuf.Timestamp}. */
+    private static final long MIN_TIMESTAMP_SECONDS = -62_135_596_800L;
+
+    private static final long MAX_TIMESTAMP_SECONDS = 253_402_300_799L;
 
     private WireMapping() {}
 
@@ -47,10 +53,21 @@ final class WireMapping {
                 r.getLogprobs(),
                 r.getEcho(),
                 r.hasSuffix() ? r.getSuffix() : null,
-                r.hasDeadline()
-                        ? Instant.ofEpochSecond(
-                                r.getDeadline().getSeconds(), r.getDeadline().getNanos())
-                        : null);
+                r.hasDeadline() ? deadline(r.getDeadline()) : null);
+    }
+
+    /**
+     * A request's {@code deadline}. One outside what a protobuf {@code Timestamp} may hold (years 1 to 9999, nanos
+     * within a second) is the caller's mistake, not the engine's failure.
+     */
+    static Instant deadline(Timestamp deadline) {
+        if (deadline.getSeconds() < MIN_TIMESTAMP_SECONDS
+                || deadline.getSeconds() > MAX_TIMESTAMP_SECONDS
+                || deadline.getNanos() < 0
+                || deadline.getNanos() > 999_999_999) {
+            throw new InvalidRequestException("deadline", "The deadline is not a valid timestamp.");
+        }
+        return Instant.ofEpochSecond(deadline.getSeconds(), deadline.getNanos());
     }
 
     private static GenerationRequest.ChatMessage toEngine(ChatMessage m) {

@@ -260,6 +260,10 @@ class InferenceGrpcServiceTest {
                         .setResponseFormat(ResponseFormat.newBuilder()
                                 .setType(ResponseFormat.Type.JSON_SCHEMA)
                                 .setJsonSchema("{not json"))
+                        .build(),
+                // A deadline no timestamp can hold.
+                request("x", s -> {}).toBuilder()
+                        .setDeadline(Timestamp.newBuilder().setSeconds(Long.MAX_VALUE))
                         .build());
         for (GenerateRequest request : bad) {
             assertThatThrownBy(() -> call(request))
@@ -362,5 +366,14 @@ class InferenceGrpcServiceTest {
                         .setModel(TinyModelResource.EMBED_MODEL)
                         .build())))
                 .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        var passed = Instant.now().minusSeconds(1);
+        assertThat(codeOf(() -> blocking.embed(EmbedRequest.newBuilder()
+                        .setModel(TinyModelResource.EMBED_MODEL)
+                        .addInputs("hello")
+                        .setDeadline(Timestamp.newBuilder()
+                                .setSeconds(passed.getEpochSecond())
+                                .setNanos(passed.getNano()))
+                        .build())))
+                .isEqualTo(Status.Code.DEADLINE_EXCEEDED);
     }
 }
