@@ -1,5 +1,6 @@
 package io.flatfare.gateway.api;
 
+import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.V1Call;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.context.Context;
@@ -30,9 +31,11 @@ public class V1Calls {
     private static final Pattern WELL_FORMED = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
 
     private final OpenTelemetry telemetry;
+    private final CallLifecycle lifecycle;
 
-    V1Calls(OpenTelemetry telemetry) {
+    V1Calls(OpenTelemetry telemetry, CallLifecycle lifecycle) {
         this.telemetry = telemetry;
+        this.lifecycle = lifecycle;
     }
 
     // Non-blocking filters must run before all others; this one only reads headers and sets some.
@@ -56,9 +59,16 @@ public class V1Calls {
             response.putHeader("openai-processing-ms", Long.toString((System.nanoTime() - start) / 1_000_000));
             wholeAnswerWithItsLength(call, context.request().version(), response);
         });
-        response.closeHandler(v -> {
+        // The routing context's end handlers, not response.closeHandler: that is a single slot, which the routing
+        // context itself and Quarkus' count of active requests (graceful shutdown) need; taking it from them left a
+        // request whose client left mid-body counted as active until the shutdown timed out.
+        context.addEndHandler(ended -> {
             if (!response.ended()) {
                 call.clientGone();
+            }
+            if (call.endpoint() == null) {
+                // Over before its endpoint ran (the body never arrived, or 408): nothing else will end the call.
+                lifecycle.abandon(call);
             }
         });
     }

@@ -75,6 +75,24 @@ public class CallLifecycle {
     }
 
     /**
+     * Ends a call whose endpoint never ran: its body never arrived (the client left, or it was refused with 408).
+     * Nothing is recorded, as for any request refused before its endpoint; an admission asked for early is withdrawn
+     * (now, or as it arrives: see {@code V1Guard#keep}).
+     */
+    public void abandon(V1Call call) {
+        if (!call.finish()) {
+            return;
+        }
+        try {
+            if (call.admission() != null) {
+                call.admission().withdraw();
+            }
+        } catch (RuntimeException e) {
+            Log.warnf(e, "Withdrawing the admission of request %s failed", call.eventId());
+        }
+    }
+
+    /**
      * Runs what the end of a completed call runs on the request's thread, on a call the warm-up made up, and records
      * nothing: the usage event is built and prepared for the journal but not handed over, and the metrics' code runs
      * on meters of its own that are removed again.

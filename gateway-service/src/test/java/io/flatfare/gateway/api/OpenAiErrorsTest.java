@@ -824,6 +824,42 @@ class OpenAiErrorsTest {
     }
 
     @Test
+    void aBodyThatNeverArrivesHoldsNoSlotWhetherTheClientLeavesOrTimesOut() throws Exception {
+        var one = tenants.create(Set.of(Plan.ALL_MODELS), null, 1, 10L, null);
+        String keys = "flatfare:limits:{" + one.account() + "}:";
+        post(one.bearer(), chat("max_tokens", 1)).then().statusCode(200); // the key is cached: admitted early now
+        byte[] body = SMALL_CHAT.getBytes(StandardCharsets.UTF_8);
+        String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: " + one.bearer()
+                + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n";
+        for (boolean leave : List.of(true, false)) {
+            try (var socket = new java.net.Socket(chatUrl.getHost(), chatUrl.getPort())) {
+                socket.setSoTimeout(10_000);
+                var out = socket.getOutputStream();
+                out.write(head.getBytes(StandardCharsets.US_ASCII));
+                out.write(body, 0, 10);
+                out.flush();
+                // Admitted while its body is on the way: the plan's one slot is taken.
+                await().untilAsserted(
+                                () -> assertThat(redis.sortedSet(String.class).zcard(keys + "inflight"))
+                                        .isEqualTo(1));
+                if (leave) {
+                    socket.close(); // the client goes: the slot is free at once, not when the body would time out
+                } else {
+                    assertThat(line(new java.io.BufferedInputStream(socket.getInputStream())))
+                            .isEqualTo("HTTP/1.1 408 Request Timeout");
+                }
+                await().atMost(Duration.ofSeconds(leave ? 3 : 10))
+                        .untilAsserted(
+                                () -> assertThat(redis.sortedSet(String.class).zcard(keys + "inflight"))
+                                        .isZero());
+            }
+            // Neither used the quota nor holds the slot: the next request is served.
+            post(one.bearer(), chat("max_tokens", 1)).then().statusCode(200);
+        }
+        assertThat(redis.hash(String.class).hget(keys + "quota", "n")).isEqualTo("3");
+    }
+
+    @Test
     void aNonBillableRequestGivesItsQuotaBack() {
         var quota = tenants.create(Set.of(Plan.ALL_MODELS), null, null, 1L, null);
         // Refused by inference (too long for the context) after admission: not billable, quota refunded.
