@@ -121,8 +121,7 @@ public class InferenceGrpcService implements InferenceService {
         long started = System.nanoTime();
         model.recordQueued(started - enqueued);
         Instant deadline = prepared.request().deadline();
-        CancellationSignal stop =
-                () -> cancelled.get() || (deadline != null && Instant.now().isAfter(deadline));
+        CancellationSignal stop = () -> cancelled.get() || passed(deadline);
         if (cancelled.get()) {
             return;
         }

@@ -1,6 +1,7 @@
 package io.flatfare.inference.api;
 
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.Timestamps;
 import io.flatfare.contracts.inference.v1.ChatMessage;
 import io.flatfare.contracts.inference.v1.FinishReason;
 import io.flatfare.contracts.inference.v1.GenerateRequest;
@@ -13,11 +14,6 @@ import java.util.List;
 
 /** Protobuf messages to engine types and back; no rules live here beyond what the wire format implies. */
 final class WireMapping {
-
-    /** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range of {@code google.protobuf.Timestamp}. */
-    private static final long MIN_TIMESTAMP_SECONDS = -62_135_596_800L;
-
-    private static final long MAX_TIMESTAMP_SECONDS = 253_402_300_799L;
 
     private WireMapping() {}
 
@@ -61,10 +57,7 @@ final class WireMapping {
      * within a second) is the caller's mistake, not the engine's failure.
      */
     static Instant deadline(Timestamp deadline) {
-        if (deadline.getSeconds() < MIN_TIMESTAMP_SECONDS
-                || deadline.getSeconds() > MAX_TIMESTAMP_SECONDS
-                || deadline.getNanos() < 0
-                || deadline.getNanos() > 999_999_999) {
+        if (!Timestamps.isValid(deadline)) {
             throw new InvalidRequestException("deadline", "The deadline is not a valid timestamp.");
         }
         return Instant.ofEpochSecond(deadline.getSeconds(), deadline.getNanos());
