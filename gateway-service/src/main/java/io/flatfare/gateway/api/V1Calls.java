@@ -1,6 +1,7 @@
 package io.flatfare.gateway.api;
 
 import io.flatfare.gateway.service.CallLifecycle;
+import io.flatfare.gateway.service.GatewayMetrics;
 import io.flatfare.gateway.service.V1Call;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.context.Context;
@@ -32,10 +33,12 @@ public class V1Calls {
 
     private final OpenTelemetry telemetry;
     private final CallLifecycle lifecycle;
+    private final GatewayMetrics metrics;
 
-    V1Calls(OpenTelemetry telemetry, CallLifecycle lifecycle) {
+    V1Calls(OpenTelemetry telemetry, CallLifecycle lifecycle, GatewayMetrics metrics) {
         this.telemetry = telemetry;
         this.lifecycle = lifecycle;
+        this.metrics = metrics;
     }
 
     // Non-blocking filters must run before all others; this one only reads headers and sets some.
@@ -62,7 +65,9 @@ public class V1Calls {
         // The routing context's end handlers, not response.closeHandler: that is a single slot, which the routing
         // context itself and Quarkus' count of active requests (graceful shutdown) need; taking it from them left a
         // request whose client left mid-body counted as active until the shutdown timed out.
+        metrics.exchangeOpened();
         context.addEndHandler(ended -> {
+            metrics.exchangeReleased();
             if (!response.ended()) {
                 call.clientGone();
             }
@@ -87,6 +92,24 @@ public class V1Calls {
             headers.remove(io.vertx.core.http.HttpHeaders.TRANSFER_ENCODING);
             headers.set(io.vertx.core.http.HttpHeaders.CONTENT_LENGTH, Integer.toString(bytes));
         }
+    }
+
+    /**
+     * Releases the exchange of an answer the framework cancelled, which it does when the client left: after its
+     * close handler ran (nothing to do then), or when writing to it failed. In that second case the framework resets
+     * the response next, and Vert.x marks an HTTP/1.x response reset before its connection's close was handled as
+     * closed without ever running its end or close handlers: the routing context's end handlers and Quarkus' count of
+     * active requests would not hear of it again, and every later graceful shutdown waited its whole timeout for it.
+     * Closing the connection first and then ending the response runs them; the end chunk then goes nowhere, so no
+     * client can take the cut answer for a whole one. HTTP/2 resets only the stream, which runs its handlers.
+     */
+    public void answerAbandoned(RoutingContext context) {
+        HttpServerResponse response = context.response();
+        if (response.ended() || response.closed() || context.request().version() == HttpVersion.HTTP_2) {
+            return;
+        }
+        context.request().connection().close();
+        response.end();
     }
 
     /**

@@ -117,7 +117,7 @@ public class V1Resource {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.CHAT_COMPLETIONS, false, 1);
         String authorization = authorization(context);
-        return generate(call, () -> {
+        return generate(context, call, () -> {
             Caller caller = guard.authenticate(call, authorization);
             ChatCompletionRequest r = bodies.read(body, ChatCompletionRequest.class);
             boolean stream = Boolean.TRUE.equals(r.stream());
@@ -138,7 +138,7 @@ public class V1Resource {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.COMPLETIONS, false, 1);
         String authorization = authorization(context);
-        return generate(call, () -> {
+        return generate(context, call, () -> {
             Caller caller = guard.authenticate(call, authorization);
             CompletionRequest r = bodies.read(body, CompletionRequest.class);
             boolean stream = Boolean.TRUE.equals(r.stream());
@@ -164,7 +164,7 @@ public class V1Resource {
         V1Call call = calls.of(context);
         call.endpoint(Endpoint.RESPONSES, false, 1);
         String authorization = authorization(context);
-        return generate(call, () -> {
+        return generate(context, call, () -> {
             Caller caller = guard.authenticate(call, authorization);
             ResponseRequest r = bodies.read(body, ResponseRequest.class);
             call.endpoint(Endpoint.RESPONSES, Boolean.TRUE.equals(r.stream()), 1);
@@ -398,22 +398,26 @@ public class V1Resource {
      * through the error mapper; a failure after it ends the stream with an SSE error event. The whole JSON answer
      * of a non-streamed call is one frame.
      */
-    private RestMulti<Buffer> generate(V1Call call, Supplier<Generation> checks) {
+    private RestMulti<Buffer> generate(RoutingContext context, V1Call call, Supplier<Generation> checks) {
         Uni<Generation> admitted = offEventLoopIfNeeded(checks)
                 .call(generation -> guard.admitting(call))
                 .onFailure()
                 .transform(failure -> guard.fail(call, failure, false))
                 .onCancellation()
                 .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 499, false));
-        return RestMulti.fromUniResponse(admitted, generation -> answer(call, generation), generation -> {
-            Map<String, List<String>> headers = new LinkedHashMap<>();
-            headers.put("content-type", List.of(call.stream() ? Sse.CONTENT_TYPE : MediaType.APPLICATION_JSON));
-            if (call.stream()) {
-                headers.put("cache-control", List.of("no-cache"));
-            }
-            successHeaders(call).forEach((name, value) -> headers.put(name, List.of(value)));
-            return headers;
-        });
+        // The framework cancels an answer it failed to write to a client that left: V1Calls releases its exchange.
+        return RestMulti.fromUniResponse(
+                admitted,
+                generation -> answer(call, generation).onCancellation().invoke(() -> calls.answerAbandoned(context)),
+                generation -> {
+                    Map<String, List<String>> headers = new LinkedHashMap<>();
+                    headers.put("content-type", List.of(call.stream() ? Sse.CONTENT_TYPE : MediaType.APPLICATION_JSON));
+                    if (call.stream()) {
+                        headers.put("cache-control", List.of("no-cache"));
+                    }
+                    successHeaders(call).forEach((name, value) -> headers.put(name, List.of(value)));
+                    return headers;
+                });
     }
 
     /** {@code step} here, or on a worker thread when it would wait for I/O on this event loop. */

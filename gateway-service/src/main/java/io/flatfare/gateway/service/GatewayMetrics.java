@@ -17,7 +17,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Request metrics per model and status: {@code flatfare_gateway_requests_total}, {@code
  * flatfare_gateway_request_duration_seconds}, {@code flatfare_gateway_time_to_first_token_seconds} (histograms, so
- * tail latency can be read) and {@code flatfare_gateway_requests_in_flight}. Models are tagged by canonical id only
+ * tail latency can be read), {@code flatfare_gateway_requests_in_flight} and {@code
+ * flatfare_gateway_http_exchanges_open}. Models are tagged by canonical id only
  * (or {@code unresolved}), which keeps the tag set bounded by the catalog.
  */
 @ApplicationScoped
@@ -28,9 +29,22 @@ public class GatewayMetrics {
     private final MeterRegistry registry;
     private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
     private final List<Gauge> gauges = new CopyOnWriteArrayList<>();
+    private final AtomicInteger exchangesOpen = new AtomicInteger();
 
     public GatewayMetrics(MeterRegistry registry) {
         this.registry = registry;
+        gauges.add(Gauge.builder("flatfare.gateway.http.exchanges.open", exchangesOpen, AtomicInteger::get)
+                .description("/v1 HTTP exchanges the server has not released yet; a graceful shutdown waits for them")
+                .register(registry));
+    }
+
+    /** A {@code /v1} exchange began; {@link #exchangeReleased} when the HTTP server is done with it. */
+    public void exchangeOpened() {
+        exchangesOpen.incrementAndGet();
+    }
+
+    public void exchangeReleased() {
+        exchangesOpen.decrementAndGet();
     }
 
     public void started(String model) {

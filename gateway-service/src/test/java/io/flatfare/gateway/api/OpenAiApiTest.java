@@ -18,18 +18,23 @@ import io.flatfare.gateway.account.Plan;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import jakarta.inject.Inject;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,6 +57,9 @@ class OpenAiApiTest {
 
     @Inject
     Tenants tenants;
+
+    @Inject
+    MeterRegistry meters;
 
     Tenants.Tenant tenant;
     UsageTopic usage;
@@ -514,5 +522,57 @@ class OpenAiApiTest {
         assertThat(event.httpStatus()).isEqualTo(200);
         // 8,000 tokens take several seconds on this model; a slot freed well before that was cancelled.
         assertThat(freedMs).isLessThan(2_000);
+    }
+
+    /**
+     * Clients that leave a stream early, by a close or a reset, after its head or its first frame: writing the next
+     * frame can fail before the server has seen the connection close, and the HTTP server must release the exchange
+     * either way, or a graceful shutdown waits its whole timeout for it. Each way four times, since which of the two
+     * comes first is a race (before the fix, a reset after the first frame left one of two exchanges held).
+     */
+    @Test
+    void streamsLeftEarlyAreAllReleasedByTheHttpServer() throws Exception {
+        var body = JSON.writeValueAsString(chat(
+                "model",
+                InferencePlatformResource.LONG_MODEL,
+                "stream",
+                true,
+                "max_tokens",
+                8000,
+                "logit_bias",
+                Map.of("261", -100)));
+        byte[] request = ("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: "
+                        + tenant.bearer()
+                        + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "
+                        + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
+                .getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i < 16; i++) {
+            boolean reset = i % 2 == 0;
+            boolean afterTheFirstFrame = i % 4 < 2;
+            try (var socket = new Socket("127.0.0.1", io.restassured.RestAssured.port)) {
+                socket.setSoTimeout(30_000);
+                if (reset) {
+                    socket.setSoLinger(true, 0); // close() sends a reset instead of a FIN
+                }
+                socket.getOutputStream().write(request);
+                var in = socket.getInputStream();
+                StringBuilder head = new StringBuilder();
+                int b;
+                while (!head.toString().endsWith("\r\n\r\n") && (b = in.read()) >= 0) {
+                    head.append((char) b);
+                }
+                assertThat(head.toString()).startsWith("HTTP/1.1 200");
+                if (afterTheFirstFrame) {
+                    assertThat(in.read(new byte[512])).as("a first frame").isPositive();
+                }
+            }
+        }
+        Awaitility.await()
+                .atMost(Duration.ofSeconds(15))
+                .untilAsserted(() -> assertThat(meters.get("flatfare.gateway.http.exchanges.open")
+                                .gauge()
+                                .value())
+                        .as("exchanges the HTTP server holds")
+                        .isZero());
     }
 }

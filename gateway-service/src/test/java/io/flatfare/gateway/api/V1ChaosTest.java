@@ -139,7 +139,8 @@ class V1ChaosTest {
         assertThat(outcomes).filteredOn(o -> o.status() == 429).isNotEmpty();
         assertThat(outcomes).filteredOn(o -> o.leave() != Leave.AT_THE_END).hasSizeGreaterThan(outcomes.size() / 3);
 
-        // Nothing held: the slots in Redis, the gateway's in-flight requests, the inference slots and queues.
+        // Nothing held: the slots in Redis, the gateway's in-flight requests and HTTP exchanges, the inference slots
+        // and queues.
         String keys = "flatfare:limits:{" + tenant.account() + "}:";
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
             assertThat(redis.sortedSet(String.class).zcard(keys + "inflight"))
@@ -149,6 +150,11 @@ class V1ChaosTest {
                             .mapToDouble(Gauge::value)
                             .sum())
                     .as("gateway requests in flight, seed %d", seed)
+                    .isZero();
+            assertThat(meters.get("flatfare.gateway.http.exchanges.open")
+                            .gauge()
+                            .value())
+                    .as("HTTP exchanges not released, seed %d", seed)
                     .isZero();
             assertInferenceIdle(seed);
         });
