@@ -15,6 +15,7 @@ import io.flatfare.gateway.service.V1Call;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -30,9 +31,17 @@ public class V1Guard {
     private final RequestLimiter limiter;
     private final CallLifecycle lifecycle;
     private final ApiConfig config;
+    private final WarmUpKey warmUpKey;
 
-    V1Guard(ApiKeys keys, ModelDirectory models, RequestLimiter limiter, CallLifecycle lifecycle, ApiConfig config) {
+    V1Guard(
+            ApiKeys keys,
+            ModelDirectory models,
+            RequestLimiter limiter,
+            CallLifecycle lifecycle,
+            ApiConfig config,
+            WarmUpKey warmUpKey) {
         this.keys = keys;
+        this.warmUpKey = warmUpKey;
         this.models = models;
         this.limiter = limiter;
         this.lifecycle = lifecycle;
@@ -52,8 +61,12 @@ public class V1Guard {
                 || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
             throw OpenAiException.unauthorized();
         }
-        Caller caller =
-                keys.authenticate(authorization.substring(7).strip()).orElseThrow(OpenAiException::unauthorized);
+        String key = authorization.substring(7).strip();
+        Optional<Caller> own = warmUpKey.caller(key);
+        if (own.isPresent()) {
+            call.warmUp();
+        }
+        Caller caller = own.or(() -> keys.authenticate(key)).orElseThrow(OpenAiException::unauthorized);
         call.caller(caller);
         return caller;
     }

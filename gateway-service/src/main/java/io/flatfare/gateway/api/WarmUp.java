@@ -20,25 +20,41 @@ import io.flatfare.gateway.api.dto.ResponseRequest;
 import io.flatfare.gateway.config.WarmUpConfig;
 import io.flatfare.gateway.limits.RedisRequestLimiter;
 import io.flatfare.gateway.routing.GrpcInferenceRouter;
+import io.flatfare.gateway.routing.ModelDirectory;
 import io.flatfare.gateway.routing.ResolvedModel;
 import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.V1Call;
 import io.quarkus.logging.Log;
+import io.quarkus.runtime.LaunchMode;
 import io.quarkus.runtime.StartupEvent;
+import io.quarkus.vertx.http.HttpServerStart;
 import io.smallrye.mutiny.Multi;
 import io.vertx.core.buffer.Buffer;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.event.ObservesAsync;
 import jakarta.interceptor.Interceptor;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.microprofile.config.Config;
+import org.eclipse.microprofile.config.ConfigProvider;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
@@ -51,7 +67,9 @@ import org.eclipse.microprofile.health.Readiness;
  * (the one requests use, {@link Answers}) run on made-up inference events to JSON answers and SSE chunks, the usage
  * event built and serialized, the request metrics' code run on meters of its own. Nothing is admitted, billed or
  * counted: no limit is consumed, no usage event or metric recorded (the made-up calls are discarded before they run).
- * Runs after the model catalog was loaded. A failure is left to the requests (an unreachable Redis or instance is
+ * Then, once the HTTP server listens, a few passes of real requests through the gateway's own API, with a key valid
+ * only meanwhile ({@link WarmUpKey}): what only a request through the API reaches runs too, and their calls record
+ * nothing either ({@link io.flatfare.gateway.service.V1Call#warmUp}). Runs after the model catalog was loaded. A failure is left to the requests (an unreachable Redis or instance is
  * handled as for any request), so warm-up never stops the gateway from starting.
  */
 @Readiness
@@ -73,8 +91,12 @@ public class WarmUp implements HealthCheck {
             1);
     private static final Plan PLAN =
             new Plan("warm-up", Set.of(Plan.ALL_MODELS), Set.of(), null, null, null, null, null);
-    private static final Caller CALLER = new Caller("acct_warmup", "key_warmup", PLAN);
+    static final Caller CALLER = new Caller("acct_warmup", "key_warmup", PLAN);
     private static final Duration FRAMES_TIMEOUT = Duration.ofSeconds(5);
+    private static final String NO_SUCH_MODEL = "warm-up-no-such-model";
+    /** How long the passes through the HTTP API wait for its server to listen before they are tried anyway. */
+    private static final Duration LISTENING_WAIT = Duration.ofSeconds(60);
+
     private static final List<GenerateResponse> EVENTS = List.of(
             GenerateResponse.newBuilder()
                     .setDelta(ChoiceDelta.newBuilder().setIndex(0).setText("Hello"))
@@ -110,7 +132,12 @@ public class WarmUp implements HealthCheck {
     private final CallLifecycle lifecycle;
     private final ObjectMapper json;
     private final WarmUpConfig config;
+    private final ModelDirectory models;
+    private final WarmUpKey key;
     private volatile boolean done;
+    private volatile Map<String, Integer> httpAnswers = Map.of();
+    /** Completed when the HTTP server listens. */
+    private final CompletableFuture<Void> listening = new CompletableFuture<>();
 
     WarmUp(
             ApiKeys keys,
@@ -120,7 +147,9 @@ public class WarmUp implements HealthCheck {
             Answers answers,
             CallLifecycle lifecycle,
             ObjectMapper json,
-            WarmUpConfig config) {
+            WarmUpConfig config,
+            ModelDirectory models,
+            WarmUpKey key) {
         this.keys = keys;
         this.limiter = limiter;
         this.router = router;
@@ -129,16 +158,54 @@ public class WarmUp implements HealthCheck {
         this.lifecycle = lifecycle;
         this.json = json;
         this.config = config;
+        this.models = models;
+        this.key = key;
     }
 
-    /** After the catalog's first load (the directory observes start-up at the default priority). */
+    /**
+     * After the catalog's first load (the directory observes start-up at the default priority). The HTTP server
+     * starts listening only after the start-up observers ran: the passes through it follow once it does, on a thread
+     * of their own, and readiness waits for them too.
+     */
     void onStart(@Observes @Priority(Interceptor.Priority.APPLICATION + 600) StartupEvent event) {
-        if (config.enabled()) {
-            long start = System.nanoTime();
-            run();
-            Log.infof("Warmed up in %d ms", (System.nanoTime() - start) / 1_000_000);
+        if (!config.enabled()) {
+            done = true;
+            return;
         }
-        done = true;
+        long start = System.nanoTime();
+        run();
+        Log.infof("Warmed up in %d ms", (System.nanoTime() - start) / 1_000_000);
+        if (config.httpPasses() <= 0) {
+            done = true;
+            return;
+        }
+        listening
+                .completeOnTimeout(null, LISTENING_WAIT.toMillis(), TimeUnit.MILLISECONDS)
+                .thenRunAsync(
+                        () -> {
+                            try {
+                                long passes = System.nanoTime();
+                                httpAnswers = overHttp(config.httpPasses());
+                                Log.infof(
+                                        "Warmed up through the HTTP API in %d ms, answers: %s",
+                                        (System.nanoTime() - passes) / 1_000_000, httpAnswers);
+                            } finally {
+                                done = true;
+                            }
+                        },
+                        task -> Thread.ofPlatform()
+                                .name("gateway-warm-up")
+                                .daemon()
+                                .start(task));
+    }
+
+    void onListening(@ObservesAsync HttpServerStart start) {
+        listening.complete(null);
+    }
+
+    /** The answers to the passes through the HTTP API at start-up; empty until they ran, or when there were none. */
+    Map<String, Integer> httpAnswers() {
+        return httpAnswers;
     }
 
     void run() {
@@ -156,6 +223,94 @@ public class WarmUp implements HealthCheck {
         } catch (RuntimeException e) {
             Log.warnf("Warm-up: the request path failed on made-up data: %s", e.toString());
         }
+    }
+
+    /**
+     * {@code passes} passes of requests through this gateway's own HTTP API, with a key valid only meanwhile; the
+     * answers counted by request and status (or failure). Never throws: a request that fails is counted as such.
+     */
+    Map<String, Integer> overHttp(int passes) {
+        Map<String, Integer> answers = new TreeMap<>();
+        if (passes <= 0) {
+            return answers;
+        }
+        String chat = modelFor(Capability.CHAT);
+        String completion = modelFor(Capability.COMPLETION);
+        String embeddings = modelFor(Capability.EMBEDDINGS);
+        List<HttpRequest.Builder> requests = new ArrayList<>();
+        for (boolean stream : new boolean[] {false, true}) {
+            requests.add(post("/v1/chat/completions", """
+                    {"model":"%s","messages":[{"role":"user","content":"Hello"}],"max_tokens":1,"stream":%s}""".formatted(chat, stream)));
+            requests.add(post("/v1/completions", """
+                    {"model":"%s","prompt":"Hello","max_tokens":1,"stream":%s}""".formatted(completion, stream)));
+            requests.add(post("/v1/responses", """
+                    {"model":"%s","input":"Hello","max_output_tokens":1,"store":false,"stream":%s}""".formatted(chat, stream)));
+        }
+        requests.add(post("/v1/embeddings", """
+                {"model":"%s","input":"Hello"}""".formatted(embeddings)));
+        requests.add(HttpRequest.newBuilder(base().resolve("/v1/models")).GET());
+        String secret = key.open();
+        try (HttpClient client = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(config.timeout())
+                .build()) {
+            for (int pass = 0; pass < passes; pass++) {
+                for (HttpRequest.Builder request : requests) {
+                    HttpRequest sent = request.copy()
+                            .header("Authorization", "Bearer " + secret)
+                            .timeout(config.timeout())
+                            .build();
+                    String outcome;
+                    try {
+                        outcome = Integer.toString(client.send(sent, HttpResponse.BodyHandlers.discarding())
+                                .statusCode());
+                    } catch (IOException | RuntimeException e) {
+                        outcome = e.getClass().getSimpleName();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return answers;
+                    }
+                    answers.merge(sent.method() + " " + sent.uri().getPath() + " " + outcome, 1, Integer::sum);
+                }
+            }
+        } finally {
+            key.close();
+        }
+        return answers;
+    }
+
+    /**
+     * The first model (by id) with {@code capability} and a ready instance; else the first with it (its requests then
+     * get 503), else a name no model has (404). The catalog unreachable: that name too.
+     */
+    private String modelFor(Capability capability) {
+        try {
+            List<ResolvedModel> able = models.list().stream()
+                    .filter(model -> model.capabilities().contains(capability))
+                    .sorted(Comparator.comparing(ResolvedModel::id))
+                    .toList();
+            return able.stream()
+                    .filter(model -> models.hasReadyInstance(model.id()))
+                    .findFirst()
+                    .or(() -> able.stream().findFirst())
+                    .map(ResolvedModel::id)
+                    .orElse(NO_SUCH_MODEL);
+        } catch (RuntimeException e) {
+            return NO_SUCH_MODEL;
+        }
+    }
+
+    private static HttpRequest.Builder post(String path, String body) {
+        return HttpRequest.newBuilder(base().resolve(path))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+    }
+
+    /** This gateway over loopback, on the port it listens on (the test port in tests). */
+    private static URI base() {
+        Config quarkus = ConfigProvider.getConfig();
+        String port = LaunchMode.current() == LaunchMode.TEST ? "quarkus.http.test-port" : "quarkus.http.port";
+        return URI.create("http://127.0.0.1:" + quarkus.getValue(port, Integer.class));
     }
 
     @Override

@@ -18,4 +18,14 @@ public interface WarmUpConfig {
     /** The longest one warm-up call waits for an inference instance. */
     @WithDefault("5s")
     Duration timeout();
+
+    /**
+     * Passes of requests the warm-up sends through the gateway's own HTTP API, over loopback, with a key only it knows
+     * and only while it runs: chat and completions (JSON and streamed), Responses, embeddings and models, on the first
+     * model of the catalog able to answer each, with one output token. They run what only a request through the API
+     * reaches (the HTTP and RESTEasy pipeline, the answer's writer, the first {@code Generate} streams) and record
+     * nothing: no usage event, no limit, no request metric. Zero: none.
+     */
+    @WithDefault("3")
+    int httpPasses();
 }

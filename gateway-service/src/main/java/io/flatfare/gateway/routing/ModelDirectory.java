@@ -16,4 +16,7 @@ public interface ModelDirectory {
 
     /** Every active model. Blocking. */
     List<ResolvedModel> list();
+
+    /** Whether the current view has a READY instance of the model (canonical id); never waits, false when unsure. */
+    boolean hasReadyInstance(String modelId);
 }

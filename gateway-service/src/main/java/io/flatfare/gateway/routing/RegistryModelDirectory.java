@@ -132,6 +132,16 @@ public class RegistryModelDirectory implements ModelDirectory {
         return current().models();
     }
 
+    @Override
+    public boolean hasReadyInstance(String modelId) {
+        View current = view.get();
+        if (!isFresh(current)) {
+            return false;
+        }
+        Entry entry = current.byId().get(modelId);
+        return entry != null && !entry.ready().isEmpty();
+    }
+
     /**
      * The READY instances of a model (by canonical id) in the current view; empty when none or unknown. Never waits
      * for the registry, so routing may call it on an event loop.

@@ -26,6 +26,9 @@ public class CallLifecycle {
 
     /** Counts a call that reached inference as in flight for its model until {@link #finish}. */
     public void inferenceStarted(V1Call call) {
+        if (call.isWarmUp()) {
+            return;
+        }
         metrics.started(call.model().id());
     }
 
@@ -51,6 +54,9 @@ public class CallLifecycle {
             }
         } catch (RuntimeException e) {
             Log.warnf(e, "Releasing the limits of request %s failed", call.eventId());
+        }
+        if (call.isWarmUp()) {
+            return; // the warm-up's own request through the API: nothing to count or bill
         }
         if (countedInFlight && call.model() != null) {
             metrics.ended(call.model().id());

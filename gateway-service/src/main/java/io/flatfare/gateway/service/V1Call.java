@@ -38,6 +38,7 @@ public final class V1Call {
     private volatile int completionTokens;
     private volatile Runnable onClientGone;
     private volatile boolean clientGone;
+    private volatile boolean warmUp;
     private volatile int wholeAnswerBytes = -1;
 
     public V1Call(
@@ -224,6 +225,18 @@ public final class V1Call {
      */
     public void discard() {
         finished.set(true);
+    }
+
+    /**
+     * Marks a call the warm-up sends through the HTTP API with its own key ({@code WarmUpKey}): it runs like any
+     * other, and its end releases what it holds but records nothing (no usage event, no request metrics).
+     */
+    public void warmUp() {
+        warmUp = true;
+    }
+
+    public boolean isWarmUp() {
+        return warmUp;
     }
 
     /** True exactly once: the caller that gets true writes the usage event. */

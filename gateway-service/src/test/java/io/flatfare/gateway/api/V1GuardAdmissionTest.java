@@ -82,7 +82,7 @@ class V1GuardAdmissionTest {
                 }
             },
             new GatewayMetrics(new SimpleMeterRegistry()));
-    final V1Guard guard = new V1Guard(keys, null, limiter, lifecycle, null);
+    final V1Guard guard = new V1Guard(keys, null, limiter, lifecycle, null, new WarmUpKey());
     final V1Call call = new V1Call("req_test", "req_test", Instant.now(), System.nanoTime(), Map.of());
 
     @Test
@@ -155,7 +155,8 @@ class V1GuardAdmissionTest {
         assertThat(before.releases).isEmpty();
 
         var late = new CompletableFuture<Admission>();
-        var lateGuard = new V1Guard(keys, null, (c, id) -> Uni.createFrom().completionStage(late), lifecycle, null);
+        var lateGuard = new V1Guard(
+                keys, null, (c, id) -> Uni.createFrom().completionStage(late), lifecycle, null, new WarmUpKey());
         var lateCall = new V1Call("req_late", "req_late", Instant.now(), System.nanoTime(), Map.of());
         lateGuard.admitEarly(lateCall, "Bearer " + KEY);
         lifecycle.finish(lateCall, Outcome.REJECTED, 400, false);
