@@ -69,8 +69,9 @@ import org.eclipse.microprofile.health.Readiness;
  * counted: no limit is consumed, no usage event or metric recorded (the made-up calls are discarded before they run).
  * Then, once the HTTP server listens, a few passes of real requests through the gateway's own API, with a key valid
  * only meanwhile ({@link WarmUpKey}): what only a request through the API reaches runs too, and their calls record
- * nothing either ({@link io.flatfare.gateway.service.V1Call#warmUp}). Runs after the model catalog was loaded. A failure is left to the requests (an unreachable Redis or instance is
- * handled as for any request), so warm-up never stops the gateway from starting.
+ * nothing either ({@link io.flatfare.gateway.service.V1Call#warmUp}). Runs after the model catalog was loaded. A
+ * failure is left to the requests (an unreachable Redis or instance is handled as for any request), so warm-up never
+ * stops the gateway from starting.
  */
 @Readiness
 @ApplicationScoped
