@@ -460,9 +460,9 @@ class OpenAiApiTest {
         assertThat(finished).isPositive();
     }
 
-    @Test
-    void aClientThatDisconnectsCancelsTheUpstreamCall() throws Exception {
-        var body = JSON.writeValueAsString(chat(
+    /** A stream that runs for seconds: the end-of-generation token banned, 8,000 tokens asked for. */
+    private static String longStreamBody() throws Exception {
+        return JSON.writeValueAsString(chat(
                 "model",
                 InferencePlatformResource.LONG_MODEL,
                 "stream",
@@ -471,6 +471,11 @@ class OpenAiApiTest {
                 8000,
                 "logit_bias",
                 Map.of("261", -100)));
+    }
+
+    @Test
+    void aClientThatDisconnectsCancelsTheUpstreamCall() throws Exception {
+        var body = longStreamBody();
         String requestId;
         try (var socket = new java.net.Socket("127.0.0.1", io.restassured.RestAssured.port)) {
             socket.setSoTimeout(30_000);
@@ -532,15 +537,7 @@ class OpenAiApiTest {
      */
     @Test
     void streamsLeftEarlyAreAllReleasedByTheHttpServer() throws Exception {
-        var body = JSON.writeValueAsString(chat(
-                "model",
-                InferencePlatformResource.LONG_MODEL,
-                "stream",
-                true,
-                "max_tokens",
-                8000,
-                "logit_bias",
-                Map.of("261", -100)));
+        var body = longStreamBody();
         byte[] request = ("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: "
                         + tenant.bearer()
                         + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "
