@@ -135,11 +135,7 @@ public class RegistryModelDirectory implements ModelDirectory {
     @Override
     public boolean hasReadyInstance(String modelId) {
         View current = view.get();
-        if (!isFresh(current)) {
-            return false;
-        }
-        Entry entry = current.byId().get(modelId);
-        return entry != null && !entry.ready().isEmpty();
+        return isFresh(current) && !ready(current, modelId).isEmpty();
     }
 
     /**
@@ -151,6 +147,10 @@ public class RegistryModelDirectory implements ModelDirectory {
         if (!isFresh(current)) {
             throw unreachable();
         }
+        return ready(current, modelId);
+    }
+
+    private static List<Instance> ready(View current, String modelId) {
         Entry entry = current.byId().get(modelId);
         return entry == null ? List.of() : entry.ready();
     }
