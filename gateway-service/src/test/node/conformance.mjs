@@ -133,6 +133,9 @@ check('models', async () => {
   expect(ids.includes(model) && ids.includes(embeddingModel), `models ${ids}`);
   const one = await client.models.retrieve(model);
   expect(one.id === model && one.object === 'model' && typeof one.owned_by === 'string', 'retrieve');
+  // A Hugging Face style alias: the SDK percent-encodes its slash.
+  const aliased = await client.models.retrieve(env('FLATFARE_SLASHED_ALIAS'));
+  expect(aliased.id === env('FLATFARE_SLASHED_ALIAS_OF'), `retrieve by alias ${aliased.id}`);
 });
 
 check('responses', async () => {

@@ -25,6 +25,9 @@ public class InferencePlatformResource implements QuarkusTestResourceLifecycleMa
      */
     public static final String LONG_MODEL = "flatfare-tiny-long";
 
+    /** An alias of {@link #LONG_MODEL} in the style of Hugging Face names: with a slash. */
+    public static final String LONG_MODEL_ALIAS = "flatfare/tiny-long";
+
     private static RegistryServer registry;
     private static InferenceServer inference;
 
@@ -55,9 +58,9 @@ public class InferencePlatformResource implements QuarkusTestResourceLifecycleMa
 
     private static void addLongModel(RegistryServer registry) {
         String body = """
-                {"id": "%s", "display_name": "Tiny, long context (tests)", "aliases": [], "owned_by": "flatfare",
+                {"id": "%s", "display_name": "Tiny, long context (tests)", "aliases": ["%s"], "owned_by": "flatfare",
                  "capabilities": ["chat", "completion"], "context_length": 8192, "max_output_tokens": 8192,
-                 "price_tier": "small"}""".formatted(LONG_MODEL);
+                 "price_tier": "small"}""".formatted(LONG_MODEL, LONG_MODEL_ALIAS);
         try {
             HttpResponse<String> response = HttpClient.newHttpClient()
                     .send(

@@ -372,7 +372,7 @@ public class V1Resource {
     }
 
     @GET
-    @Path("/models/{model}")
+    @Path("/models/{model: .+}") // aliases may hold a slash ("org/name"), sent plain or as %2F
     @Produces(MediaType.APPLICATION_JSON)
     @Blocking
     public ObjectNode getModel(RoutingContext context, @PathParam("model") String name) {

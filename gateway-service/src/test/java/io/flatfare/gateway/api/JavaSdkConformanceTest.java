@@ -275,6 +275,11 @@ class JavaSdkConformanceTest {
         Model one = client.models().retrieve(MODEL);
         assertThat(one.id()).isEqualTo(MODEL);
         assertThat(one.ownedBy()).isNotBlank();
+        // The SDK percent-encodes the slash of a Hugging Face style alias.
+        assertThat(client.models()
+                        .retrieve(InferencePlatformResource.LONG_MODEL_ALIAS)
+                        .id())
+                .isEqualTo(InferencePlatformResource.LONG_MODEL);
     }
 
     @Test

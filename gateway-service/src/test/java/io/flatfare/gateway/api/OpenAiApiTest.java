@@ -328,6 +328,26 @@ class OpenAiApiTest {
     }
 
     @Test
+    void aModelIsFoundByAnAliasWithASlashWrittenPlainOrPercentEncoded() {
+        for (String path : List.of("/v1/models/flatfare/tiny-long", "/v1/models/flatfare%2Ftiny-long")) {
+            given().urlEncodingEnabled(false)
+                    .header("Authorization", tenant.bearer())
+                    .get(path)
+                    .then()
+                    .statusCode(200)
+                    .body("id", equalTo(InferencePlatformResource.LONG_MODEL))
+                    .body("object", equalTo("model"));
+        }
+        given().urlEncodingEnabled(false)
+                .header("Authorization", tenant.bearer())
+                .get("/v1/models/flatfare/nothing")
+                .then()
+                .statusCode(404)
+                .body("error.code", equalTo("model_not_found"))
+                .body("error.param", equalTo("model"));
+    }
+
+    @Test
     void aClientRequestIdIsEchoedOnlyWhenWellFormedAndNeverBecomesTheEventId() {
         Response echoed = given().header("Authorization", tenant.bearer())
                 .header("x-request-id", "client-123")

@@ -137,6 +137,21 @@ class OpenAiErrorsTest {
     }
 
     @Test
+    void anUnknownUrlOrMethodIsNamedInTheEnvelopeAsOpenAiDoes() {
+        Response unknown = given().header("Authorization", tenant.bearer()).get("/v1/nothing/here");
+        envelope(unknown, 404, "invalid_request_error", null, null);
+        assertThat(unknown.<String>path("error.message")).isEqualTo("Invalid URL (GET /v1/nothing/here)");
+        Response unauthenticated =
+                given().contentType(ContentType.JSON).body("{}").post("/v1/chat/complete");
+        envelope(unauthenticated, 404, "invalid_request_error", null, null);
+        assertThat(unauthenticated.<String>path("error.message")).isEqualTo("Invalid URL (POST /v1/chat/complete)");
+        Response method = given().header("Authorization", tenant.bearer()).get("/v1/chat/completions");
+        envelope(method, 405, "invalid_request_error", null, null);
+        assertThat(method.<String>path("error.message")).isEqualTo("Invalid method for URL (GET /v1/chat/completions)");
+        assertThat(usage.records(unknown.header("x-request-id"))).isEmpty();
+    }
+
+    @Test
     void everyBadKeyGetsTheSameBody() {
         var victim = tenants.generous();
         String expiring = tenants.expiringKey(victim.account(), Duration.ofSeconds(2));

@@ -64,6 +64,8 @@ class SdkConformanceTest {
         node.environment().put("FLATFARE_EXHAUSTED_API_KEY", exhausted.key());
         node.environment().put("FLATFARE_MODEL", "flatfare-tiny");
         node.environment().put("FLATFARE_EMBEDDING_MODEL", "flatfare-tiny-embed");
+        node.environment().put("FLATFARE_SLASHED_ALIAS", InferencePlatformResource.LONG_MODEL_ALIAS);
+        node.environment().put("FLATFARE_SLASHED_ALIAS_OF", InferencePlatformResource.LONG_MODEL);
         Process process = node.start();
         boolean exited = process.waitFor(180, TimeUnit.SECONDS);
         if (!exited) {

@@ -3,6 +3,7 @@ package io.flatfare.support.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import io.vertx.core.http.HttpClosedException;
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
 import jakarta.validation.Path;
@@ -54,8 +55,13 @@ public class ErrorMapper {
         return json(e);
     }
 
+    /**
+     * The framework's own refusals. A URL or method no endpoint serves is worded as OpenAI words it ("Invalid URL
+     * (POST /v1/x)", "Invalid method for URL (GET /v1/chat/completions)"), which is what a client that got its base
+     * URL wrong needs to see.
+     */
     @ServerExceptionMapper
-    public Response web(WebApplicationException e) {
+    public Response web(WebApplicationException e, HttpServerRequest request) {
         if (e.getCause() instanceof JsonProcessingException json) {
             return json(json);
         }
@@ -63,13 +69,13 @@ public class ErrorMapper {
         String type = switch (status) {
             case 401 -> "authentication_error";
             case 403 -> "permission_error";
-            case 404 -> "not_found_error";
-            case 405 -> "invalid_request_error";
             default -> status >= 500 ? "api_error" : "invalid_request_error";
         };
-        String message = status == 404
-                ? "Unknown path."
-                : e.getResponse().getStatusInfo().getReasonPhrase() + ".";
+        String message = switch (status) {
+            case 404 -> "Invalid URL (" + request.method().name() + " " + request.path() + ")";
+            case 405 -> "Invalid method for URL (" + request.method().name() + " " + request.path() + ")";
+            default -> e.getResponse().getStatusInfo().getReasonPhrase() + ".";
+        };
         return ApiError.response(status, type, message, null, null);
     }
 
