@@ -27,8 +27,10 @@ import java.time.Instant;
  * @param billable {@link Outcome#isBillable(boolean)} of the outcome and whether output was produced
  * @param httpStatus the status sent to the client (200 for a stream that had started; 499 when the client left
  *     before a status was sent)
- * @param promptTokens prompt tokens processed (0 when inference never ran)
- * @param completionTokens tokens generated over all choices (0 for embeddings)
+ * @param promptTokens prompt tokens processed, as the engine reports them at the end of the call (0 when inference
+ *     never ran, or the call ended before that report: client gone, deadline passed, instance lost)
+ * @param completionTokens tokens generated over all choices, reported likewise (0 for embeddings, and 0 when the
+ *     call ended before the report even though a stream may have delivered text)
  * @param totalTokens prompt plus completion tokens
  * @param n choices requested (the {@code n} parameter); 1 where the endpoint has no choices
  * @param queueMs time spent in the engine's queue before a slot freed up, as reported by the engine; null when
