@@ -372,6 +372,29 @@ class OpenAiErrorsTest {
                 "invalid_request_error",
                 "audio",
                 "unsupported_parameter");
+        // Token ids: another tokenizer's would stand for other text. Several prompts: one request each.
+        for (Object input : List.of(List.of(1, 2, 3), List.of(List.of(1, 2), List.of(3)))) {
+            envelope(
+                    given().header("Authorization", tenant.bearer())
+                            .contentType(ContentType.JSON)
+                            .body(Map.of("model", "flatfare-tiny-embed", "input", input))
+                            .post("/v1/embeddings"),
+                    400,
+                    "invalid_request_error",
+                    "input",
+                    "unsupported_parameter");
+        }
+        for (Object prompt : List.of(List.of(1, 2, 3), List.of("one", "two"))) {
+            envelope(
+                    given().header("Authorization", tenant.bearer())
+                            .contentType(ContentType.JSON)
+                            .body(Map.of("model", "flatfare-tiny", "prompt", prompt))
+                            .post("/v1/completions"),
+                    400,
+                    "invalid_request_error",
+                    "prompt",
+                    "unsupported_parameter");
+        }
     }
 
     @Test
