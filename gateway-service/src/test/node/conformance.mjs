@@ -100,6 +100,10 @@ check('completions', async () => {
   expect(r.object === 'text_completion', `object ${r.object}`);
   expect(typeof r.choices[0].text === 'string', 'text');
   expect(r.usage.completion_tokens <= 6, 'max_tokens honoured');
+  // Several prompts in one request (as LangChain batches them): n choices each, numbered prompt by prompt.
+  const batch = await client.completions.create({ model, prompt: ['Once', 'Twice'], n: 2, max_tokens: 3, echo: true });
+  expect(batch.choices.map((c) => c.index).join() === '0,1,2,3', `indices ${batch.choices.map((c) => c.index)}`);
+  expect(batch.choices.every((c, i) => c.text.startsWith(i < 2 ? 'Once' : 'Twice')), 'each choice of its prompt');
 });
 
 check('completions-stream', async () => {

@@ -32,7 +32,8 @@ import java.time.Instant;
  * @param completionTokens tokens generated over all choices, reported likewise (0 for embeddings, and 0 when the
  *     call ended before the report even though a stream may have delivered text)
  * @param totalTokens prompt plus completion tokens
- * @param n choices requested (the {@code n} parameter); 1 where the endpoint has no choices
+ * @param n choices requested (the {@code n} parameter; prompts × {@code n} for several prompts in one completions
+ *     request); 1 where the endpoint has no choices
  * @param queueMs time spent in the engine's queue before a slot freed up, as reported by the engine; null when
  *     unknown (inference not reached, or the call ended before the engine reported)
  * @param timeToFirstTokenMs from receipt of the request to the first output token (or to the one-piece result of

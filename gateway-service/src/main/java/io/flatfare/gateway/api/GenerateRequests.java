@@ -112,6 +112,7 @@ final class GenerateRequests {
                         plan,
                         model,
                         r.n(),
+                        1,
                         r.temperature(),
                         r.topP(),
                         r.seed(),
@@ -222,6 +223,7 @@ final class GenerateRequests {
                         plan,
                         model,
                         1,
+                        1,
                         r.temperature(),
                         r.topP(),
                         null,
@@ -250,39 +252,51 @@ final class GenerateRequests {
         return format(f.type(), f.name(), f.schema(), f.strict());
     }
 
-    static GenerateRequest completion(
-            CompletionRequest r, V1Call call, Plan plan, ResolvedModel model, Instant deadline) {
-        String prompt = prompt(r.prompt());
-        checkPromptSize(prompt.length(), plan, "prompt");
+    /**
+     * {@code POST /v1/completions}: one {@code Generate} call per prompt, each with the request's {@code n} choices.
+     * Several prompts (an array of strings, at most {@code maxPrompts}) are a batch: one request, whose choices are
+     * numbered {@code prompt index × n + choice} as OpenAI numbers them, and whose plan limits (prompt size, output
+     * tokens) are shared by all of them, as by the choices of one prompt: the price is per request.
+     */
+    static List<GenerateRequest> completion(
+            CompletionRequest r, V1Call call, Plan plan, ResolvedModel model, Instant deadline, int maxPrompts) {
+        List<String> prompts = prompts(r.prompt(), maxPrompts);
+        checkPromptSize(prompts.stream().mapToLong(String::length).sum(), plan, "prompt");
         if (r.bestOf() != null && r.bestOf() != (r.n() == null ? 1 : r.n())) {
             throw OpenAiException.unsupported("best_of", "best_of is supported only when it equals n.");
         }
-        GenerateRequest.Builder request = GenerateRequest.newBuilder()
-                .setRequestId(call.eventId())
-                .setModel(model.id())
-                .setPrompt(prompt)
-                .setSampling(sampling(
-                        r.maxTokens(),
-                        "max_tokens",
-                        COMPLETIONS_DEFAULT_MAX_TOKENS,
-                        plan,
-                        model,
-                        r.n(),
-                        r.temperature(),
-                        r.topP(),
-                        r.seed(),
-                        r.stop(),
-                        r.presencePenalty(),
-                        r.frequencyPenalty(),
-                        r.logitBias()))
-                .setDeadline(timestamp(deadline))
-                // The engine refuses what it cannot do (logprobs, suffix) with a message naming the field.
-                .setLogprobs(r.logprobs() == null ? 0 : r.logprobs())
-                .setEcho(Boolean.TRUE.equals(r.echo()));
-        if (r.suffix() != null) {
-            request.setSuffix(r.suffix());
+        SamplingParams sampling = sampling(
+                r.maxTokens(),
+                "max_tokens",
+                COMPLETIONS_DEFAULT_MAX_TOKENS,
+                plan,
+                model,
+                r.n(),
+                prompts.size(),
+                r.temperature(),
+                r.topP(),
+                r.seed(),
+                r.stop(),
+                r.presencePenalty(),
+                r.frequencyPenalty(),
+                r.logitBias());
+        List<GenerateRequest> requests = new ArrayList<>(prompts.size());
+        for (String prompt : prompts) {
+            GenerateRequest.Builder request = GenerateRequest.newBuilder()
+                    .setRequestId(call.eventId())
+                    .setModel(model.id())
+                    .setPrompt(prompt)
+                    .setSampling(sampling)
+                    .setDeadline(timestamp(deadline))
+                    // The engine refuses what it cannot do (logprobs, suffix) with a message naming the field.
+                    .setLogprobs(r.logprobs() == null ? 0 : r.logprobs())
+                    .setEcho(Boolean.TRUE.equals(r.echo()));
+            if (r.suffix() != null) {
+                request.setSuffix(r.suffix());
+            }
+            requests.add(request.build());
         }
-        return request.build();
+        return requests;
     }
 
     /** {@code defaultMaxTokens}: the endpoint's own default when the request sets none (null: up to the cap). */
@@ -293,6 +307,7 @@ final class GenerateRequests {
             Plan plan,
             ResolvedModel model,
             Integer n,
+            int prompts,
             Double temperature,
             Double topP,
             Long seed,
@@ -300,8 +315,9 @@ final class GenerateRequests {
             Double presencePenalty,
             Double frequencyPenalty,
             Map<String, Double> logitBias) {
-        int choices = n == null ? 1 : n;
-        SamplingParams.Builder s = SamplingParams.newBuilder().setN(choices);
+        int n1 = n == null ? 1 : n;
+        SamplingParams.Builder s = SamplingParams.newBuilder().setN(n1);
+        int choices = n1 * prompts;
         int cap = outputCap(plan, model, choices);
         if (maxTokens == null && defaultMaxTokens != null) {
             maxTokens = cap > 0 ? Math.min(defaultMaxTokens, cap) : defaultMaxTokens;
@@ -313,9 +329,10 @@ final class GenerateRequests {
                         choices == 1
                                 ? "'" + maxParam + "' is " + maxTokens + "; the most this plan and model allow is "
                                         + cap + "."
-                                : "'" + maxParam + "' is " + maxTokens + " for each of " + choices + " choices ('n');"
-                                        + " the most this plan and model allow is " + cap + " per choice (a plan's"
-                                        + " output limit is per request, shared by its choices).");
+                                : "'" + maxParam + "' is " + maxTokens + " for each of " + choices + " choices ("
+                                        + (prompts == 1 ? "'n'" : prompts + " prompts × 'n'") + "); the most this"
+                                        + " plan and model allow is " + cap + " per choice (a plan's output limit is"
+                                        + " per request, shared by its choices).");
             }
             s.setMaxTokens(maxTokens);
         } else if (cap > 0) {
@@ -356,7 +373,7 @@ final class GenerateRequests {
             if (perChoice < 1) {
                 throw OpenAiException.invalid(
                         "n",
-                        "'n' is " + choices + "; this plan allows " + planCap
+                        "The request asks for " + choices + " choices; this plan allows " + planCap
                                 + " output tokens per request, fewer than one per choice.");
             }
             if (cap == 0 || perChoice < cap) {
@@ -479,24 +496,32 @@ final class GenerateRequests {
         throw OpenAiException.invalid(param, "'" + param + "' must be a string or an array of content parts.");
     }
 
-    private static String prompt(JsonNode prompt) {
+    /** A string, or an array of 1 to {@code maxPrompts} strings; token ids are refused (see the README). */
+    private static List<String> prompts(JsonNode prompt, int maxPrompts) {
         if (prompt.isTextual()) {
-            return prompt.asText();
+            return List.of(prompt.asText());
         }
         if (prompt.isArray() && !prompt.isEmpty()) {
             JsonNode first = prompt.get(0);
             if (first.isNumber() || first.isArray()) {
                 throw OpenAiException.unsupported("prompt", "Prompts given as token ids are not supported; send text.");
             }
-            if (prompt.size() == 1 && first.isTextual()) {
-                return first.asText();
+            if (prompt.size() > maxPrompts) {
+                throw OpenAiException.invalid(
+                        "prompt",
+                        "'prompt' holds " + prompt.size() + " prompts; one request may hold at most " + maxPrompts
+                                + ".");
             }
-            if (prompt.size() > 1) {
-                throw OpenAiException.unsupported(
-                        "prompt", "One prompt per request is supported; send each prompt as its own request.");
+            List<String> out = new ArrayList<>(prompt.size());
+            for (JsonNode item : prompt) {
+                if (!item.isTextual()) {
+                    throw OpenAiException.invalid("prompt", "'prompt' must be a string or an array of strings.");
+                }
+                out.add(item.asText());
             }
+            return out;
         }
-        throw OpenAiException.invalid("prompt", "'prompt' must be a string or an array with one string.");
+        throw OpenAiException.invalid("prompt", "'prompt' must be a string or a non-empty array of strings.");
     }
 
     private static void checkPromptSize(long chars, Plan plan, String param) {

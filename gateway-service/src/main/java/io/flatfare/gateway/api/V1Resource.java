@@ -126,7 +126,7 @@ public class V1Resource {
             GenerateRequest request = GenerateRequests.chat(r, call, caller.plan(), model, deadline(call));
             checkStreamOptions(r.streamOptions(), stream);
             boolean includeUsage = includeUsage(r.streamOptions());
-            return new Generation(request, () -> new Completions(json, ChoiceFormat.CHAT, call, includeUsage));
+            return new Generation(List.of(request), () -> new Completions(json, ChoiceFormat.CHAT, call, includeUsage));
         });
     }
 
@@ -144,10 +144,13 @@ public class V1Resource {
             boolean stream = Boolean.TRUE.equals(r.stream());
             call.endpoint(Endpoint.COMPLETIONS, stream, r.n() == null ? 1 : r.n());
             ResolvedModel model = guard.model(call, r.model(), Capability.COMPLETION);
-            GenerateRequest request = GenerateRequests.completion(r, call, caller.plan(), model, deadline(call));
+            List<GenerateRequest> requests =
+                    GenerateRequests.completion(r, call, caller.plan(), model, deadline(call), config.maxPrompts());
+            // Several prompts: each has n choices, numbered prompt by prompt (PromptBatch).
+            call.endpoint(Endpoint.COMPLETIONS, stream, (r.n() == null ? 1 : r.n()) * requests.size());
             checkStreamOptions(r.streamOptions(), stream);
             boolean includeUsage = includeUsage(r.streamOptions());
-            return new Generation(request, () -> new Completions(json, ChoiceFormat.TEXT, call, includeUsage));
+            return new Generation(requests, () -> new Completions(json, ChoiceFormat.TEXT, call, includeUsage));
         });
     }
 
@@ -199,7 +202,7 @@ public class V1Resource {
                 storing = new ResponsesAnswer.Storing(storedResponses, caller.accountId(), earlier, input);
             }
             ResponsesAnswer.Storing store = storing;
-            return new Generation(request, () -> new ResponsesAnswer(json, call, r, store));
+            return new Generation(List.of(request), () -> new ResponsesAnswer(json, call, r, store));
         });
     }
 
@@ -388,7 +391,7 @@ public class V1Resource {
      * What a generating endpoint asks of the inference service, once the request has passed every check, and how
      * it writes the answer.
      */
-    private record Generation(GenerateRequest request, Supplier<AnswerWriter> writer) {}
+    private record Generation(List<GenerateRequest> requests, Supplier<AnswerWriter> writer) {}
 
     /**
      * Checks the request, admits it and streams its answer, without blocking the event loop: the checks run on it
@@ -438,8 +441,13 @@ public class V1Resource {
     private Multi<Buffer> answer(V1Call call, Generation generation) {
         lifecycle.inferenceStarted(call);
         AnswerWriter out = generation.writer().get();
-        Multi<GenerateResponse> events =
-                router.generate(call.model(), generation.request(), deadline(call), call::instanceId);
+        List<Multi<GenerateResponse>> calls =
+                new ArrayList<>(generation.requests().size());
+        for (GenerateRequest request : generation.requests()) {
+            calls.add(router.generate(call.model(), request, deadline(call), call::instanceId));
+        }
+        Multi<GenerateResponse> events = PromptBatch.merge(
+                calls, generation.requests().getFirst().getSampling().getN());
         return call.stream() ? answers.stream(call, out, events) : answers.collect(call, out, events);
     }
 

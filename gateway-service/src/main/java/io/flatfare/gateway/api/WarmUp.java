@@ -334,7 +334,8 @@ public class WarmUp implements HealthCheck {
             CompletionRequest completion = bodies.read(COMPLETION_BODIES[i], CompletionRequest.class);
             answer(
                     call,
-                    GenerateRequests.completion(completion, call, PLAN, MODEL, deadline()),
+                    GenerateRequests.completion(completion, call, PLAN, MODEL, deadline(), 1)
+                            .getFirst(),
                     new Completions(json, ChoiceFormat.TEXT, call, call.stream()));
 
             call = call(Endpoint.RESPONSES, stream);

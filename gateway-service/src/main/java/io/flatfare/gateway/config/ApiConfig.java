@@ -35,6 +35,14 @@ public interface ApiConfig {
     @WithDefault("15s")
     Duration streamKeepAlive();
 
+    /**
+     * How many prompts one {@code /v1/completions} request may carry (an array of strings, as LangChain's batches send
+     * them; its default batch of 20 needs 20). They run at once, each on a slot of its own, and share the request's
+     * plan limits and its one flat price, as the choices of {@code n} do.
+     */
+    @WithDefault("8")
+    int maxPrompts();
+
     /** How many texts one embeddings request may carry. */
     @WithDefault("2048")
     int maxEmbeddingInputs();

@@ -46,6 +46,7 @@ class GenerateRequestsTest {
             1);
     private static final Plan OPEN = new Plan("open", Set.of(Plan.ALL_MODELS), Set.of(), null, null, null, null, null);
     private static final Instant DEADLINE = Instant.ofEpochSecond(1_800_000_000, 5_000_000);
+    private static final int MAX_PROMPTS = 3;
 
     private static GenerateRequest chat(String json) throws Exception {
         return chat(json, OPEN, MODEL);
@@ -56,9 +57,16 @@ class GenerateRequestsTest {
         return GenerateRequests.chat(JSON.readValue(json, ChatCompletionRequest.class), call, plan, model, DEADLINE);
     }
 
-    private static GenerateRequest completion(String json) throws Exception {
+    private static List<GenerateRequest> completions(String json, Plan plan) throws Exception {
         V1Call call = new V1Call("req_2", "req_2", Instant.EPOCH, 0, Map.of());
-        return GenerateRequests.completion(JSON.readValue(json, CompletionRequest.class), call, OPEN, MODEL, DEADLINE);
+        return GenerateRequests.completion(
+                JSON.readValue(json, CompletionRequest.class), call, plan, MODEL, DEADLINE, MAX_PROMPTS);
+    }
+
+    private static GenerateRequest completion(String json) throws Exception {
+        List<GenerateRequest> requests = completions(json, OPEN);
+        assertThat(requests).hasSize(1);
+        return requests.getFirst();
     }
 
     @Test
@@ -156,6 +164,53 @@ class GenerateRequestsTest {
         assertThat(r.getSampling().getStopList()).containsExactly("\n");
         assertThat(r.getSampling().getSeed()).isEqualTo(3L);
         assertThat(r.hasSuffix()).isFalse();
+    }
+
+    @Test
+    void severalPromptsAreOneCallEachSharingThePlansLimits() throws Exception {
+        Plan small = new Plan("small", Set.of(Plan.ALL_MODELS), Set.of(), null, null, null, 12, 120);
+        List<GenerateRequest> batch = completions(
+                "{\"model\": \"m\", \"prompt\": [\"One\", \"Two\", \"Six\"], \"n\": 2, \"seed\": 9}", small);
+        assertThat(batch).extracting(GenerateRequest::getPrompt).containsExactly("One", "Two", "Six");
+        for (GenerateRequest r : batch) {
+            assertThat(r.getRequestId()).isEqualTo("req_2");
+            assertThat(r.getSampling().getN()).isEqualTo(2);
+            assertThat(r.getSampling().getSeed()).isEqualTo(9L);
+            // 120 output tokens for the request, 6 choices: 20 each, and 16 (OpenAI's default) is less.
+            assertThat(r.getSampling().getMaxTokens()).isEqualTo(16);
+        }
+        assertThatThrownBy(() -> completions(
+                        "{\"model\": \"m\", \"prompt\": [\"One\", \"Two\"], \"n\": 2, \"max_tokens\": 31}", small))
+                .isInstanceOfSatisfying(OpenAiException.class, e -> {
+                    assertThat(e.param()).isEqualTo("max_tokens");
+                    assertThat(e.getMessage())
+                            .contains("4 choices (2 prompts × 'n')")
+                            .contains("30 per choice");
+                });
+        // The plan's prompt size is that of all prompts together: 13 characters here.
+        assertThatThrownBy(() -> completions("{\"model\": \"m\", \"prompt\": [\"One two\", \"three!\"]}", small))
+                .isInstanceOfSatisfying(OpenAiException.class, e -> {
+                    assertThat(e.param()).isEqualTo("prompt");
+                    assertThat(e.code()).isEqualTo("prompt_too_large");
+                });
+        assertThatThrownBy(() -> completions("{\"model\": \"m\", \"prompt\": [\"a\", \"b\", \"c\", \"d\"]}", OPEN))
+                .isInstanceOfSatisfying(OpenAiException.class, e -> {
+                    assertThat(e.param()).isEqualTo("prompt");
+                    assertThat(e.code()).isEqualTo("invalid_value");
+                    assertThat(e.getMessage()).contains("at most 3");
+                });
+        for (String prompt : List.of("[1, 2]", "[[1, 2]]")) {
+            assertThatThrownBy(() -> completions("{\"model\": \"m\", \"prompt\": " + prompt + "}", OPEN))
+                    .isInstanceOfSatisfying(
+                            OpenAiException.class, e -> assertThat(e.code()).isEqualTo("unsupported_parameter"));
+        }
+        for (String prompt : List.of("[]", "[\"a\", 1]", "{}", "7")) {
+            assertThatThrownBy(() -> completions("{\"model\": \"m\", \"prompt\": " + prompt + "}", OPEN))
+                    .isInstanceOfSatisfying(OpenAiException.class, e -> {
+                        assertThat(e.param()).isEqualTo("prompt");
+                        assertThat(e.code()).isEqualTo("invalid_value");
+                    });
+        }
     }
 
     @ParameterizedTest

@@ -249,6 +249,81 @@ class OpenAiApiTest {
     }
 
     @Test
+    void severalPromptsInOneCompletionsRequestAreAnsweredAsEachAloneNumberedAsOpenAiDoes() throws Exception {
+        List<String> prompts = List.of("Once upon a time", "The cat");
+        Map<String, Object> sampling = Map.of("model", MODEL, "n", 2, "max_tokens", 4, "seed", 11, "echo", true);
+        // Each prompt alone, with the same seed: what the batch must answer at index prompt × n + choice.
+        List<String> alone = new ArrayList<>();
+        int promptTokens = 0;
+        int completionTokens = 0;
+        for (String prompt : prompts) {
+            var body = new java.util.HashMap<>(sampling);
+            body.put("prompt", prompt);
+            JsonNode one = JSON.readTree(post("/v1/completions", body)
+                    .then()
+                    .statusCode(200)
+                    .extract()
+                    .asString());
+            for (JsonNode choice : one.get("choices")) {
+                assertThat(choice.get("text").asText()).startsWith(prompt);
+                alone.add(choice.get("text").asText());
+            }
+            promptTokens += one.at("/usage/prompt_tokens").asInt();
+            completionTokens += one.at("/usage/completion_tokens").asInt();
+        }
+
+        var batch = new java.util.HashMap<>(sampling);
+        batch.put("prompt", prompts);
+        Response answer = post("/v1/completions", batch);
+        JsonNode json = JSON.readTree(answer.then().statusCode(200).extract().asString());
+        assertThat(json.get("object").asText()).isEqualTo("text_completion");
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < json.get("choices").size(); i++) {
+            JsonNode choice = json.get("choices").get(i);
+            assertThat(choice.get("index").asInt()).isEqualTo(i);
+            assertThat(choice.get("finish_reason").asText()).isIn("stop", "length");
+            texts.add(choice.get("text").asText());
+        }
+        assertThat(texts).isEqualTo(alone);
+        assertThat(json.at("/usage/prompt_tokens").asInt()).isEqualTo(promptTokens);
+        assertThat(json.at("/usage/completion_tokens").asInt()).isEqualTo(completionTokens);
+        UsageEvent event = usage.await(answer.header("x-request-id"));
+        assertThat(event.n()).isEqualTo(4);
+        assertThat(event.promptTokens()).isEqualTo(promptTokens);
+        assertThat(event.completionTokens()).isEqualTo(completionTokens);
+        assertThat(event.billable()).isTrue();
+
+        batch.put("stream", true);
+        batch.put("stream_options", Map.of("include_usage", true));
+        Response streamed = post("/v1/completions", batch);
+        StringBuilder[] byIndex = new StringBuilder[4];
+        String[] finished = new String[4];
+        JsonNode last = null;
+        for (String event2 : events(streamed.asString())) {
+            if (event2.equals("[DONE]")) {
+                break;
+            }
+            JsonNode chunk = JSON.readTree(event2);
+            for (JsonNode choice : chunk.get("choices")) {
+                int index = choice.get("index").asInt();
+                byIndex[index] = byIndex[index] == null ? new StringBuilder() : byIndex[index];
+                byIndex[index].append(choice.path("text").asText(""));
+                if (!choice.path("finish_reason").isNull()) {
+                    finished[index] = choice.get("finish_reason").asText();
+                }
+            }
+            last = chunk;
+        }
+        assertThat(java.util.Arrays.stream(byIndex).map(String::valueOf).toList())
+                .isEqualTo(alone);
+        assertThat(finished).doesNotContainNull();
+        assertThat(last.get("choices")).isEmpty();
+        assertThat(last.at("/usage/prompt_tokens").asInt()).isEqualTo(promptTokens);
+        assertThat(last.at("/usage/completion_tokens").asInt()).isEqualTo(completionTokens);
+        assertThat(usage.await(streamed.header("x-request-id")).n()).isEqualTo(4);
+    }
+
+    @Test
     void legacyCompletionsWithoutMaxTokensStopAtOpenAisDefaultOf16() {
         // <|im_end|> (261) banned, so only the output limit can end the text.
         Map<String, Object> body = Map.of("model", MODEL, "prompt", "Once", "logit_bias", Map.of("261", -100));

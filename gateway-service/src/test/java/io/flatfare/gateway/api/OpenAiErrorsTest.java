@@ -372,7 +372,7 @@ class OpenAiErrorsTest {
                 "invalid_request_error",
                 "audio",
                 "unsupported_parameter");
-        // Token ids: another tokenizer's would stand for other text. Several prompts: one request each.
+        // Token ids: another tokenizer's would stand for other text.
         for (Object input : List.of(List.of(1, 2, 3), List.of(List.of(1, 2), List.of(3)))) {
             envelope(
                     given().header("Authorization", tenant.bearer())
@@ -384,7 +384,7 @@ class OpenAiErrorsTest {
                     "input",
                     "unsupported_parameter");
         }
-        for (Object prompt : List.of(List.of(1, 2, 3), List.of("one", "two"))) {
+        for (Object prompt : List.of(List.of(1, 2, 3), List.of(List.of(1, 2)))) {
             envelope(
                     given().header("Authorization", tenant.bearer())
                             .contentType(ContentType.JSON)
@@ -445,6 +445,13 @@ class OpenAiErrorsTest {
     void promptTooLongForTheContextIs400ContextLengthExceeded() {
         Response r = post(tenant.bearer(), chat("model", InferencePlatformResource.LONG_MODEL, "max_tokens", 8190));
         envelope(r, 400, "invalid_request_error", "max_tokens", "context_length_exceeded");
+        // One prompt of a batch too long: the whole request is refused before anything is sent, and not billed.
+        Response batch = given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(Map.of("model", "flatfare-tiny", "prompt", List.of("Hi", "x".repeat(5000)), "stream", true))
+                .post("/v1/completions");
+        envelope(batch, 400, "invalid_request_error", "prompt", "context_length_exceeded");
+        assertThat(usage.await(batch.header("x-request-id")).billable()).isFalse();
         // Over the model's output cap in the catalog: refused by the gateway before any compute.
         envelope(
                 post(tenant.bearer(), chat("max_tokens", 600)),

@@ -229,8 +229,10 @@ class V1ChaosTest {
             }
             case 1 -> {
                 path = "/v1/completions";
+                // Half of them a batch of two prompts: two upstream calls that a leaving client must both end.
+                String prompt = random.nextBoolean() ? "\"Once\"" : "[\"Once\", \"Twice\"]";
                 body = """
-                        {"model": "%s", "max_tokens": %d, "temperature": %s, "stream": %b%s, "prompt": "Once"}""".formatted(model, maxTokens, temperature, stream, bias);
+                        {"model": "%s", "max_tokens": %d, "temperature": %s, "stream": %b%s, "prompt": %s}""".formatted(model, maxTokens, temperature, stream, bias, prompt);
             }
             default -> {
                 path = "/v1/responses";

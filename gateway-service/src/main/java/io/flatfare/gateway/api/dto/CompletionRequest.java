@@ -10,7 +10,7 @@ import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import java.util.Map;
 
-/** The legacy {@code POST /v1/completions}; {@code prompt} is a string or an array holding one string. */
+/** The legacy {@code POST /v1/completions}; {@code prompt} is a string or an array of strings (a batch). */
 public record CompletionRequest(
         @NotBlank String model,
         @NotNull JsonNode prompt,
