@@ -67,13 +67,15 @@ public final class GatewayOverheadBenchmark {
 
     /**
      * One side of one round: latencies (ns) of every request, the wall time the side ran for, the gateway's CPU time
-     * (its compiler threads' apart), and the whole machine's busy and total CPU time (every process, every core).
+     * (its compiler threads' apart), the inference process' CPU time, and the whole machine's busy and total CPU time
+     * (every process, every core).
      */
     record Run(
             long[] latencies,
             long nanos,
             long gatewayCpuNanos,
             long gatewayCompilerNanos,
+            long inferenceCpuNanos,
             long machineBusyNanos,
             long machineNanos) {}
 
@@ -86,6 +88,7 @@ public final class GatewayOverheadBenchmark {
             long requests,
             double cpuMicros,
             double compilerMillis,
+            double inferenceCpuMicros,
             double machineCpuMicros,
             double machineBusyShare) {
 
@@ -104,6 +107,9 @@ public final class GatewayOverheadBenchmark {
                     all.length,
                     all.length == 0 ? 0 : cpu / 1e3 / all.length,
                     runs.stream().mapToLong(Run::gatewayCompilerNanos).sum() / 1e6,
+                    all.length == 0
+                            ? 0
+                            : runs.stream().mapToLong(Run::inferenceCpuNanos).sum() / 1e3 / all.length,
                     all.length == 0
                             ? 0
                             : runs.stream().mapToLong(Run::machineBusyNanos).sum() / 1e3 / all.length,
@@ -244,6 +250,8 @@ public final class GatewayOverheadBenchmark {
                             "HTTP client of the gateway side: %s%n",
                             jdkClient ? "the JDK's HttpClient" : "one keep-alive connection per thread, read by it");
                     Side direct = new Side("direct", thread -> direct(grpc, maxTokens), null);
+                    ProcessHandle inferenceProcess =
+                            ProcessHandle.of(inference.process().pid()).orElseThrow();
                     List<Side> gateways = new ArrayList<>();
                     gateways.add(gatewaySide("gateway", gateway, key, http, grpc, maxTokens, slots, jdkClient));
                     if (baselineGateway != null) {
@@ -273,14 +281,14 @@ public final class GatewayOverheadBenchmark {
                                 .mapToLong(
                                         g -> CpuTime.compilerNanos(g.process().pid()))
                                 .toArray();
-                        measure(direct.call(), 1, 2, null);
-                        measure(direct.call(), slots, 5, null);
+                        measure(direct.call(), 1, 2, null, null);
+                        measure(direct.call(), slots, 5, null, null);
                         long fewest = Long.MAX_VALUE;
                         for (Side side : gateways) {
-                            long answered = measure(side.call(), 1, 3.0 / gateways.size(), null)
+                            long answered = measure(side.call(), 1, 3.0 / gateways.size(), null, null)
                                             .latencies()
                                             .length
-                                    + measure(side.call(), slots, 15.0 / gateways.size(), null)
+                                    + measure(side.call(), slots, 15.0 / gateways.size(), null, null)
                                             .latencies()
                                             .length;
                             fewest = Math.min(fewest, answered);
@@ -304,7 +312,7 @@ public final class GatewayOverheadBenchmark {
                             (System.nanoTime() - warmStart) / 1e9, warmRequests, compilerShare * 100);
 
                     System.out.printf(
-                            "%n%-5s %-8s %9s %9s %9s %9s %9s %11s %12s %10s%n",
+                            "%n%-5s %-8s %9s %9s %9s %9s %9s %11s %12s %12s %10s%n",
                             "conc",
                             "side",
                             "req/s",
@@ -313,6 +321,7 @@ public final class GatewayOverheadBenchmark {
                             "p99 ms",
                             "busy",
                             "CPU/req",
+                            "inf CPU/req",
                             "gw CPU/req",
                             "gw JIT ms");
                     List<String> verdicts = new ArrayList<>();
@@ -326,7 +335,7 @@ public final class GatewayOverheadBenchmark {
                             for (int i = 0; i < sides.size(); i++) {
                                 int index = (r + i) % sides.size();
                                 Side side = sides.get(index);
-                                runs.get(index).add(measure(side.call(), c, seconds, side.process()));
+                                runs.get(index).add(measure(side.call(), c, seconds, side.process(), inferenceProcess));
                             }
                         }
                         List<Totals> totals = runs.stream().map(Totals::of).toList();
@@ -409,7 +418,7 @@ public final class GatewayOverheadBenchmark {
 
     static void print(int concurrency, String side, Totals t, String cpu) {
         System.out.printf(
-                "%-5d %-8s %9.1f %9.2f %9.2f %9.2f %8.0f%% %8.0f µs %s%n",
+                "%-5d %-8s %9.1f %9.2f %9.2f %9.2f %8.0f%% %8.0f µs %9.0f µs %s%n",
                 concurrency,
                 side,
                 t.requestsPerSecond(),
@@ -418,17 +427,20 @@ public final class GatewayOverheadBenchmark {
                 t.p99(),
                 t.machineBusyShare() * 100,
                 t.machineCpuMicros(),
+                t.inferenceCpuMicros(),
                 cpu);
     }
 
     /**
-     * {@code concurrency} threads, each sending requests back to back for {@code seconds}. With {@code gateway}
-     * given, also the gateway process' CPU time over the run.
+     * {@code concurrency} threads, each sending requests back to back for {@code seconds}. With {@code gateway} and
+     * {@code inference} given, also those processes' CPU time over the run.
      */
-    static Run measure(Call call, int concurrency, double seconds, ProcessHandle gateway) throws Exception {
+    static Run measure(Call call, int concurrency, double seconds, ProcessHandle gateway, ProcessHandle inference)
+            throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(concurrency);
         try {
             long cpuStart = cpuNanos(gateway);
+            long inferenceStart = cpuNanos(inference);
             long compilerStart = gateway == null ? 0 : CpuTime.compilerNanos(gateway.pid());
             CpuTime.Machine machineStart = CpuTime.machine();
             long start = System.nanoTime();
@@ -475,6 +487,7 @@ public final class GatewayOverheadBenchmark {
                     nanos,
                     cpuNanos(gateway) - cpuStart,
                     compiler,
+                    cpuNanos(inference) - inferenceStart,
                     machine.busyNanos(),
                     machine.totalNanos());
         } finally {
