@@ -403,17 +403,23 @@ final class GenerateRequests {
         if (stop.isTextual()) {
             return List.of(stop.asText());
         }
+        String message = "'stop' must be a string or an array of up to 4 strings.";
         if (stop.isArray() && stop.size() <= 4) {
-            List<String> out = new ArrayList<>(stop.size());
-            for (JsonNode s : stop) {
-                if (!s.isTextual()) {
-                    throw OpenAiException.invalid("stop", "'stop' must be a string or an array of up to 4 strings.");
-                }
-                out.add(s.asText());
-            }
-            return out;
+            return strings(stop, "stop", message);
         }
-        throw OpenAiException.invalid("stop", "'stop' must be a string or an array of up to 4 strings.");
+        throw OpenAiException.invalid("stop", message);
+    }
+
+    /** The items of a JSON array, each a string, or a 400 naming {@code param}. */
+    private static List<String> strings(JsonNode array, String param, String message) {
+        List<String> out = new ArrayList<>(array.size());
+        for (JsonNode item : array) {
+            if (!item.isTextual()) {
+                throw OpenAiException.invalid(param, message);
+            }
+            out.add(item.asText());
+        }
+        return out;
     }
 
     private static ResponseFormat responseFormat(io.flatfare.gateway.api.dto.ResponseFormat f) {
@@ -512,14 +518,7 @@ final class GenerateRequests {
                         "'prompt' holds " + prompt.size() + " prompts; one request may hold at most " + maxPrompts
                                 + ".");
             }
-            List<String> out = new ArrayList<>(prompt.size());
-            for (JsonNode item : prompt) {
-                if (!item.isTextual()) {
-                    throw OpenAiException.invalid("prompt", "'prompt' must be a string or an array of strings.");
-                }
-                out.add(item.asText());
-            }
-            return out;
+            return strings(prompt, "prompt", "'prompt' must be a string or an array of strings.");
         }
         throw OpenAiException.invalid("prompt", "'prompt' must be a string or a non-empty array of strings.");
     }

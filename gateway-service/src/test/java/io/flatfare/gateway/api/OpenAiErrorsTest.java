@@ -373,26 +373,20 @@ class OpenAiErrorsTest {
                 "audio",
                 "unsupported_parameter");
         // Token ids: another tokenizer's would stand for other text.
-        for (Object input : List.of(List.of(1, 2, 3), List.of(List.of(1, 2), List.of(3)))) {
+        List<Map<String, Object>> tokenIds = List.of(
+                Map.of("model", "flatfare-tiny-embed", "input", List.of(1, 2, 3)),
+                Map.of("model", "flatfare-tiny-embed", "input", List.of(List.of(1, 2), List.of(3))),
+                Map.of("model", "flatfare-tiny", "prompt", List.of(1, 2, 3)),
+                Map.of("model", "flatfare-tiny", "prompt", List.of(List.of(1, 2))));
+        for (Map<String, Object> body : tokenIds) {
             envelope(
                     given().header("Authorization", tenant.bearer())
                             .contentType(ContentType.JSON)
-                            .body(Map.of("model", "flatfare-tiny-embed", "input", input))
-                            .post("/v1/embeddings"),
+                            .body(body)
+                            .post(body.containsKey("input") ? "/v1/embeddings" : "/v1/completions"),
                     400,
                     "invalid_request_error",
-                    "input",
-                    "unsupported_parameter");
-        }
-        for (Object prompt : List.of(List.of(1, 2, 3), List.of(List.of(1, 2)))) {
-            envelope(
-                    given().header("Authorization", tenant.bearer())
-                            .contentType(ContentType.JSON)
-                            .body(Map.of("model", "flatfare-tiny", "prompt", prompt))
-                            .post("/v1/completions"),
-                    400,
-                    "invalid_request_error",
-                    "prompt",
+                    body.containsKey("input") ? "input" : "prompt",
                     "unsupported_parameter");
         }
     }
