@@ -80,6 +80,15 @@ class GatewayTest {
                 .isEqualTo("5m");
     }
 
+    @Test
+    void maxPromptsReachesTheGatewayAndMustBePositive() {
+        assertThat(gatewayEnv(Map.of(), "FLATFARE_GATEWAY_MAX_PROMPTS")).isEqualTo("8");
+        assertThat(gatewayEnv(Map.of("gateway.maxPrompts", 1), "FLATFARE_GATEWAY_MAX_PROMPTS"))
+                .isEqualTo("1");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Chart.renderWith(Map.of("gateway.maxPrompts", 0)))
+                .hasMessageContaining("maxPrompts");
+    }
+
     /** The gateway container's environment variable {@code name}, the chart rendered with {@code values}. */
     private static String gatewayEnv(Map<String, Object> values, String name) {
         var template = (values.isEmpty() ? Chart.renderDefaults() : Chart.renderWith(values))
