@@ -37,8 +37,8 @@ public interface ApiConfig {
 
     /**
      * How many prompts one {@code /v1/completions} request may carry (an array of strings, as LangChain's batches send
-     * them; its default batch of 20 needs 20). They run at once, each on a slot of its own, and share the request's
-     * plan limits and its one flat price, as the choices of {@code n} do.
+     * them; its default batch of 20 needs 20). They run one after another, as the choices of {@code n} do, so a
+     * request holds one inference slot at a time, and they share the request's plan limits and its one flat price.
      */
     @WithDefault("8")
     int maxPrompts();

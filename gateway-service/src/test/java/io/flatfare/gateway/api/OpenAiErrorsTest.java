@@ -439,13 +439,24 @@ class OpenAiErrorsTest {
     void promptTooLongForTheContextIs400ContextLengthExceeded() {
         Response r = post(tenant.bearer(), chat("model", InferencePlatformResource.LONG_MODEL, "max_tokens", 8190));
         envelope(r, 400, "invalid_request_error", "max_tokens", "context_length_exceeded");
-        // One prompt of a batch too long: the whole request is refused before anything is sent, and not billed.
+        // One prompt of a batch too long: the whole request is refused, and not billed. In a stream, the prompts
+        // before it were streamed already (they run one after another): the refusal is its error event.
         Response batch = given().header("Authorization", tenant.bearer())
                 .contentType(ContentType.JSON)
-                .body(Map.of("model", "flatfare-tiny", "prompt", List.of("Hi", "x".repeat(5000)), "stream", true))
+                .body(Map.of("model", "flatfare-tiny", "prompt", List.of("Hi", "x".repeat(5000))))
                 .post("/v1/completions");
         envelope(batch, 400, "invalid_request_error", "prompt", "context_length_exceeded");
         assertThat(usage.await(batch.header("x-request-id")).billable()).isFalse();
+        Response streamed = given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(Map.of("model", "flatfare-tiny", "prompt", List.of("Hi", "x".repeat(5000)), "stream", true))
+                .post("/v1/completions");
+        streamed.then().statusCode(200);
+        String[] frames = streamed.asString().split("\n\n");
+        assertThat(frames.length).isGreaterThan(1);
+        assertThat(frames[frames.length - 1]).startsWith("data: {\"error\":").contains("context_length_exceeded");
+        assertThat(streamed.asString()).doesNotContain("[DONE]");
+        assertThat(usage.await(streamed.header("x-request-id")).billable()).isFalse();
         // Over the model's output cap in the catalog: refused by the gateway before any compute.
         envelope(
                 post(tenant.bearer(), chat("max_tokens", 600)),

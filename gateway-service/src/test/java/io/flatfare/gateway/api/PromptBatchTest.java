@@ -16,7 +16,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
-/** The calls of a batch of prompts as one: numbering, holding back until each answered, summing, failing. */
+/** The calls of a batch of prompts as one: one after another, numbered, summed, failing and cancelled as one. */
 class PromptBatchTest {
 
     private static GenerateResponse delta(int index, String text) {
@@ -60,72 +60,71 @@ class PromptBatchTest {
         assertThat(out.stream()
                         .filter(GenerateResponse::hasDelta)
                         .map(e -> e.getDelta().getIndex() + e.getDelta().getText()))
-                .containsExactlyInAnyOrder("0a", "1b", "3d", "2c");
+                .containsExactly("0a", "1b", "3d", "2c");
         assertThat(out.stream()
                         .filter(GenerateResponse::hasChoiceFinished)
                         .map(e -> e.getChoiceFinished().getIndex()))
-                .containsExactlyInAnyOrder(0, 1, 2, 3);
+                .containsExactly(0, 1, 3, 2);
         assertThat(out.stream().filter(GenerateResponse::hasDone)).hasSize(1);
         GenerateDone end = out.getLast().getDone();
         assertThat(end.getUsage().getPromptTokens()).isEqualTo(7);
         assertThat(end.getUsage().getCompletionTokens()).isEqualTo(9);
         assertThat(end.getUsage().getTotalTokens()).isEqualTo(16);
-        assertThat(end.getTimeToFirstTokenMicros()).isEqualTo(400);
-        assertThat(end.getQueueMicros()).isEqualTo(50);
+        assertThat(end.getTimeToFirstTokenMicros()).as("the first call's").isEqualTo(900);
+        assertThat(end.getQueueMicros()).isEqualTo(55);
         assertThat(end.getSystemFingerprint()).isEqualTo("fp");
     }
 
     @Test
-    void nothingIsPassedOnUntilEveryCallAnsweredSoARefusalStillFailsTheWhole() {
+    void theCallsRunOneAfterAnotherSoARequestHoldsOneSlotAtATime() {
         UnicastProcessor<GenerateResponse> first = UnicastProcessor.create();
-        UnicastProcessor<GenerateResponse> second = UnicastProcessor.create();
-        AtomicBoolean firstCancelled = new AtomicBoolean();
-        AssertSubscriber<GenerateResponse> subscriber = PromptBatch.merge(
-                        List.of(first.onCancellation().invoke(() -> firstCancelled.set(true)), second), 1)
-                .subscribe()
-                .withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
-
-        first.onNext(delta(0, "a"));
-        first.onNext(delta(0, "b"));
-        assertThat(subscriber.getItems())
-                .as("held while the second prompt has not answered")
-                .isEmpty();
-        second.onError(new IllegalArgumentException("prompt too long"));
-
-        subscriber.assertFailedWith(IllegalArgumentException.class, "prompt too long");
-        assertThat(subscriber.getItems()).isEmpty();
-        assertThat(firstCancelled).as("the other call is ended").isTrue();
-    }
-
-    @Test
-    void onceEveryCallAnsweredWhatWasHeldGoesOutInOrderAndTheRestAsItComes() {
-        UnicastProcessor<GenerateResponse> first = UnicastProcessor.create();
-        UnicastProcessor<GenerateResponse> second = UnicastProcessor.create();
+        AtomicBoolean secondStarted = new AtomicBoolean();
+        Multi<GenerateResponse> second = Multi.createFrom()
+                .items(delta(0, "c"), done(1, 1, 1, 1))
+                .onSubscription()
+                .invoke(() -> secondStarted.set(true));
         AssertSubscriber<GenerateResponse> subscriber = PromptBatch.merge(List.of(first, second), 1)
                 .subscribe()
                 .withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
 
         first.onNext(delta(0, "a"));
-        first.onNext(delta(0, "b"));
-        second.onNext(delta(0, "c"));
-        assertThat(subscriber.getItems())
-                .extracting(e -> e.getDelta().getText())
-                .containsExactly("a", "b", "c");
-        first.onNext(delta(0, "d"));
-        assertThat(subscriber.getItems()).hasSize(4);
-        first.onNext(done(1, 3, 1, 1));
+        assertThat(subscriber.getItems()).as("passed on as it comes").hasSize(1);
+        assertThat(secondStarted).as("not before the first call ended").isFalse();
+        first.onNext(done(1, 1, 1, 1));
         first.onComplete();
-        second.onNext(done(1, 1, 1, 1));
-        second.onComplete();
+
         subscriber.awaitCompletion(Duration.ofSeconds(5));
-        assertThat(subscriber.getItems().getLast().getDone().getUsage().getCompletionTokens())
-                .isEqualTo(4);
+        assertThat(secondStarted).isTrue();
+        assertThat(subscriber.getItems().stream()
+                        .filter(GenerateResponse::hasDelta)
+                        .map(e -> e.getDelta().getText()))
+                .containsExactly("a", "c");
     }
 
     @Test
-    void aClientThatLeavesEndsEveryCall() {
+    void aRefusedCallEndsTheWholeAndNoLaterCallStarts() {
+        AtomicBoolean thirdStarted = new AtomicBoolean();
+        AssertSubscriber<GenerateResponse> subscriber = PromptBatch.merge(
+                        List.of(
+                                Multi.createFrom().items(delta(0, "a"), done(1, 1, 1, 1)),
+                                Multi.createFrom().failure(new IllegalArgumentException("prompt too long")),
+                                Multi.createFrom()
+                                        .items(delta(0, "c"))
+                                        .onSubscription()
+                                        .invoke(() -> thirdStarted.set(true))),
+                        1)
+                .subscribe()
+                .withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+
+        subscriber.awaitFailure(Duration.ofSeconds(5));
+        subscriber.assertFailedWith(IllegalArgumentException.class, "prompt too long");
+        assertThat(thirdStarted).isFalse();
+    }
+
+    @Test
+    void aClientThatLeavesEndsTheRunningCallAndNoOtherStarts() {
         AtomicBoolean firstCancelled = new AtomicBoolean();
-        AtomicBoolean secondCancelled = new AtomicBoolean();
+        AtomicBoolean secondStarted = new AtomicBoolean();
         AssertSubscriber<GenerateResponse> subscriber = PromptBatch.merge(
                         List.of(
                                 Multi.createFrom()
@@ -134,8 +133,8 @@ class PromptBatchTest {
                                         .invoke(() -> firstCancelled.set(true)),
                                 Multi.createFrom()
                                         .<GenerateResponse>nothing()
-                                        .onCancellation()
-                                        .invoke(() -> secondCancelled.set(true))),
+                                        .onSubscription()
+                                        .invoke(() -> secondStarted.set(true))),
                         1)
                 .subscribe()
                 .withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
@@ -143,7 +142,7 @@ class PromptBatchTest {
         subscriber.cancel();
 
         assertThat(firstCancelled).isTrue();
-        assertThat(secondCancelled).isTrue();
+        assertThat(secondStarted).isFalse();
     }
 
     @Test

@@ -229,7 +229,8 @@ class V1ChaosTest {
             }
             case 1 -> {
                 path = "/v1/completions";
-                // Half of them a batch of two prompts: two upstream calls that a leaving client must both end.
+                // Half of them a batch of two prompts: two upstream calls, one after the other, that a client leaving
+                // must end.
                 String prompt = random.nextBoolean() ? "\"Once\"" : "[\"Once\", \"Twice\"]";
                 body = """
                         {"model": "%s", "max_tokens": %d, "temperature": %s, "stream": %b%s, "prompt": %s}""".formatted(model, maxTokens, temperature, stream, bias, prompt);
