@@ -59,6 +59,7 @@ public final class Failures {
     private static OpenAiException upstream(UpstreamException e, Duration unavailableRetryAfter) {
         return switch (e.kind()) {
             case INVALID_REQUEST -> OpenAiException.invalid(e.param(), e.getMessage());
+            case UNSUPPORTED -> OpenAiException.unsupported(e.param(), e.getMessage());
             case CONTEXT_LENGTH_EXCEEDED ->
                 OpenAiException.invalid(e.param(), e.getMessage(), "context_length_exceeded");
             case OVERLOADED ->

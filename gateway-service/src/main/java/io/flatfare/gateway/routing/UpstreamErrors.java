@@ -17,6 +17,9 @@ final class UpstreamErrors {
     /** The {@code ErrorInfo} reason inference gives a prompt (plus output) too long for the context window. */
     static final String CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded";
 
+    /** The {@code ErrorInfo} reason inference gives a feature the model cannot do at all. */
+    static final String UNSUPPORTED = "unsupported_parameter";
+
     private static final Duration DEFAULT_RETRY_AFTER = Duration.ofSeconds(1);
 
     /** A failed attempt that may be tried on another instance. */
@@ -112,14 +115,13 @@ final class UpstreamErrors {
                 status.getDescription() == null || status.getDescription().isBlank()
                         ? "The model cannot serve the request as asked."
                         : status.getDescription();
-        boolean tooLong =
-                info.map(i -> CONTEXT_LENGTH_EXCEEDED.equals(i.getReason())).orElse(false);
-        return new UpstreamException(
-                tooLong ? UpstreamException.Kind.CONTEXT_LENGTH_EXCEEDED : UpstreamException.Kind.INVALID_REQUEST,
-                message,
-                null,
-                param,
-                cause);
+        String reason = info.map(ErrorInfo::getReason).orElse("");
+        UpstreamException.Kind kind = switch (reason) {
+            case CONTEXT_LENGTH_EXCEEDED -> UpstreamException.Kind.CONTEXT_LENGTH_EXCEEDED;
+            case UNSUPPORTED -> UpstreamException.Kind.UNSUPPORTED;
+            default -> UpstreamException.Kind.INVALID_REQUEST;
+        };
+        return new UpstreamException(kind, message, null, param, cause);
     }
 
     static Optional<Duration> retryDelay(Status status, Metadata trailers) {

@@ -11,6 +11,8 @@ public final class UpstreamException extends RuntimeException {
         INVALID_REQUEST,
         /** The prompt and max tokens do not fit the context: 400 {@code context_length_exceeded}. */
         CONTEXT_LENGTH_EXCEEDED,
+        /** A feature the model cannot do at all (logprobs, suffix): 400 {@code unsupported_parameter}. */
+        UNSUPPORTED,
         /** Every instance tried is full (RESOURCE_EXHAUSTED): 429 with Retry-After. */
         OVERLOADED,
         /** No READY instance, or none reachable: 503 with Retry-After. */
@@ -40,7 +42,7 @@ public final class UpstreamException extends RuntimeException {
         return Optional.ofNullable(retryAfter);
     }
 
-    /** The request field at fault (OpenAI spelling) for {@link Kind#INVALID_REQUEST}, when known. */
+    /** The request field at fault (OpenAI spelling) for the 400 kinds, when known. */
     public String param() {
         return param;
     }

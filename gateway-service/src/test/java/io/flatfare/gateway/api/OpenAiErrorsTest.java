@@ -372,6 +372,24 @@ class OpenAiErrorsTest {
                 "invalid_request_error",
                 "audio",
                 "unsupported_parameter");
+        // What the engine cannot do, refused by it in the same words as the gateway's own refusals.
+        for (String field : List.of("logprobs", "suffix")) {
+            envelope(
+                    given().header("Authorization", tenant.bearer())
+                            .contentType(ContentType.JSON)
+                            .body(Map.of(
+                                    "model",
+                                    "flatfare-tiny",
+                                    "prompt",
+                                    "Once",
+                                    field,
+                                    field.equals("suffix") ? "end" : 1))
+                            .post("/v1/completions"),
+                    400,
+                    "invalid_request_error",
+                    field,
+                    "unsupported_parameter");
+        }
         // Token ids: another tokenizer's would stand for other text.
         List<Map<String, Object>> tokenIds = List.of(
                 Map.of("model", "flatfare-tiny-embed", "input", List.of(1, 2, 3)),

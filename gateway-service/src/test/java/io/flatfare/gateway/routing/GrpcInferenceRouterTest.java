@@ -266,7 +266,7 @@ class GrpcInferenceRouterTest {
     }
 
     @Test
-    void aPromptTooLongIsContextLengthExceededAndOtherRejectionsAreInvalidRequests() {
+    void aPromptTooLongIsContextLengthExceededAFeatureTheModelLacksIsUnsupportedAndOtherRejectionsAreInvalid() {
         String tooLong = "This model's maximum context length is 2048 tokens; the prompt has 3000.";
         FakeInference a = instance("a", fails(invalid("context_length_exceeded", "messages", tooLong)));
 
@@ -279,16 +279,25 @@ class GrpcInferenceRouterTest {
             assertThat(e.param()).isEqualTo("messages");
         });
 
-        a.behave(fails(invalid("invalid_value", "logprobs", "logprobs are not supported by this model.")));
-        var rejected = generate("req-2", new ArrayList<>());
+        a.behave(fails(invalid("unsupported_parameter", "logprobs", "logprobs are not supported by this model.")));
+        var unsupported = generate("req-2", new ArrayList<>());
+
+        unsupported.awaitFailure(WAIT);
+        assertThat(unsupported.getFailure()).isInstanceOfSatisfying(UpstreamException.class, e -> {
+            assertThat(e.kind()).isEqualTo(UpstreamException.Kind.UNSUPPORTED);
+            assertThat(e.getMessage()).isEqualTo("logprobs are not supported by this model.");
+            assertThat(e.param()).isEqualTo("logprobs");
+        });
+
+        a.behave(fails(invalid("invalid_value", "n", "n must be between 1 and 4 for this model, got 5.")));
+        var rejected = generate("req-3", new ArrayList<>());
 
         rejected.awaitFailure(WAIT);
         assertThat(rejected.getFailure()).isInstanceOfSatisfying(UpstreamException.class, e -> {
             assertThat(e.kind()).isEqualTo(UpstreamException.Kind.INVALID_REQUEST);
-            assertThat(e.getMessage()).isEqualTo("logprobs are not supported by this model.");
-            assertThat(e.param()).isEqualTo("logprobs");
+            assertThat(e.param()).isEqualTo("n");
         });
-        assertThat(a.generateCalls()).isEqualTo(2);
+        assertThat(a.generateCalls()).isEqualTo(3);
     }
 
     @Test

@@ -1133,12 +1133,18 @@ public final class LlamaCppEngine implements InferenceEngine {
                 throw new InvalidRequestException(
                         "n", "n must be between 1 and " + maxChoices + " for this model, got " + r.n() + ".");
             }
-            if (r.logprobs() != 0) {
-                throw new InvalidRequestException("logprobs", "logprobs are not supported by this model.");
+            if (r.logprobs() < 0) {
+                throw new InvalidRequestException("logprobs", "logprobs must be 0 or more, got " + r.logprobs() + ".");
+            }
+            if (r.logprobs() > 0) {
+                throw new InvalidRequestException(
+                        "logprobs", "logprobs are not supported by this model.", InvalidRequestException.UNSUPPORTED);
             }
             if (r.suffix() != null && !r.suffix().isEmpty()) {
                 throw new InvalidRequestException(
-                        "suffix", "suffix is not supported: this model has no fill-in-the-middle mode.");
+                        "suffix",
+                        "suffix is not supported: this model has no fill-in-the-middle mode.",
+                        InvalidRequestException.UNSUPPORTED);
             }
             if (r.echo() && chat) {
                 throw new InvalidRequestException("echo", "echo is only supported for prompts.");
