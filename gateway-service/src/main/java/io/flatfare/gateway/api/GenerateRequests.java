@@ -280,21 +280,20 @@ final class GenerateRequests {
                 r.presencePenalty(),
                 r.frequencyPenalty(),
                 r.logitBias());
+        GenerateRequest.Builder request = GenerateRequest.newBuilder()
+                .setRequestId(call.eventId())
+                .setModel(model.id())
+                .setSampling(sampling)
+                .setDeadline(timestamp(deadline))
+                // The engine refuses what it cannot do (logprobs, suffix) with a message naming the field.
+                .setLogprobs(r.logprobs() == null ? 0 : r.logprobs())
+                .setEcho(Boolean.TRUE.equals(r.echo()));
+        if (r.suffix() != null) {
+            request.setSuffix(r.suffix());
+        }
         List<GenerateRequest> requests = new ArrayList<>(prompts.size());
         for (String prompt : prompts) {
-            GenerateRequest.Builder request = GenerateRequest.newBuilder()
-                    .setRequestId(call.eventId())
-                    .setModel(model.id())
-                    .setPrompt(prompt)
-                    .setSampling(sampling)
-                    .setDeadline(timestamp(deadline))
-                    // The engine refuses what it cannot do (logprobs, suffix) with a message naming the field.
-                    .setLogprobs(r.logprobs() == null ? 0 : r.logprobs())
-                    .setEcho(Boolean.TRUE.equals(r.echo()));
-            if (r.suffix() != null) {
-                request.setSuffix(r.suffix());
-            }
-            requests.add(request.build());
+            requests.add(request.setPrompt(prompt).build());
         }
         return requests;
     }
@@ -315,9 +314,9 @@ final class GenerateRequests {
             Double presencePenalty,
             Double frequencyPenalty,
             Map<String, Double> logitBias) {
-        int n1 = n == null ? 1 : n;
-        SamplingParams.Builder s = SamplingParams.newBuilder().setN(n1);
-        int choices = n1 * prompts;
+        int perPrompt = n == null ? 1 : n;
+        SamplingParams.Builder s = SamplingParams.newBuilder().setN(perPrompt);
+        int choices = perPrompt * prompts;
         int cap = outputCap(plan, model, choices);
         if (maxTokens == null && defaultMaxTokens != null) {
             maxTokens = cap > 0 ? Math.min(defaultMaxTokens, cap) : defaultMaxTokens;

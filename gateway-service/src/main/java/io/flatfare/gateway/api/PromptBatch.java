@@ -22,7 +22,7 @@ final class PromptBatch {
     private PromptBatch() {}
 
     /** {@code calls}: the events of each prompt's call, in prompt order; {@code n}: choices per prompt. */
-    static Multi<GenerateResponse> merge(List<Multi<GenerateResponse>> calls, int n) {
+    static Multi<GenerateResponse> sequence(List<Multi<GenerateResponse>> calls, int n) {
         if (calls.size() == 1) {
             return calls.getFirst();
         }

@@ -446,7 +446,7 @@ public class V1Resource {
         for (GenerateRequest request : generation.requests()) {
             calls.add(router.generate(call.model(), request, deadline(call), call::instanceId));
         }
-        Multi<GenerateResponse> events = PromptBatch.merge(
+        Multi<GenerateResponse> events = PromptBatch.sequence(
                 calls, generation.requests().getFirst().getSampling().getN());
         return call.stream() ? answers.stream(call, out, events) : answers.collect(call, out, events);
     }

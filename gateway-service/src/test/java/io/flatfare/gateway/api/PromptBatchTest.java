@@ -51,7 +51,7 @@ class PromptBatchTest {
         var second =
                 Multi.createFrom().items(delta(1, "d"), delta(0, "c"), finished(1), finished(0), done(4, 7, 400, 50));
 
-        List<GenerateResponse> out = PromptBatch.merge(List.of(first, second), 2)
+        List<GenerateResponse> out = PromptBatch.sequence(List.of(first, second), 2)
                 .subscribe()
                 .withSubscriber(AssertSubscriber.create(Long.MAX_VALUE))
                 .awaitCompletion(Duration.ofSeconds(5))
@@ -83,7 +83,7 @@ class PromptBatchTest {
                 .items(delta(0, "c"), done(1, 1, 1, 1))
                 .onSubscription()
                 .invoke(() -> secondStarted.set(true));
-        AssertSubscriber<GenerateResponse> subscriber = PromptBatch.merge(List.of(first, second), 1)
+        AssertSubscriber<GenerateResponse> subscriber = PromptBatch.sequence(List.of(first, second), 1)
                 .subscribe()
                 .withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
 
@@ -104,7 +104,7 @@ class PromptBatchTest {
     @Test
     void aRefusedCallEndsTheWholeAndNoLaterCallStarts() {
         AtomicBoolean thirdStarted = new AtomicBoolean();
-        AssertSubscriber<GenerateResponse> subscriber = PromptBatch.merge(
+        AssertSubscriber<GenerateResponse> subscriber = PromptBatch.sequence(
                         List.of(
                                 Multi.createFrom().items(delta(0, "a"), done(1, 1, 1, 1)),
                                 Multi.createFrom().failure(new IllegalArgumentException("prompt too long")),
@@ -125,7 +125,7 @@ class PromptBatchTest {
     void aClientThatLeavesEndsTheRunningCallAndNoOtherStarts() {
         AtomicBoolean firstCancelled = new AtomicBoolean();
         AtomicBoolean secondStarted = new AtomicBoolean();
-        AssertSubscriber<GenerateResponse> subscriber = PromptBatch.merge(
+        AssertSubscriber<GenerateResponse> subscriber = PromptBatch.sequence(
                         List.of(
                                 Multi.createFrom()
                                         .<GenerateResponse>nothing()
@@ -148,6 +148,6 @@ class PromptBatchTest {
     @Test
     void oneCallIsPassedThroughAsItIs() {
         Multi<GenerateResponse> only = Multi.createFrom().items(delta(0, "a"));
-        assertThat(PromptBatch.merge(List.of(only), 1)).isSameAs(only);
+        assertThat(PromptBatch.sequence(List.of(only), 1)).isSameAs(only);
     }
 }

@@ -267,37 +267,41 @@ class GrpcInferenceRouterTest {
 
     @Test
     void aPromptTooLongIsContextLengthExceededAFeatureTheModelLacksIsUnsupportedAndOtherRejectionsAreInvalid() {
-        String tooLong = "This model's maximum context length is 2048 tokens; the prompt has 3000.";
-        FakeInference a = instance("a", fails(invalid("context_length_exceeded", "messages", tooLong)));
+        // The engine's ErrorInfo reason, the field it names, its message, and the kind the router makes of it.
+        Object[][] cases = {
+            {
+                "context_length_exceeded",
+                "messages",
+                "This model's maximum context length is 2048 tokens; the prompt has 3000.",
+                UpstreamException.Kind.CONTEXT_LENGTH_EXCEEDED
+            },
+            {
+                "unsupported_parameter",
+                "logprobs",
+                "logprobs are not supported by this model.",
+                UpstreamException.Kind.UNSUPPORTED
+            },
+            {
+                "invalid_value",
+                "n",
+                "n must be between 1 and 4 for this model, got 5.",
+                UpstreamException.Kind.INVALID_REQUEST
+            },
+        };
+        FakeInference a = instance("a", streams(1));
+        for (Object[] c : cases) {
+            a.behave(fails(invalid((String) c[0], (String) c[1], (String) c[2])));
 
-        var call = generate("req-1", new ArrayList<>());
+            var call = generate("req-" + c[0], new ArrayList<>());
 
-        call.awaitFailure(WAIT);
-        assertThat(call.getFailure()).isInstanceOfSatisfying(UpstreamException.class, e -> {
-            assertThat(e.kind()).isEqualTo(UpstreamException.Kind.CONTEXT_LENGTH_EXCEEDED);
-            assertThat(e.getMessage()).isEqualTo(tooLong);
-            assertThat(e.param()).isEqualTo("messages");
-        });
-
-        a.behave(fails(invalid("unsupported_parameter", "logprobs", "logprobs are not supported by this model.")));
-        var unsupported = generate("req-2", new ArrayList<>());
-
-        unsupported.awaitFailure(WAIT);
-        assertThat(unsupported.getFailure()).isInstanceOfSatisfying(UpstreamException.class, e -> {
-            assertThat(e.kind()).isEqualTo(UpstreamException.Kind.UNSUPPORTED);
-            assertThat(e.getMessage()).isEqualTo("logprobs are not supported by this model.");
-            assertThat(e.param()).isEqualTo("logprobs");
-        });
-
-        a.behave(fails(invalid("invalid_value", "n", "n must be between 1 and 4 for this model, got 5.")));
-        var rejected = generate("req-3", new ArrayList<>());
-
-        rejected.awaitFailure(WAIT);
-        assertThat(rejected.getFailure()).isInstanceOfSatisfying(UpstreamException.class, e -> {
-            assertThat(e.kind()).isEqualTo(UpstreamException.Kind.INVALID_REQUEST);
-            assertThat(e.param()).isEqualTo("n");
-        });
-        assertThat(a.generateCalls()).isEqualTo(3);
+            call.awaitFailure(WAIT);
+            assertThat(call.getFailure()).as("%s", c[0]).isInstanceOfSatisfying(UpstreamException.class, e -> {
+                assertThat(e.kind()).isEqualTo(c[3]);
+                assertThat(e.getMessage()).isEqualTo(c[2]);
+                assertThat(e.param()).isEqualTo(c[1]);
+            });
+        }
+        assertThat(a.generateCalls()).isEqualTo(cases.length);
     }
 
     @Test
