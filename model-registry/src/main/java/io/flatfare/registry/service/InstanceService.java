@@ -10,6 +10,7 @@ import io.flatfare.registry.domain.ModelStatus;
 import io.flatfare.support.api.DatabaseFailures;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
+import io.quarkus.runtime.Startup;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
@@ -22,8 +23,12 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** Live inference instances: registration, heartbeats, expiry. */
+/**
+ * Live inference instances: registration, heartbeats, expiry. Created at start-up, so that its gauge of live
+ * instances is exported from the first scrape, not only once something has used the service.
+ */
 @ApplicationScoped
+@Startup
 public class InstanceService {
 
     static final int MAX_SLOTS = 4096;
