@@ -41,7 +41,9 @@ import java.util.concurrent.TimeUnit;
  * <p>Run: {@code ./mvnw -B -pl inference-service -am -Pbench -DskipTests verify} (see the module README).
  * Arguments (system properties): {@code bench.width} (256), {@code bench.layers} (4), {@code bench.tokens}
  * (200 per request), {@code bench.rounds} (3), {@code bench.requests} (4 per stream per round),
- * {@code bench.concurrency} (1,2,4), {@code bench.warm-up} (3000 short requests per path before the timed rounds).
+ * {@code bench.concurrency} (1,2,4), {@code bench.warm-up} (3000 short requests per path before the timed rounds),
+ * {@code bench.ascii} (true: ASCII output only, see {@link #banned}), {@code bench.cpu-split} (false: CPU per 1,000
+ * tokens of each thread of the generating process, by name).
  */
 public final class GrpcVsDirectBenchmark {
 
@@ -49,6 +51,25 @@ public final class GrpcVsDirectBenchmark {
     static final int CONTEXT = 1024;
     static final String MODEL = "bench";
     static final String PROMPT = "Write a long story about a lighthouse keeper and the sea.";
+
+    /** The logit biases of every request (see {@link #banned}). */
+    static final Map<Integer, Float> BANNED = banned(Boolean.parseBoolean(System.getProperty("bench.ascii", "true")));
+
+    /**
+     * Bans end of generation ({@code <|im_end|>}), so that every request generates its full length, and with {@code
+     * ascii} the byte tokens that are not ASCII. The generated model's output is random bytes, a fifth of them the
+     * first byte of a UTF-8 character: llama.cpp keeps back output that ends inside a character, so a stream would
+     * miss one step in four, where a real model's English text misses almost none. ASCII output makes the streams
+     * behave as real ones; {@code -Dbench.ascii=false} measures random bytes.
+     */
+    static Map<Integer, Float> banned(boolean ascii) {
+        Map<Integer, Float> banned = new java.util.HashMap<>();
+        banned.put(261, -100f);
+        for (int id = 128; ascii && id < 256; id++) {
+            banned.put(id, -100f); // the generated model's ids 0-255 are the bytes
+        }
+        return Map.copyOf(banned);
+    }
 
     /**
      * {@code engineTtftNanos}: the engine's own time from taking the request in a slot to its first output (on the
@@ -63,7 +84,9 @@ public final class GrpcVsDirectBenchmark {
             double cpuMillisPerKiloToken,
             double[] engineTtftMillis,
             double[] queueMillis,
-            double serviceCompilerMillis) {}
+            double serviceCompilerMillis,
+            int tokens,
+            Map<String, Long> threadNanos) {}
 
     /**
      * The length of request {@code request}: from half to one and a half times {@code tokens}, the same on both
@@ -231,6 +254,9 @@ public final class GrpcVsDirectBenchmark {
                 System.out.printf(
                         "%-11s time to first token p10 / p25 / p50 / p75 / p90: direct %s, gRPC %s%n",
                         "", spread(pooled(direct, Run::ttftMillis)), spread(pooled(remote, Run::ttftMillis)));
+                if (Boolean.getBoolean("bench.cpu-split")) {
+                    printThreads(direct, remote);
+                }
             }
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
@@ -295,9 +321,9 @@ public final class GrpcVsDirectBenchmark {
         try {
             long cpuStart = cpuNanos(service);
             long compilerStart = service == null ? 0 : CpuTime.compilerNanos(service.pid());
-            long serviceStart = service == null
-                    ? 0
-                    : service.info().totalCpuDuration().orElseThrow().toNanos();
+            // The process that generates: the service, or this one for the in-process path.
+            long generating = service == null ? ProcessHandle.current().pid() : service.pid();
+            Map<String, Long> threadsStart = CpuTime.byThreadName(generating);
             long start = System.nanoTime();
             List<CompletableFuture<List<Sample>>> streams = new ArrayList<>();
             for (int s = 0; s < concurrency; s++) {
@@ -313,23 +339,45 @@ public final class GrpcVsDirectBenchmark {
             int total = all.stream().mapToInt(Sample::tokens).sum();
             double[] ttft = all.stream().mapToDouble(s -> s.ttftNanos() / 1e6).toArray();
             double cpuMillis = (cpuNanos(service) - cpuStart) / 1e6;
-            if (service != null && Boolean.getBoolean("bench.cpu-split")) {
-                System.out.printf(
-                        "  service CPU %.0f ms of %.0f ms for %d tokens%n",
-                        (service.info().totalCpuDuration().orElseThrow().toNanos() - serviceStart) / 1e6,
-                        cpuMillis,
-                        total);
-            }
+            Map<String, Long> threads = new java.util.TreeMap<>(CpuTime.byThreadName(generating));
+            threadsStart.forEach((name, nanos) -> threads.merge(name, -nanos, Long::sum));
             return new Run(
                     total / seconds,
                     ttft,
                     cpuMillis * 1000 / total,
                     all.stream().mapToDouble(s -> s.engineTtftNanos() / 1e6).toArray(),
                     all.stream().mapToDouble(s -> s.queueNanos() / 1e6).toArray(),
-                    service == null ? 0 : (CpuTime.compilerNanos(service.pid()) - compilerStart) / 1e6);
+                    service == null ? 0 : (CpuTime.compilerNanos(service.pid()) - compilerStart) / 1e6,
+                    total,
+                    threads);
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /**
+     * CPU ms per 1,000 tokens of the generating process' threads, by name, in all rounds of one concurrency: this
+     * process' for the in-process path, the service's for gRPC. Names that took under 1 ms/1k tokens on both are left
+     * out.
+     */
+    static void printThreads(List<Run> direct, List<Run> remote) {
+        Map<String, double[]> perKilo = new java.util.TreeMap<>();
+        List<List<Run>> sides = List.of(direct, remote);
+        for (int side = 0; side < 2; side++) {
+            List<Run> runs = sides.get(side);
+            long tokens = runs.stream().mapToLong(Run::tokens).sum();
+            for (Run run : runs) {
+                for (var thread : run.threadNanos().entrySet()) {
+                    perKilo.computeIfAbsent(thread.getKey(), name -> new double[2])[side] +=
+                            thread.getValue() / 1e6 * 1000 / tokens;
+                }
+            }
+        }
+        perKilo.forEach((name, ms) -> {
+            if (Math.max(ms[0], ms[1]) >= 1) {
+                System.out.printf("%-11s   CPU ms/1k tok of %-28s %8.0f %8.0f%n", "", name, ms[0], ms[1]);
+            }
+        });
     }
 
     static Sample direct(InferenceEngine engine, int tokens, int seed) {
@@ -345,7 +393,7 @@ public final class GrpcVsDirectBenchmark {
                 List.of(),
                 null,
                 null,
-                Map.of(261, -100f),
+                BANNED,
                 1,
                 GenerationRequest.ResponseFormat.TEXT,
                 0,
@@ -381,7 +429,7 @@ public final class GrpcVsDirectBenchmark {
                 .setSampling(SamplingParams.newBuilder()
                         .setMaxTokens(tokens)
                         .setSeed(seed)
-                        .putLogitBias(261, -100))
+                        .putAllLogitBias(BANNED))
                 .build();
         var done = new CompletableFuture<Sample>();
         long start = System.nanoTime();

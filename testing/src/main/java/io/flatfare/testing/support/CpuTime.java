@@ -5,9 +5,12 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * CPU time from Linux {@code /proc}, for benchmarks: a JVM's JIT compiler threads, and the whole machine's busy time.
+ * CPU time from Linux {@code /proc}, for benchmarks: a process' threads by name (a JVM's JIT compiler threads among
+ * them), and the whole machine's busy time.
  * Readings are in nanoseconds at the kernel's tick resolution (10 ms); where {@code /proc} cannot be read they are 0,
  * so a benchmark prints zeros instead of failing elsewhere.
  */
@@ -62,24 +65,39 @@ public final class CpuTime {
     }
 
     static long compilerNanos(Path tasks) {
-        long ticks = 0;
+        return byThreadName(tasks).entrySet().stream()
+                .filter(group -> group.getKey().contains("CompilerThre"))
+                .mapToLong(Map.Entry::getValue)
+                .sum();
+    }
+
+    /**
+     * CPU time (user and system) of process {@code pid}'s live threads, summed per thread name with its digits
+     * replaced by {@code #} ({@code vert.x-eventloop-thread-#}, {@code C2 CompilerThre}): where a process spends its
+     * CPU. Names are the kernel's, cut to 15 characters. Empty where it cannot be read.
+     */
+    public static Map<String, Long> byThreadName(long pid) {
+        return byThreadName(Path.of("/proc", Long.toString(pid), "task"));
+    }
+
+    static Map<String, Long> byThreadName(Path tasks) {
+        Map<String, Long> ticks = new TreeMap<>();
         try (var threads = Files.list(tasks)) {
             for (Path task : threads.toList()) {
                 try {
-                    if (!Files.readString(task.resolve("comm")).contains("CompilerThre")) {
-                        continue;
-                    }
+                    String name = Files.readString(task.resolve("comm")).strip().replaceAll("[0-9]+", "#");
                     String stat = Files.readString(task.resolve("stat"));
                     // After the command name in parentheses: state is field 3; utime and stime are 14 and 15.
                     String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+                    ticks.merge(name, Long.parseLong(fields[11]) + Long.parseLong(fields[12]), Long::sum);
                 } catch (IOException | RuntimeException gone) {
                     // A thread that ended while being read.
                 }
             }
         } catch (IOException e) {
-            return 0;
+            return Map.of();
         }
-        return ticks * NANOS_PER_TICK;
+        ticks.replaceAll((name, t) -> t * NANOS_PER_TICK);
+        return ticks;
     }
 }

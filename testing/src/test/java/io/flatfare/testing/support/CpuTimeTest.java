@@ -1,6 +1,7 @@
 package io.flatfare.testing.support;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.entry;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,6 +39,19 @@ class CpuTimeTest {
         task("3", "main", "(main) R 1 2 3 4 5 6 7 8 9 10 900 90 0 0");
 
         assertThat(CpuTime.compilerNanos(dir)).isEqualTo((20 + 5 + 7 + 1) * 10_000_000L);
+    }
+
+    @Test
+    void threadsAreSummedPerNameWithTheirNumbersFolded() throws Exception {
+        task("1", "vert.x-eventloop-thread-0", "(vert.x-eventloop-thread-0) S 1 2 3 4 5 6 7 8 9 10 30 2 0 0");
+        task("2", "vert.x-eventloop-thread-1", "(vert.x-eventloop-thread-1) S 1 2 3 4 5 6 7 8 9 10 8 0 0 0");
+        task("3", "slot-12", "(slot-12) R 1 2 3 4 5 6 7 8 9 10 900 90 0 0");
+
+        assertThat(CpuTime.byThreadName(dir))
+                .containsOnly(
+                        entry("vert.x-eventloop-thread-#", (30 + 2 + 8) * 10_000_000L),
+                        entry("slot-#", (900 + 90) * 10_000_000L));
+        assertThat(CpuTime.byThreadName(dir.resolve("missing"))).isEmpty();
     }
 
     @Test

@@ -98,6 +98,8 @@ import org.jboss.logging.Logger;
  * (llama.cpp batches them continuously); more wait here for a slot while the cancellation signal and deadline
  * are polled. Cancellation and deadline are checked between outputs, so they act within one token (a long
  * prompt's first token still has to be computed). Every native stream is drained or cancelled in {@code finally}.
+ * The binding's wait for a result spins while another stream's result is queued, so a stream's later outputs are
+ * waited for one thread at a time ({@link ResultTurns}).
  * Texts longer than a few hundred characters are tokenized on deep-stack threads ({@link NativeThreads}): llama.cpp's
  * tokenizer regex recursion overflows an ordinary stack on a long run of letters, killing the JVM.
  *
@@ -179,6 +181,7 @@ public final class LlamaCppEngine implements InferenceEngine {
     private final ModelInfo info;
     private final int maxChoices;
     private final Semaphore slots;
+    private final ResultTurns turns = new ResultTurns();
     private final PromptRenderer renderer;
     private final List<String> eogMarkers;
     /**
@@ -828,6 +831,7 @@ public final class LlamaCppEngine implements InferenceEngine {
             String heldMarker = null;
             Ending ending = null;
             FinishReason reason = null;
+            long previous = 0; // when this choice's previous output arrived
             try {
                 if (request.echo()
                         && request.prompt() != null
@@ -847,7 +851,9 @@ public final class LlamaCppEngine implements InferenceEngine {
                     }
                     LlamaOutput output;
                     try {
-                        output = it.next();
+                        // One waiter at a time in the binding's result queue, which spins otherwise (ResultTurns).
+                        output = previous == 0 ? turns.first(it::next) : turns.next(it::next, previous);
+                        previous = System.nanoTime();
                     } catch (RuntimeException e) {
                         throw new EngineException("llama.cpp failed while generating: " + e.getMessage(), e);
                     }
