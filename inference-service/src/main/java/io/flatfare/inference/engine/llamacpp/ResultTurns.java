@@ -12,7 +12,8 @@ import java.util.function.Supplier;
  * on the queue's mutex without sleeping until that result's owner takes it. With every stream's thread in that wait,
  * each result wakes them all, and on a machine with few cores the spinning threads hold the CPU the owner needs to
  * take its result and llama.cpp needs to compute the next one. Measured with {@code GrpcVsDirectBenchmark} (2 cores,
- * in-process, four streams): the receiving threads used about as much CPU as the model itself, 1.0 of 2 cores.
+ * in-process, four streams): the receiving threads used as much CPU as llama.cpp's own thread, and four streams
+ * generated fewer tokens per second than two.
  *
  * <p>llama.cpp computes one step for all streams at once, then hands out their results one after the other, so the
  * wait is taken in turns, first come first served: a thread that took its result queues behind those that have not

@@ -75,6 +75,7 @@ class ResultTurnsTest {
         await().until(() -> order.size() == 1 && inside.get() == 1); // b took the turn, c still waits for it
         assertThat(turns.waiting()).isEqualTo(1);
         b.countDown();
+        await().until(() -> order.size() == 2 && inside.get() == 1); // c took the turn
         c.countDown();
         CompletableFuture.allOf(first, second, third).join();
 
