@@ -373,9 +373,12 @@ public final class GrpcVsDirectBenchmark {
                 }
             }
         }
+        // llama.cpp's own thread takes its name from the thread that loaded the model: "java" here, "model-loader"
+        // in the service.
+        System.out.printf("%-11s   CPU ms/1k tok by thread name %-20s %8s %8s%n", "", "", "direct", "gRPC");
         perKilo.forEach((name, ms) -> {
             if (Math.max(ms[0], ms[1]) >= 1) {
-                System.out.printf("%-11s   CPU ms/1k tok of %-28s %8.0f %8.0f%n", "", name, ms[0], ms[1]);
+                System.out.printf("%-11s     %-44s %8.0f %8.0f%n", "", name, ms[0], ms[1]);
             }
         });
     }

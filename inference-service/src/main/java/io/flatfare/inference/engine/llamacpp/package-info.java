@@ -44,11 +44,11 @@
  *   <li><b>Threads and lifetime.</b> {@code close()} frees nothing and hangs while a stream runs; an iterator that is
  *       neither drained nor cancelled keeps its slot busy; a thread blocked in {@code receiveCompletion} cannot be
  *       interrupted, and cancelling a task from another thread while its owner waits would leave the owner waiting
- *       forever — so only the owning thread cancels, between outputs. That wait ({@code server_response::recv}) checks only
- *       that the shared result queue is not empty, so a thread waiting while another stream's result is queued spins
- *       on its mutex until the owner takes it; {@link io.flatfare.inference.engine.llamacpp.ResultTurns} keeps the
- *       waits to one at a time. The server loop is a native, non-daemon thread
- *       until {@code close()}.
+ *       forever — so only the owning thread cancels, between outputs. That wait ({@code server_response::recv})
+ *       checks only that the shared result queue is not empty, so a thread waiting while another stream's result is
+ *       queued spins on its mutex until the owner takes it; {@link
+ *       io.flatfare.inference.engine.llamacpp.ResultTurns} keeps the waits to one at a time. The server loop is a
+ *       native, non-daemon thread until {@code close()}.
  *   <li><b>GPU.</b> The bundled library is CPU-only; {@code --gpu-layers} on it prints a warning to stderr. Whether
  *       a library has a GPU backend is read from the library file (CUDA/Vulkan/Metal/SYCL symbols), and layers are
  *       only offloaded then.
