@@ -1,5 +1,6 @@
 package io.flatfare.gateway.api;
 
+import io.flatfare.contracts.inference.ErrorReasons;
 import io.flatfare.gateway.account.AccountsUnavailableException;
 import io.flatfare.gateway.limits.LimitExceededException;
 import io.flatfare.gateway.limits.LimitsUnavailableException;
@@ -61,7 +62,7 @@ public final class Failures {
             case INVALID_REQUEST -> OpenAiException.invalid(e.param(), e.getMessage());
             case UNSUPPORTED -> OpenAiException.unsupported(e.param(), e.getMessage());
             case CONTEXT_LENGTH_EXCEEDED ->
-                OpenAiException.invalid(e.param(), e.getMessage(), "context_length_exceeded");
+                OpenAiException.invalid(e.param(), e.getMessage(), ErrorReasons.CONTEXT_LENGTH_EXCEEDED);
             case OVERLOADED ->
                 new OpenAiException(
                                 429,

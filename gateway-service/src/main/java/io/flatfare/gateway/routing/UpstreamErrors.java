@@ -4,6 +4,7 @@ import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.ErrorInfo;
 import com.google.rpc.RetryInfo;
+import io.flatfare.contracts.inference.ErrorReasons;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.protobuf.StatusProto;
@@ -13,12 +14,6 @@ import java.util.Optional;
 
 /** The one place gRPC failures of inference calls become {@link UpstreamException}s. */
 final class UpstreamErrors {
-
-    /** The {@code ErrorInfo} reason inference gives a prompt (plus output) too long for the context window. */
-    static final String CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded";
-
-    /** The {@code ErrorInfo} reason inference gives a feature the model cannot do at all. */
-    static final String UNSUPPORTED = "unsupported_parameter";
 
     private static final Duration DEFAULT_RETRY_AFTER = Duration.ofSeconds(1);
 
@@ -117,8 +112,8 @@ final class UpstreamErrors {
                         : status.getDescription();
         String reason = info.map(ErrorInfo::getReason).orElse("");
         UpstreamException.Kind kind = switch (reason) {
-            case CONTEXT_LENGTH_EXCEEDED -> UpstreamException.Kind.CONTEXT_LENGTH_EXCEEDED;
-            case UNSUPPORTED -> UpstreamException.Kind.UNSUPPORTED;
+            case ErrorReasons.CONTEXT_LENGTH_EXCEEDED -> UpstreamException.Kind.CONTEXT_LENGTH_EXCEEDED;
+            case ErrorReasons.UNSUPPORTED_PARAMETER -> UpstreamException.Kind.UNSUPPORTED;
             default -> UpstreamException.Kind.INVALID_REQUEST;
         };
         return new UpstreamException(kind, message, null, param, cause);

@@ -153,7 +153,7 @@ final class FakeInference implements AutoCloseable {
     /** INVALID_ARGUMENT with an ErrorInfo, as inference answers a request it cannot serve. */
     static StatusRuntimeException invalid(String reason, String param, String message) {
         var info = ErrorInfo.newBuilder()
-                .setDomain("inference.flatfare.io")
+                .setDomain(io.flatfare.contracts.inference.ErrorReasons.DOMAIN)
                 .setReason(reason)
                 .putMetadata("param", param)
                 .build();

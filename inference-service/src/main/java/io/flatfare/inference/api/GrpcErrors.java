@@ -4,6 +4,7 @@ import com.google.protobuf.Duration;
 import com.google.rpc.Code;
 import com.google.rpc.ErrorInfo;
 import com.google.rpc.RetryInfo;
+import io.flatfare.contracts.inference.ErrorReasons;
 import io.flatfare.inference.engine.DeadlineExceededException;
 import io.flatfare.inference.engine.InvalidRequestException;
 import io.flatfare.inference.service.ModelUnavailableException;
@@ -20,8 +21,6 @@ import io.quarkus.logging.Log;
  */
 public final class GrpcErrors {
 
-    static final String DOMAIN = "inference.flatfare.io";
-
     private GrpcErrors() {}
 
     public static StatusRuntimeException toStatus(Throwable failure, java.time.Duration retryAfter) {
@@ -29,8 +28,9 @@ public final class GrpcErrors {
             return s;
         }
         if (failure instanceof InvalidRequestException e) {
-            var info =
-                    ErrorInfo.newBuilder().setDomain(DOMAIN).setReason(e.code() == null ? "invalid_value" : e.code());
+            var info = ErrorInfo.newBuilder()
+                    .setDomain(ErrorReasons.DOMAIN)
+                    .setReason(e.code() == null ? ErrorReasons.INVALID_VALUE : e.code());
             if (e.param() != null) {
                 info.putMetadata("param", e.param());
             }

@@ -7,9 +7,6 @@ package io.flatfare.inference.engine;
  */
 public class InvalidRequestException extends RuntimeException {
 
-    /** The code of a feature the model cannot do at all (logprobs, suffix), as opposed to a value out of range. */
-    public static final String UNSUPPORTED = "unsupported_parameter";
-
     private final String param;
     private final String code;
 

@@ -24,9 +24,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -63,7 +65,7 @@ public final class GrpcVsDirectBenchmark {
      * behave as real ones; {@code -Dbench.ascii=false} measures random bytes.
      */
     static Map<Integer, Float> banned(boolean ascii) {
-        Map<Integer, Float> banned = new java.util.HashMap<>();
+        Map<Integer, Float> banned = new HashMap<>();
         banned.put(261, -100f);
         for (int id = 128; ascii && id < 256; id++) {
             banned.put(id, -100f); // the generated model's ids 0-255 are the bytes
@@ -339,7 +341,7 @@ public final class GrpcVsDirectBenchmark {
             int total = all.stream().mapToInt(Sample::tokens).sum();
             double[] ttft = all.stream().mapToDouble(s -> s.ttftNanos() / 1e6).toArray();
             double cpuMillis = (cpuNanos(service) - cpuStart) / 1e6;
-            Map<String, Long> threads = new java.util.TreeMap<>(CpuTime.byThreadName(generating));
+            Map<String, Long> threads = new TreeMap<>(CpuTime.byThreadName(generating));
             threadsStart.forEach((name, nanos) -> threads.merge(name, -nanos, Long::sum));
             return new Run(
                     total / seconds,
@@ -361,7 +363,7 @@ public final class GrpcVsDirectBenchmark {
      * out.
      */
     static void printThreads(List<Run> direct, List<Run> remote) {
-        Map<String, double[]> perKilo = new java.util.TreeMap<>();
+        Map<String, double[]> perKilo = new TreeMap<>();
         List<List<Run>> sides = List.of(direct, remote);
         for (int side = 0; side < 2; side++) {
             List<Run> runs = sides.get(side);

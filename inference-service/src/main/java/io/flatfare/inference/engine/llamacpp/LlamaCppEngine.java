@@ -6,6 +6,7 @@ import de.kherud.llama.LlamaModel;
 import de.kherud.llama.LlamaOutput;
 import de.kherud.llama.ModelParameters;
 import de.kherud.llama.args.PoolingType;
+import io.flatfare.contracts.inference.ErrorReasons;
 import io.flatfare.inference.engine.CancellationSignal;
 import io.flatfare.inference.engine.DeadlineExceededException;
 import io.flatfare.inference.engine.EmbeddingResult;
@@ -536,7 +537,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                     "This model's maximum context length is " + context + " tokens. However, your "
                             + promptParam + " resulted in " + promptTokens + " tokens, which leaves no room for"
                             + " output.",
-                    "context_length_exceeded");
+                    ErrorReasons.CONTEXT_LENGTH_EXCEEDED);
         }
         int maxTokens;
         if (request.maxTokens() == null) {
@@ -554,7 +555,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                                 + ((long) promptTokens + maxTokens) + " tokens (" + promptTokens + " in the "
                                 + promptParam + ", " + maxTokens + " in the completion). Please reduce the length"
                                 + " of the " + promptParam + " or max_tokens.",
-                        "context_length_exceeded");
+                        ErrorReasons.CONTEXT_LENGTH_EXCEEDED);
             }
         }
         return new Prepared(
@@ -577,7 +578,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                     param,
                     "The " + param + " has " + chars + " characters, more than this model's context of "
                             + settings.contextLength() + " tokens can hold (at most " + maxTextChars + ").",
-                    "context_length_exceeded");
+                    ErrorReasons.CONTEXT_LENGTH_EXCEEDED);
         }
     }
 
@@ -655,7 +656,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                         "input",
                         "input[" + i + "] has " + input.length() + " characters, more than this model's context of "
                                 + settings.contextLength() + " tokens can hold.",
-                        "context_length_exceeded");
+                        ErrorReasons.CONTEXT_LENGTH_EXCEEDED);
             }
             int count = countTokens(input);
             if (count == 0) {
@@ -666,7 +667,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                         "input",
                         "input[" + i + "] has " + count + " tokens; this model's maximum is " + settings.contextLength()
                                 + ".",
-                        "context_length_exceeded");
+                        ErrorReasons.CONTEXT_LENGTH_EXCEEDED);
             }
             promptTokens += count;
         }
@@ -1144,13 +1145,13 @@ public final class LlamaCppEngine implements InferenceEngine {
             }
             if (r.logprobs() > 0) {
                 throw new InvalidRequestException(
-                        "logprobs", "logprobs are not supported by this model.", InvalidRequestException.UNSUPPORTED);
+                        "logprobs", "logprobs are not supported by this model.", ErrorReasons.UNSUPPORTED_PARAMETER);
             }
             if (r.suffix() != null && !r.suffix().isEmpty()) {
                 throw new InvalidRequestException(
                         "suffix",
                         "suffix is not supported: this model has no fill-in-the-middle mode.",
-                        InvalidRequestException.UNSUPPORTED);
+                        ErrorReasons.UNSUPPORTED_PARAMETER);
             }
             if (r.echo() && chat) {
                 throw new InvalidRequestException("echo", "echo is only supported for prompts.");
