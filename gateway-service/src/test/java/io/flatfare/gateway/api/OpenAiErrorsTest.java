@@ -902,6 +902,9 @@ class OpenAiErrorsTest {
             // Served, so neither the last round's request used the quota nor holds the slot; and the key is cached
             // (for the test profile's 3 s) right before the next request, which is therefore admitted early.
             post(one.bearer(), chat("max_tokens", 1)).then().statusCode(200);
+            // Its slot is given back in the background: until then the next request would find the one slot taken.
+            await().untilAsserted(() -> assertThat(redis.sortedSet(String.class).zcard(keys + "inflight"))
+                    .isZero());
             try (var socket = new java.net.Socket(chatUrl.getHost(), chatUrl.getPort())) {
                 socket.setSoTimeout(10_000);
                 var out = socket.getOutputStream();
