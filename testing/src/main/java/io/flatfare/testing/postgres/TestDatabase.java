@@ -49,7 +49,7 @@ public final class TestDatabase {
     /**
      * Holds {@code table} in {@code SHARE ROW EXCLUSIVE} mode for {@code seconds} (reads go on, writes wait), on the
      * server alone: the holding session needs nothing more from its client, so it lets go in time even if its
-     * connection is lost meanwhile. Returns once the lock is held; closing the result closes the holding connection.
+     * connection is lost meanwhile. Returns once the lock is held; closing the result drops the holding connection.
      */
     public static AutoCloseable holdLock(String table, int seconds) throws SQLException {
         Connection holder = connect();
@@ -71,14 +71,16 @@ public final class TestDatabase {
                 == 0) {
             if (System.nanoTime() > deadline) {
                 thread.shutdownNow();
-                holder.close();
+                holder.abort(Runnable::run);
                 throw new IllegalStateException("No lock on " + table + " within 10 s");
             }
             LockSupport.parkNanos(10_000_000L); // polling a condition, as Awaitility would
         }
+        // Aborted, not closed: a close writes a goodbye to the server, and fails when the holding thread, still
+        // waiting for an answer a test's TcpProxy has cut, closes the socket at that moment (as an interrupt makes it).
         return () -> {
+            holder.abort(Runnable::run);
             thread.shutdownNow();
-            holder.close();
         };
     }
 }
