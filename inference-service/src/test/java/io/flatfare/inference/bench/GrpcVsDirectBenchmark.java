@@ -77,7 +77,13 @@ public final class GrpcVsDirectBenchmark {
      * {@code engineTtftNanos}: the engine's own time from taking the request in a slot to its first output (on the
      * gRPC side as the service reports it); {@code queueNanos}: the service's wait for a slot (0 in-process).
      */
-    record Sample(long ttftNanos, int tokens, long engineTtftNanos, long queueNanos) {}
+    record Sample(long ttftNanos, int tokens, long engineTtftNanos, long queueNanos, long totalNanos) {
+
+        /** From the first output to the end of the request, per token after the first. */
+        double millisPerLaterToken() {
+            return tokens <= 1 ? 0 : (totalNanos - ttftNanos) / 1e6 / (tokens - 1);
+        }
+    }
 
     /** One side of one round; the times to first token of every request, in milliseconds, for pooled medians. */
     record Run(
@@ -85,6 +91,7 @@ public final class GrpcVsDirectBenchmark {
             double[] ttftMillis,
             double cpuMillisPerKiloToken,
             double[] engineTtftMillis,
+            double[] laterTokenMillis,
             double[] queueMillis,
             double serviceCompilerMillis,
             int tokens,
@@ -256,6 +263,12 @@ public final class GrpcVsDirectBenchmark {
                 System.out.printf(
                         "%-11s time to first token p10 / p25 / p50 / p75 / p90: direct %s, gRPC %s%n",
                         "", spread(pooled(direct, Run::ttftMillis)), spread(pooled(remote, Run::ttftMillis)));
+                System.out.printf(
+                        "%-11s after the first output, ms per token to the end of the request (median): direct %.3f,"
+                                + " gRPC %.3f%n",
+                        "",
+                        median(pooled(direct, Run::laterTokenMillis)),
+                        median(pooled(remote, Run::laterTokenMillis)));
                 if (Boolean.getBoolean("bench.cpu-split")) {
                     printThreads(direct, remote);
                 }
@@ -348,6 +361,7 @@ public final class GrpcVsDirectBenchmark {
                     ttft,
                     cpuMillis * 1000 / total,
                     all.stream().mapToDouble(s -> s.engineTtftNanos() / 1e6).toArray(),
+                    all.stream().mapToDouble(Sample::millisPerLaterToken).toArray(),
                     all.stream().mapToDouble(s -> s.queueNanos() / 1e6).toArray(),
                     service == null ? 0 : (CpuTime.compilerNanos(service.pid()) - compilerStart) / 1e6,
                     total,
@@ -422,7 +436,12 @@ public final class GrpcVsDirectBenchmark {
                     public void onChoiceFinished(int index, FinishReason reason) {}
                 },
                 CancellationSignal.NEVER);
-        return new Sample(first[0] - start, result.completionTokens(), result.timeToFirstTokenNanos(), 0);
+        return new Sample(
+                first[0] - start,
+                result.completionTokens(),
+                result.timeToFirstTokenNanos(),
+                0,
+                System.nanoTime() - start);
     }
 
     static CompletableFuture<Sample> viaGrpc(InferenceServiceGrpc.InferenceServiceStub grpc, int tokens, int seed)
@@ -451,7 +470,8 @@ public final class GrpcVsDirectBenchmark {
                             first - start,
                             value.getDone().getUsage().getCompletionTokens(),
                             value.getDone().getTimeToFirstTokenMicros() * 1_000,
-                            value.getDone().getQueueMicros() * 1_000));
+                            value.getDone().getQueueMicros() * 1_000,
+                            System.nanoTime() - start));
                 }
             }
 
