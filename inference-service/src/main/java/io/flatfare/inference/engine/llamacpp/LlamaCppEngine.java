@@ -37,11 +37,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jboss.logging.Logger;
 
 /**
@@ -100,14 +104,18 @@ import org.jboss.logging.Logger;
  * are polled. Cancellation and deadline are checked between outputs, so they act within one token (a long
  * prompt's first token still has to be computed). Every native stream is drained or cancelled in {@code finally}.
  * The binding's wait for a result spins while another stream's result is queued, so a stream's later outputs are
- * waited for one thread at a time ({@link ResultTurns}).
+ * waited for one thread at a time ({@link ResultTurns}). Each call names the llama.cpp slot it runs in, the one freed
+ * last, and a slot left idle with a finished sequence in the shared KV cache is swept on a thread of the engine's
+ * ({@link SlotIds}, {@link Options#idleSlotSweep()}): llama.cpp keeps every finished sequence, and every step
+ * attends over those cells too.
  * Texts longer than a few hundred characters are tokenized on deep-stack threads ({@link NativeThreads}): llama.cpp's
  * tokenizer regex recursion overflows an ordinary stack on a long run of letters, killing the JVM.
  *
  * <h2>Close</h2>
  *
  * The binding's {@code close()} hangs forever while a stream runs and frees nothing (about 140 MB per model stays
- * allocated). {@link #close()} therefore refuses new calls at once (calls still waiting for a slot give up), waits
+ * allocated). {@link #close()} therefore refuses new calls at once (calls still waiting for a slot give up) and
+ * sweeps no more idle slots (a sweep under way holds a slot like a call), waits
  * up to {@link Options#closeTimeout()} for running calls to finish by themselves, then makes any that remain stop
  * at their next token (they return {@code cancelled}) and waits for them briefly, and only then stops llama.cpp's
  * task loop. If calls still run (a sink that never returns), it leaves the native model open rather than hang.
@@ -129,8 +137,11 @@ public final class LlamaCppEngine implements InferenceEngine {
      * @param cachePrompt let llama.cpp reuse a slot's cached prompt prefix (faster multi-turn chat, but the same
      *     seed may then give a different output)
      * @param closeTimeout how long {@link #close()} lets running calls finish before stopping them
+     * @param idleSlotSweep how long a llama.cpp slot stays free with its last sequence in the KV cache before that
+     *     sequence is replaced with a one-token one ({@link SlotIds}); zero: never
      */
-    public record Options(int defaultMaxTokensCap, boolean cachePrompt, Duration closeTimeout) {
+    public record Options(int defaultMaxTokensCap, boolean cachePrompt, Duration closeTimeout, Duration idleSlotSweep) {
+        public static final Duration DEFAULT_IDLE_SLOT_SWEEP = Duration.ofSeconds(1);
         public static final Options DEFAULTS = new Options(4096, false, Duration.ofSeconds(60));
 
         public Options {
@@ -138,6 +149,13 @@ public final class LlamaCppEngine implements InferenceEngine {
                 throw new IllegalArgumentException("defaultMaxTokensCap must be positive");
             }
             Objects.requireNonNull(closeTimeout, "closeTimeout");
+            if (idleSlotSweep == null || idleSlotSweep.isNegative()) {
+                throw new IllegalArgumentException("idleSlotSweep must be zero or positive");
+            }
+        }
+
+        public Options(int defaultMaxTokensCap, boolean cachePrompt, Duration closeTimeout) {
+            this(defaultMaxTokensCap, cachePrompt, closeTimeout, DEFAULT_IDLE_SLOT_SWEEP);
         }
     }
 
@@ -182,6 +200,12 @@ public final class LlamaCppEngine implements InferenceEngine {
     private final ModelInfo info;
     private final int maxChoices;
     private final Semaphore slots;
+    private final SlotIds slotIds;
+    /** Sweeps idle slots ({@link SlotIds}); null for an embeddings model or with the sweep off. */
+    private final ScheduledExecutorService sweeper;
+
+    private final AtomicLong sweeps = new AtomicLong();
+
     private final ResultTurns turns = new ResultTurns();
     private final PromptRenderer renderer;
     private final List<String> eogMarkers;
@@ -310,6 +334,7 @@ public final class LlamaCppEngine implements InferenceEngine {
         }
         this.model = loaded;
         this.slots = new Semaphore(settings.slots(), true);
+        this.slotIds = new SlotIds(settings.slots());
         int longestToken = file.tokens().stream().mapToInt(String::length).max().orElse(1);
         this.maxTextChars = (int)
                 Math.min(NativeThreads.MAX_TEXT_CHARS, (long) settings.contextLength() * Math.max(1, longestToken));
@@ -371,6 +396,16 @@ public final class LlamaCppEngine implements InferenceEngine {
                 settings.contextLength(),
                 gpuLayers,
                 markers);
+        if (settings.embeddings() || options.idleSlotSweep().isZero()) {
+            this.sweeper = null;
+        } else {
+            this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform()
+                    .daemon()
+                    .name(settings.id() + "-slot-sweeper")
+                    .factory());
+            long period = Math.max(1, options.idleSlotSweep().toMillis() / 4);
+            sweeper.scheduleWithFixedDelay(this::sweepIdleSlots, period, period, TimeUnit.MILLISECONDS);
+        }
     }
 
     private static ModelSettings checkSettings(ModelSettings settings) {
@@ -606,6 +641,7 @@ public final class LlamaCppEngine implements InferenceEngine {
             }
             return run.result(true);
         }
+        run.slotId = slotIds.take();
         try {
             for (int choice = 0; choice < request.n(); choice++) {
                 Ending ending = run.choice(choice);
@@ -618,6 +654,7 @@ public final class LlamaCppEngine implements InferenceEngine {
             }
             return run.result(false);
         } finally {
+            slotIds.giveBack(run.slotId, System.nanoTime());
             slots.release();
         }
     }
@@ -757,6 +794,9 @@ public final class LlamaCppEngine implements InferenceEngine {
             }
             closing = true;
         }
+        if (sweeper != null) {
+            sweeper.shutdown(); // a sweep under way holds a permit: awaited below like any call
+        }
         boolean drained = awaitAllSlots(options.closeTimeout());
         if (!drained) {
             LOG.warnf(
@@ -802,6 +842,8 @@ public final class LlamaCppEngine implements InferenceEngine {
         private final long start;
         private long firstOutput;
         private int completionTokens;
+        /** The llama.cpp slot this generation runs in. */
+        private int slotId;
 
         Run(PreparedGeneration generation, int[] prompt, GenerationSink sink, CancellationSignal cancel, long start) {
             this.generation = generation;
@@ -955,6 +997,7 @@ public final class LlamaCppEngine implements InferenceEngine {
             }
             values.put("preserved_tokens", eogMarkers);
             values.put("cache_prompt", options.cachePrompt());
+            values.put("id_slot", slotId);
             return NativeParameters.of(values);
         }
     }
@@ -1092,6 +1135,67 @@ public final class LlamaCppEngine implements InferenceEngine {
             return false;
         }
         return true;
+    }
+
+    /** Sweeps every slot left idle with a sequence in it, one at a time, each under a permit of its own. */
+    private void sweepIdleSlots() {
+        try {
+            while (!closing && slots.tryAcquire(0, TimeUnit.SECONDS)) {
+                try {
+                    OptionalInt id = slotIds.claimIdle(
+                            System.nanoTime(), options.idleSlotSweep().toNanos());
+                    if (id.isEmpty()) {
+                        return;
+                    }
+                    try {
+                        sweep(id.getAsInt());
+                    } finally {
+                        slotIds.swept(id.getAsInt());
+                    }
+                } finally {
+                    slots.release();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // closing
+        } catch (RuntimeException e) {
+            // Never let the scheduled task die; the slot counts as swept and is not tried again until used.
+            LOG.warnf("Model %s: sweeping an idle slot failed: %s", settings.id(), e.getMessage());
+        }
+    }
+
+    /** Replaces slot {@code slotId}'s sequence in the KV cache with one token (llama.cpp drops the old one first). */
+    private void sweep(int slotId) {
+        Map<String, Object> values = new LinkedHashMap<>();
+        values.put("prompt", new int[] {0});
+        values.put("n_predict", 1);
+        values.put("temperature", 0.0f);
+        values.put("cache_prompt", false);
+        values.put("id_slot", slotId);
+        LlamaIterator it = model.generate(NativeParameters.of(values)).iterator();
+        try {
+            while (it.hasNext()) {
+                it.next();
+            }
+        } finally {
+            it.cancel();
+        }
+        sweeps.incrementAndGet();
+    }
+
+    /** Slots swept so far. */
+    long sweeps() {
+        return sweeps.get();
+    }
+
+    /** Free slots that still hold a finished sequence. */
+    List<Integer> slotsHoldingSequences() {
+        return slotIds.holdingSequences();
+    }
+
+    /** llama.cpp's slots free now, the next to be taken first. */
+    List<Integer> freeSlotIds() {
+        return slotIds.free();
     }
 
     private void open() {

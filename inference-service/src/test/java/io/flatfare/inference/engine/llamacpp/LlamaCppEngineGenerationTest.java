@@ -36,6 +36,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,7 +57,10 @@ class LlamaCppEngineGenerationTest {
     static void load() {
         TestModels.prepareNative();
         long start = System.nanoTime();
-        engine = LlamaCppEngine.load(TestModels.settings("tiny", 2, 1024, false));
+        // No idle-slot sweep here: the tests that look at which slot a call takes must not see one move meanwhile.
+        engine = LlamaCppEngine.load(
+                TestModels.settings("tiny", 2, 1024, false),
+                new LlamaCppEngine.Options(4096, false, Duration.ofSeconds(60), Duration.ZERO));
         report("load (with EOG probe and template probe) %.0f ms", (System.nanoTime() - start) / 1e6);
     }
 
@@ -559,6 +563,45 @@ class LlamaCppEngineGenerationTest {
                 stream(engine, Request.prompt("Next").maxTokens(5).noEos().build());
         assertThat(next.result().completionTokens()).isEqualTo(5);
         assertThat(next.sink().finishes()).containsExactly(Map.entry(0, FinishReason.LENGTH));
+        // The next call ran in the llama.cpp slot the cancelled one had left: its cancellation was taken first.
+        assertThat(engine.freeSlotIds()).containsExactly(0, 1);
+    }
+
+    @Test
+    void underLightLoadEveryGenerationRunsInTheSameLlamaCppSlot() {
+        // llama.cpp would take its least recently used slot each time, leaving a sequence in each in the shared KV
+        // cache for every later step to attend over; the engine hands it the slot freed last.
+        assertThat(engine.freeSlotIds()).containsExactly(0, 1);
+        assertThat(stream(engine, Request.prompt("Once").maxTokens(4).noEos().build())
+                        .result()
+                        .completionTokens())
+                .isEqualTo(4);
+        assertThat(engine.freeSlotIds()).containsExactly(0, 1);
+        Streamed twice =
+                stream(engine, Request.prompt("Twice").maxTokens(6).noEos().n(2).build());
+        assertThat(twice.result().completionTokens()).isEqualTo(12);
+        assertThat(engine.freeSlotIds()).containsExactly(0, 1);
+    }
+
+    @Test
+    void aSlotLeftIdleIsSweptAndWhatFollowsIsUnchanged() {
+        try (LlamaCppEngine swept = LlamaCppEngine.load(
+                TestModels.settings("swept", 2, 256, false),
+                new LlamaCppEngine.Options(4096, false, Duration.ofSeconds(10), Duration.ofMillis(200)))) {
+            var request = Request.prompt("Sweep").maxTokens(20).noEos().seed(7L).build();
+            String before = stream(swept, request).sink().text(0);
+            long sweepsBefore = swept.sweeps();
+
+            // The slot the call left holds its sequence until, idle long enough, it is swept.
+            Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                assertThat(swept.slotsHoldingSequences()).isEmpty();
+                assertThat(swept.sweeps()).isGreaterThan(sweepsBefore);
+            });
+            assertThat(swept.freeSlotIds()).containsExactlyInAnyOrder(0, 1);
+            Streamed after = stream(swept, request);
+            assertThat(after.sink().text(0)).isEqualTo(before);
+            assertThat(after.result().completionTokens()).isEqualTo(20);
+        }
     }
 
     @Test
@@ -659,6 +702,7 @@ class LlamaCppEngineGenerationTest {
             }
             // Both are inside a slot at once: with one slot the second could not start until the first ended.
             assertThat(bothStarted.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(engine.freeSlotIds()).isEmpty(); // each in a llama.cpp slot of its own
 
             // A third request finds no slot; it waits, and its cancellation ends the wait.
             AtomicBoolean cancelThird = new AtomicBoolean();
@@ -678,6 +722,7 @@ class LlamaCppEngineGenerationTest {
                 assertThat(done.result().completionTokens()).isEqualTo(50);
                 assertThat(done.sink().finishes()).containsExactly(Map.entry(0, FinishReason.LENGTH));
             }
+            assertThat(engine.freeSlotIds()).containsExactlyInAnyOrder(0, 1);
         } finally {
             release.countDown();
             pool.shutdownNow();
