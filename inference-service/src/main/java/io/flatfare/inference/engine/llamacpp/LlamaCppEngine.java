@@ -138,7 +138,8 @@ public final class LlamaCppEngine implements InferenceEngine {
      *     seed may then give a different output)
      * @param closeTimeout how long {@link #close()} lets running calls finish before stopping them
      * @param idleSlotSweep how long a llama.cpp slot stays free with its last sequence in the KV cache before that
-     *     sequence is replaced with a one-token one ({@link SlotIds}); zero: never
+     *     sequence is replaced with a one-token one ({@link SlotIds}); zero: never. Never with {@code cachePrompt}
+     *     either, whose point is to keep those sequences for the next turn of a conversation
      */
     public record Options(int defaultMaxTokensCap, boolean cachePrompt, Duration closeTimeout, Duration idleSlotSweep) {
         public static final Duration DEFAULT_IDLE_SLOT_SWEEP = Duration.ofSeconds(1);
@@ -201,7 +202,7 @@ public final class LlamaCppEngine implements InferenceEngine {
     private final int maxChoices;
     private final Semaphore slots;
     private final SlotIds slotIds;
-    /** Sweeps idle slots ({@link SlotIds}); null for an embeddings model or with the sweep off. */
+    /** Sweeps idle slots ({@link SlotIds}); null for an embeddings model, with the prompt cache on or the sweep off. */
     private final ScheduledExecutorService sweeper;
 
     private final AtomicLong sweeps = new AtomicLong();
@@ -396,7 +397,9 @@ public final class LlamaCppEngine implements InferenceEngine {
                 settings.contextLength(),
                 gpuLayers,
                 markers);
-        if (settings.embeddings() || options.idleSlotSweep().isZero()) {
+        if (settings.embeddings()
+                || options.cachePrompt()
+                || options.idleSlotSweep().isZero()) {
             this.sweeper = null;
         } else {
             this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform()
@@ -1181,6 +1184,11 @@ public final class LlamaCppEngine implements InferenceEngine {
             it.cancel();
         }
         sweeps.incrementAndGet();
+    }
+
+    /** Whether idle slots are swept at all. */
+    boolean sweepsIdleSlots() {
+        return sweeper != null;
     }
 
     /** Slots swept so far. */

@@ -38,6 +38,7 @@ class LlamaCppEngineEmbeddingsTest {
     @Test
     void infoSaysEmbeddingsAndTheirSize() {
         assertThat(engine.info().embeddings()).isTrue();
+        assertThat(engine.sweepsIdleSlots()).isFalse(); // embed names no slot: nothing to sweep by
         assertThat(engine.info().embeddingDimensions()).isEqualTo(64);
     }
 

@@ -607,6 +607,20 @@ class LlamaCppEngineGenerationTest {
     }
 
     @Test
+    void slotsAreNotSweptWhereTheirSequencesAreWanted() {
+        assertThat(engine.sweepsIdleSlots()).isFalse(); // switched off for this class
+        // The prompt cache keeps a conversation's sequence for its next turn, which may come minutes later.
+        try (LlamaCppEngine caching = LlamaCppEngine.load(
+                TestModels.settings("caching", 1, 256, false),
+                new LlamaCppEngine.Options(4096, true, Duration.ofSeconds(10), Duration.ofMillis(200)))) {
+            assertThat(caching.sweepsIdleSlots()).isFalse();
+        }
+        try (LlamaCppEngine defaults = LlamaCppEngine.load(TestModels.settings("defaults", 1, 256, false))) {
+            assertThat(defaults.sweepsIdleSlots()).isTrue();
+        }
+    }
+
+    @Test
     void cancellationBetweenChoicesLeavesLaterChoicesUnrun() {
         AtomicBoolean stop = new AtomicBoolean();
         RecordingSink sink = new RecordingSink() {
