@@ -3,6 +3,7 @@ package io.flatfare.gateway.routing;
 import com.google.protobuf.Any;
 import com.google.rpc.ErrorInfo;
 import com.google.rpc.RetryInfo;
+import io.flatfare.contracts.inference.ErrorReasons;
 import io.flatfare.contracts.inference.v1.ChoiceDelta;
 import io.flatfare.contracts.inference.v1.EmbedRequest;
 import io.flatfare.contracts.inference.v1.EmbedResponse;
@@ -153,7 +154,7 @@ final class FakeInference implements AutoCloseable {
     /** INVALID_ARGUMENT with an ErrorInfo, as inference answers a request it cannot serve. */
     static StatusRuntimeException invalid(String reason, String param, String message) {
         var info = ErrorInfo.newBuilder()
-                .setDomain(io.flatfare.contracts.inference.ErrorReasons.DOMAIN)
+                .setDomain(ErrorReasons.DOMAIN)
                 .setReason(reason)
                 .putMetadata("param", param)
                 .build();

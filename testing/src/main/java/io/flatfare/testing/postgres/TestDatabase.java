@@ -70,8 +70,8 @@ public final class TestDatabase {
                         table)
                 == 0) {
             if (System.nanoTime() > deadline) {
-                thread.shutdownNow();
                 holder.abort(Runnable::run);
+                thread.shutdownNow();
                 throw new IllegalStateException("No lock on " + table + " within 10 s");
             }
             LockSupport.parkNanos(10_000_000L); // polling a condition, as Awaitility would
