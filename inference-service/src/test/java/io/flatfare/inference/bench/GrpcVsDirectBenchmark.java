@@ -32,7 +32,9 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Tokens/s and time to first token at 1, 2 and 4 concurrent streams, through the gRPC service (the packaged
@@ -45,7 +47,9 @@ import java.util.concurrent.TimeUnit;
  * (200 per request), {@code bench.rounds} (3), {@code bench.requests} (4 per stream per round),
  * {@code bench.concurrency} (1,2,4), {@code bench.warm-up} (3000 short requests per path before the timed rounds),
  * {@code bench.ascii} (true: ASCII output only, see {@link #banned}), {@code bench.cpu-split} (false: CPU per 1,000
- * tokens of each thread of the generating process, by name).
+ * tokens of each thread of the generating process, by name), {@code bench.think-ms} (0: each stream's next request
+ * starts as soon as the last has ended; more: after a pause of up to that long, the same pauses on both sides, as
+ * independent clients would pause; see the module README).
  */
 public final class GrpcVsDirectBenchmark {
 
@@ -203,6 +207,7 @@ public final class GrpcVsDirectBenchmark {
             System.out.printf("the same after 20 ms idle: %.3f ms%n", infoRoundTripMillis(info, 200, 20));
             Call directCall = i -> CompletableFuture.completedFuture(direct(engine, length(tokens, i), i));
             Call grpcCall = i -> viaGrpc(grpc, length(tokens, i), i);
+            long think = TimeUnit.MILLISECONDS.toNanos(Long.getLong("bench.think-ms", 0));
             for (int c : concurrencies) {
                 measure(directCall, c, requests, null);
                 measure(grpcCall, c, requests, servicePid);
@@ -224,11 +229,11 @@ public final class GrpcVsDirectBenchmark {
                 for (int r = 0; r < rounds; r++) {
                     // ABBA order: neither path always runs first, after the other has warmed the caches.
                     if (r % 2 == 0) {
-                        direct.add(measure(directCall, c, requests, null));
-                        remote.add(measure(grpcCall, c, requests, servicePid));
+                        direct.add(measure(directCall, c, requests, null, think));
+                        remote.add(measure(grpcCall, c, requests, servicePid, think));
                     } else {
-                        remote.add(measure(grpcCall, c, requests, servicePid));
-                        direct.add(measure(directCall, c, requests, null));
+                        remote.add(measure(grpcCall, c, requests, servicePid, think));
+                        direct.add(measure(directCall, c, requests, null, think));
                     }
                 }
                 double directTps =
@@ -289,24 +294,46 @@ public final class GrpcVsDirectBenchmark {
         CompletableFuture<Sample> start(int requestNumber) throws Exception;
     }
 
-    /** One stream: {@code requests} requests back to back, each started when the one before it has ended. */
+    /**
+     * One stream: {@code requests} requests, each started when the one before it has ended, after a pause of up to
+     * {@code maxThinkNanos} ({@link #thinkNanos}: the same pauses on both sides). An in-process stream pauses on its
+     * own thread; a gRPC stream's next call is started by {@code scheduler} after the pause (without a pause, by the
+     * channel's event loop at once).
+     */
     static final class Stream {
         final Call call;
         final int stream;
         final int requests;
+        final long maxThinkNanos;
+        final ScheduledExecutorService scheduler;
         final List<Sample> samples = new ArrayList<>();
         final CompletableFuture<List<Sample>> done = new CompletableFuture<>();
 
-        Stream(Call call, int stream, int requests) {
+        Stream(Call call, int stream, int requests, long maxThinkNanos, ScheduledExecutorService scheduler) {
             this.call = call;
             this.stream = stream;
             this.requests = requests;
+            this.maxThinkNanos = maxThinkNanos;
+            this.scheduler = scheduler;
         }
 
-        /** Runs from request {@code r}: in a loop while calls end at once, from their completion otherwise. */
-        void from(int r) {
+        /**
+         * Runs from request {@code r} ({@code paused}: its pause is over): in a loop while calls end at once, from
+         * their completion otherwise.
+         */
+        void from(int r, boolean paused) {
             try {
                 while (r < requests) {
+                    long pause = paused ? 0 : thinkNanos(stream * 1000 + r, maxThinkNanos);
+                    paused = false;
+                    if (pause > 0 && scheduler != null) {
+                        int at = r;
+                        scheduler.schedule(() -> from(at, true), pause, TimeUnit.NANOSECONDS);
+                        return;
+                    }
+                    if (pause > 0) {
+                        LockSupport.parkNanos(pause); // the pause is the client's think time, not a wait for a result
+                    }
                     CompletableFuture<Sample> sample = call.start(stream * 1000 + r);
                     if (!sample.isDone()) {
                         int next = r + 1;
@@ -315,7 +342,7 @@ public final class GrpcVsDirectBenchmark {
                                 done.completeExceptionally(failure);
                             } else {
                                 samples.add(value);
-                                from(next);
+                                from(next, false);
                             }
                         });
                         return;
@@ -330,9 +357,25 @@ public final class GrpcVsDirectBenchmark {
         }
     }
 
+    /**
+     * The client's pause before request {@code requestNumber}: from 0 to {@code maxNanos}, spread evenly, the same for
+     * the same request number on both sides.
+     */
+    static long thinkNanos(int requestNumber, long maxNanos) {
+        return maxNanos <= 0 ? 0 : Math.floorMod(requestNumber * 2_654_435_761L, 1001L) * maxNanos / 1000;
+    }
+
     /** {@code concurrency} streams, each running {@code requests} requests back to back. */
     static Run measure(Call call, int concurrency, int requests, ProcessHandle service) throws Exception {
+        return measure(call, concurrency, requests, service, 0);
+    }
+
+    /** The same, each request after a pause of up to {@code maxThinkNanos} ({@link #thinkNanos}). */
+    static Run measure(Call call, int concurrency, int requests, ProcessHandle service, long maxThinkNanos)
+            throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(concurrency);
+        ScheduledExecutorService scheduler =
+                service == null || maxThinkNanos <= 0 ? null : Executors.newSingleThreadScheduledExecutor();
         try {
             long cpuStart = cpuNanos(service);
             long compilerStart = service == null ? 0 : CpuTime.compilerNanos(service.pid());
@@ -342,8 +385,8 @@ public final class GrpcVsDirectBenchmark {
             long start = System.nanoTime();
             List<CompletableFuture<List<Sample>>> streams = new ArrayList<>();
             for (int s = 0; s < concurrency; s++) {
-                var stream = new Stream(call, s, requests);
-                pool.execute(() -> stream.from(0));
+                var stream = new Stream(call, s, requests, maxThinkNanos, scheduler);
+                pool.execute(() -> stream.from(0, false));
                 streams.add(stream.done);
             }
             List<Sample> all = new ArrayList<>();
@@ -368,6 +411,9 @@ public final class GrpcVsDirectBenchmark {
                     threads);
         } finally {
             pool.shutdownNow();
+            if (scheduler != null) {
+                scheduler.shutdownNow();
+            }
         }
     }
 
