@@ -165,6 +165,11 @@ public class CachingApiKeys implements ApiKeys {
         return standIn(hash, last);
     }
 
+    /** Whether an answer for this key is cached (for tests: a lookup's completion updates the entry after it). */
+    boolean holdsAnswer(String presentedKey) {
+        return cache.getIfPresent(KeySecrets.hash(presentedKey)) != null;
+    }
+
     private Lookup lastAnswer(String hash) {
         return lastRead == null ? null : lastRead.getIfPresent(hash);
     }

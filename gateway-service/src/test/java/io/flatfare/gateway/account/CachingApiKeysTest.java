@@ -177,14 +177,22 @@ class CachingApiKeysTest {
         database.answer(hash -> new Lookup(Optional.of(CALLER), Optional.empty()));
         keys.authenticate(key);
         keys.authenticate(other);
+        // A caller may return before the cache has set its answer's expiry (the cache does that when the lookup's
+        // future completes, after waking the caller); until then the answer counts as fresh, and no lookup runs.
+        await().atMost(Duration.ofSeconds(30)).until(() -> !keys.holdsAnswer(key) && !keys.holdsAnswer(other));
         database.unreachable();
         assertThat(keys.authenticate(key)).contains(CALLER); // this lookup failed: the database is unreachable
+        assertThat(database.calls.get()).isEqualTo(3);
 
         database.hang();
 
         assertTimeoutPreemptively(
                 Duration.ofSeconds(30),
                 () -> assertThat(keys.authenticate(other)).contains(CALLER));
+        await().atMost(Duration.ofSeconds(30))
+                .untilAsserted(() -> assertThat(database.calls.get())
+                        .as("the database is asked, in the background")
+                        .isEqualTo(4));
     }
 
     @Test
