@@ -222,6 +222,7 @@ topologySpreadConstraints:
 {{ $key }}.gpu-layers={{ $p.gpuLayers }}
 {{ $key }}.embeddings={{ $p.embeddings }}
 {{ $key }}.max-choices={{ $p.maxChoices }}
+{{ $key }}.flash-attention={{ $p.flashAttention }}
 # The registry knows this instance by its pod name and dials it at the pod's IP.
 flatfare.inference.instance-id=${POD_NAME}
 flatfare.inference.advertised-address=${POD_IP}:8090

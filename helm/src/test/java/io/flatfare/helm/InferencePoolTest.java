@@ -164,7 +164,7 @@ class InferencePoolTest {
         Set<String> modelKeys = new HashSet<>();
         Set<String> instanceKeys = new HashSet<>();
         readConfigMapping(modelKeys, instanceKeys);
-        assertThat(modelKeys).contains("path", "slots", "context", "gpu-layers");
+        assertThat(modelKeys).contains("path", "slots", "context", "gpu-layers", "flash-attention");
 
         Properties llama = properties("llama-70b");
         String prefix = "flatfare.inference.models.\"llama-3.3-70b\".";
@@ -173,6 +173,9 @@ class InferencePoolTest {
         assertThat(llama.getProperty(prefix + "context")).isEqualTo("8192");
         assertThat(llama.getProperty(prefix + "threads")).isEqualTo("8");
         assertThat(llama.getProperty(prefix + "gpu-layers")).isEqualTo("-1");
+        assertThat(llama.getProperty(prefix + "flash-attention")).isEqualTo("true");
+        assertThat(properties("mistral-7b").getProperty("flatfare.inference.models.\"mistral-7b\".flash-attention"))
+                .isEqualTo("false");
         assertThat(llama.getProperty("flatfare.inference.native-library-path")).isEqualTo("/opt/llama-cuda");
         assertThat(properties("mistral-7b").getProperty("flatfare.inference.models.\"mistral-7b\".slots"))
                 .isEqualTo("16");

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 /**
  * How to load one model. {@code contextLength} is per slot; the native context is {@code contextLength *
  * slots}. {@code gpuLayers} of -1 means all layers when the native library has a GPU backend, else 0.
+ * {@code flashAttention} turns on llama.cpp's flash attention (off by default; see the module README).
  */
 public record ModelSettings(
         String id,
@@ -14,4 +15,19 @@ public record ModelSettings(
         int threads,
         int gpuLayers,
         boolean embeddings,
-        int maxChoices) {}
+        int maxChoices,
+        boolean flashAttention) {
+
+    /** Without flash attention. */
+    public ModelSettings(
+            String id,
+            Path path,
+            int slots,
+            int contextLength,
+            int threads,
+            int gpuLayers,
+            boolean embeddings,
+            int maxChoices) {
+        this(id, path, slots, contextLength, threads, gpuLayers, embeddings, maxChoices, false);
+    }
+}

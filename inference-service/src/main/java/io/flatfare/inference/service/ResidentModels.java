@@ -66,7 +66,15 @@ public class ResidentModels {
         }
         config.models().forEach((id, m) -> {
             var settings = new ModelSettings(
-                    id, m.path(), m.slots(), m.context(), m.threads(), m.gpuLayers(), m.embeddings(), m.maxChoices());
+                    id,
+                    m.path(),
+                    m.slots(),
+                    m.context(),
+                    m.threads(),
+                    m.gpuLayers(),
+                    m.embeddings(),
+                    m.maxChoices(),
+                    m.flashAttention());
             models.put(id, new ResidentModel(settings, m.queue(), meters));
         });
         Thread.ofPlatform().name("model-loader").daemon(true).start(this::loadAll);

@@ -49,7 +49,8 @@ import java.util.concurrent.locks.LockSupport;
  * {@code bench.ascii} (true: ASCII output only, see {@link #banned}), {@code bench.cpu-split} (false: CPU per 1,000
  * tokens of each thread of the generating process, by name), {@code bench.think-ms} (0: each stream's next request
  * starts as soon as the last has ended; more: after a pause of up to that long, the same pauses on both sides, as
- * independent clients would pause; see the module README).
+ * independent clients would pause; see the module README), {@code bench.flash-attention} (false: the model's
+ * {@code flash-attention} setting on both sides).
  */
 public final class GrpcVsDirectBenchmark {
 
@@ -153,12 +154,22 @@ public final class GrpcVsDirectBenchmark {
                     model);
         }
         Path natives = dir.resolve("native").toAbsolutePath();
+        long think = TimeUnit.MILLISECONDS.toNanos(Long.getLong("bench.think-ms", 0));
+        boolean flashAttention = Boolean.getBoolean("bench.flash-attention");
         System.out.printf(
-                "model %s (%d bytes), %d slots, %d tokens per request, %d rounds x %d requests per stream%n",
-                model.getFileName(), Files.size(model), SLOTS, tokens, rounds, requests);
+                "model %s (%d bytes), %d slots, %d tokens per request, %d rounds x %d requests per stream, pauses up to"
+                        + " %d ms, flash attention %s%n",
+                model.getFileName(),
+                Files.size(model),
+                SLOTS,
+                tokens,
+                rounds,
+                requests,
+                TimeUnit.NANOSECONDS.toMillis(think),
+                flashAttention ? "on" : "off");
 
         LlamaCppEngine.prepareNativeLibrary(Optional.empty(), natives);
-        var settings = new ModelSettings(MODEL, model, SLOTS, CONTEXT, 1, 0, false, 1);
+        var settings = new ModelSettings(MODEL, model, SLOTS, CONTEXT, 1, 0, false, 1, flashAttention);
         InferenceEngine engine = LlamaCppEngine.load(settings);
         engine.warmUp();
 
@@ -168,6 +179,7 @@ public final class GrpcVsDirectBenchmark {
                 .property("flatfare.inference.models." + MODEL + ".queue", "16")
                 .property("flatfare.inference.models." + MODEL + ".context", String.valueOf(CONTEXT))
                 .property("flatfare.inference.models." + MODEL + ".gpu-layers", "0")
+                .property("flatfare.inference.models." + MODEL + ".flash-attention", String.valueOf(flashAttention))
                 .property("flatfare.inference.registry.enabled", "false")
                 .property("flatfare.inference.native-extract-directory", natives.toString())
                 .property("quarkus.log.level", "WARN")
@@ -207,7 +219,6 @@ public final class GrpcVsDirectBenchmark {
             System.out.printf("the same after 20 ms idle: %.3f ms%n", infoRoundTripMillis(info, 200, 20));
             Call directCall = i -> CompletableFuture.completedFuture(direct(engine, length(tokens, i), i));
             Call grpcCall = i -> viaGrpc(grpc, length(tokens, i), i);
-            long think = TimeUnit.MILLISECONDS.toNanos(Long.getLong("bench.think-ms", 0));
             for (int c : concurrencies) {
                 measure(directCall, c, requests, null);
                 measure(grpcCall, c, requests, servicePid);

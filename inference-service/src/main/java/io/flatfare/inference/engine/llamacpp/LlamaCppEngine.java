@@ -301,6 +301,9 @@ public final class LlamaCppEngine implements InferenceEngine {
             // Only then: without a GPU backend llama.cpp prints a warning to stderr for any --gpu-layers.
             parameters.setGpuLayers(gpuLayers);
         }
+        if (settings.flashAttention()) {
+            parameters.enableFlashAttn();
+        }
         if (settings.threads() > 0) {
             parameters.setThreads(settings.threads()).setThreadsBatch(settings.threads());
         }
@@ -388,7 +391,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                 file.vocabularySize(),
                 fingerprint(gpuLayers));
         LOG.infof(
-                "Loaded model %s from %s in %.0f ms: %s, %d slots x %d tokens, %d GPU layers, EOG markers %s",
+                "Loaded model %s from %s in %.0f ms: %s, %d slots x %d tokens, %d GPU layers%s, EOG markers %s",
                 settings.id(),
                 file.path(),
                 (System.nanoTime() - start) / 1e6,
@@ -396,6 +399,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                 settings.slots(),
                 settings.contextLength(),
                 gpuLayers,
+                settings.flashAttention() ? ", flash attention" : "",
                 markers);
         if (settings.embeddings()
                 || options.cachePrompt()
@@ -428,7 +432,7 @@ public final class LlamaCppEngine implements InferenceEngine {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             sha.update((BINDING + "|" + file.digest() + "|" + settings.contextLength() + "|" + gpuLayers + "|"
-                            + options.cachePrompt())
+                            + options.cachePrompt() + (settings.flashAttention() ? "|fa" : ""))
                     .getBytes(StandardCharsets.UTF_8));
             return "fp_" + HexFormat.of().formatHex(sha.digest()).substring(0, 12);
         } catch (NoSuchAlgorithmException e) {
