@@ -16,18 +16,4 @@ public record ModelSettings(
         int gpuLayers,
         boolean embeddings,
         int maxChoices,
-        boolean flashAttention) {
-
-    /** Without flash attention. */
-    public ModelSettings(
-            String id,
-            Path path,
-            int slots,
-            int contextLength,
-            int threads,
-            int gpuLayers,
-            boolean embeddings,
-            int maxChoices) {
-        this(id, path, slots, contextLength, threads, gpuLayers, embeddings, maxChoices, false);
-    }
-}
+        boolean flashAttention) {}

@@ -37,8 +37,8 @@ class LlamaCppEngineBosTest {
     static void load() throws IOException {
         TestModels.prepareNative();
         model = withAddBos(TestModels.tinyModel(), TestModels.DIR.resolve("tiny-bos.gguf"));
-        generation = LlamaCppEngine.load(new ModelSettings("bos", model, 1, CONTEXT, 1, -1, false, 1));
-        embeddings = LlamaCppEngine.load(new ModelSettings("bos-embed", model, 1, CONTEXT, 1, -1, true, 1));
+        generation = LlamaCppEngine.load(new ModelSettings("bos", model, 1, CONTEXT, 1, -1, false, 1, false));
+        embeddings = LlamaCppEngine.load(new ModelSettings("bos-embed", model, 1, CONTEXT, 1, -1, true, 1, false));
     }
 
     @AfterAll

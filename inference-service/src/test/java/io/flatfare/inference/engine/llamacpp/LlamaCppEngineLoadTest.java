@@ -113,11 +113,11 @@ class LlamaCppEngineLoadTest {
 
     @Test
     void badSettingsAreRefused() {
-        assertThatThrownBy(() ->
-                        LlamaCppEngine.load(new ModelSettings("x", TestModels.tinyModel(), 0, 256, 1, -1, false, 1)))
+        assertThatThrownBy(() -> LlamaCppEngine.load(
+                        new ModelSettings("x", TestModels.tinyModel(), 0, 256, 1, -1, false, 1, false)))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() ->
-                        LlamaCppEngine.load(new ModelSettings("x", TestModels.tinyModel(), 1, 0, 1, -1, false, 1)))
+        assertThatThrownBy(() -> LlamaCppEngine.load(
+                        new ModelSettings("x", TestModels.tinyModel(), 1, 0, 1, -1, false, 1, false)))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
@@ -235,6 +235,6 @@ class LlamaCppEngineLoadTest {
     }
 
     private static ModelSettings settings(Path path) {
-        return new ModelSettings("broken", path, 1, 256, 1, -1, false, 1);
+        return new ModelSettings("broken", path, 1, 256, 1, -1, false, 1, false);
     }
 }

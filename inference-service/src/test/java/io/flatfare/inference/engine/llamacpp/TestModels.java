@@ -54,7 +54,7 @@ final class TestModels {
     }
 
     static ModelSettings settings(String id, int slots, int context, boolean embeddings) {
-        return new ModelSettings(id, tinyModel(), slots, context, 1, -1, embeddings, 4);
+        return new ModelSettings(id, tinyModel(), slots, context, 1, -1, embeddings, 4, false);
     }
 
     /** A request builder with the engine's defaults (nulls) and a few handy knobs. */
