@@ -92,7 +92,7 @@ public interface InferenceConfig {
 
         /**
          * llama.cpp's flash attention. Off by default: on the 2-core CPU build machine it generated four concurrent
-         * streams about a quarter faster and one stream about a fifth slower (see the module README); on a GPU it is
+         * streams about a third faster and one stream about a tenth slower (see the module README); on a GPU it is
          * llama.cpp's usual choice. A model's fingerprint includes it, as outputs may differ in the last bits.
          */
         @WithName("flash-attention")
