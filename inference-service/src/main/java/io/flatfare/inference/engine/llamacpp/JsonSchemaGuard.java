@@ -10,8 +10,10 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -35,7 +37,10 @@ import java.util.Set;
  *
  * <p>The result is a normalised schema: annotations are removed, a schema without constraints becomes "any JSON
  * value", integer bounds become an inclusive pair, patterns are rewritten into the subset the converter handles
- * ({@code \d}, {@code \w}, {@code \s} become classes; quantified atoms are grouped).
+ * ({@code \d}, {@code \w}, {@code \s} become classes; quantified atoms are grouped), and a schema referring to its
+ * root ({@code "$ref": "#"}, which the converter does not resolve) has the root moved under {@code $defs}. Schemas
+ * whose grammar would be left-recursive (llama.cpp refuses such a grammar and samples without one) or could never
+ * end are refused.
  */
 final class JsonSchemaGuard {
 
@@ -86,9 +91,16 @@ final class JsonSchemaGuard {
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
+    /** The name under {@code $defs} that a schema referring to its root ({@code "$ref": "#"}) is moved to. */
+    static final String ROOT_DEFINITION = "flatfare-root";
+
     private final Map<ObjectNode, String> schemaNodes = new IdentityHashMap<>();
-    private final List<String[]> refs = new ArrayList<>();
+    private final List<Ref> refs = new ArrayList<>();
+    private final Map<ObjectNode, ObjectNode> targets = new IdentityHashMap<>();
     private int nodes;
+
+    /** A {@code $ref} as written: where it is, its normalised node, and the pointer. */
+    private record Ref(String path, ObjectNode node, String pointer) {}
 
     private JsonSchemaGuard() {}
 
@@ -112,6 +124,9 @@ final class JsonSchemaGuard {
         JsonSchemaGuard guard = new JsonSchemaGuard();
         ObjectNode normalized = guard.schema(root, "#", 0);
         guard.checkRefs(normalized);
+        guard.checkNoLeftRecursion();
+        guard.checkFinite(normalized);
+        normalized = guard.rootReferencesMoved(normalized);
         try {
             return MAPPER.writeValueAsString(normalized);
         } catch (JsonProcessingException e) {
@@ -156,13 +171,13 @@ final class JsonSchemaGuard {
             onlyAnnotationsBeside(node, path, "$ref", "$defs", "definitions");
             JsonNode ref = node.get("$ref");
             if (!ref.isTextual()
-                    || !ref.asText().startsWith("#/")
+                    || !(ref.asText().equals("#") || ref.asText().startsWith("#/"))
                     || ref.asText().contains("~")
                     || ref.asText().contains("%")) {
-                throw invalid("$ref at " + path + " must be a local reference such as \"#/$defs/name\".");
+                throw invalid("$ref at " + path + " must be a local reference such as \"#/$defs/name\" or \"#\".");
             }
             out.put("$ref", ref.asText());
-            refs.add(new String[] {path, ref.asText()});
+            refs.add(new Ref(path, out, ref.asText()));
             return out;
         }
         for (String union : List.of("anyOf", "oneOf")) {
@@ -550,10 +565,9 @@ final class JsonSchemaGuard {
 
     /** Resolves every $ref the way the converter does (plain '/' split from the root) onto a schema. */
     private void checkRefs(ObjectNode root) {
-        for (String[] ref : refs) {
-            String pointer = ref[1].substring(1);
+        for (Ref ref : refs) {
             JsonNode target = root;
-            String[] tokens = pointer.split("/", -1);
+            String[] tokens = ref.pointer().substring(1).split("/", -1);
             for (int i = 1; i < tokens.length && target != null; i++) {
                 if (target.isObject()) {
                     target = target.get(tokens[i]);
@@ -568,9 +582,203 @@ final class JsonSchemaGuard {
                 }
             }
             if (!(target instanceof ObjectNode object) || !schemaNodes.containsKey(object)) {
-                throw invalid("$ref \"" + ref[1] + "\" at " + ref[0] + " does not point at a schema.");
+                throw invalid("$ref \"" + ref.pointer() + "\" at " + ref.path() + " does not point at a schema.");
+            }
+            targets.put(ref.node(), object);
+        }
+    }
+
+    /**
+     * A schema that reaches itself through {@code $ref}, {@code anyOf} or {@code oneOf} alone ({@code a: {$ref: a}},
+     * {@code a: {anyOf: [{$ref: a}, ...]}}) becomes a left-recursive grammar rule, which llama.cpp refuses when
+     * sampling starts and then ignores: the output would be unconstrained. Recursion through a property or an
+     * item is fine (an opening brace or bracket comes first).
+     */
+    private void checkNoLeftRecursion() {
+        Map<ObjectNode, Boolean> done = new IdentityHashMap<>();
+        List<ObjectNode> inPathOrder = new ArrayList<>(schemaNodes.keySet());
+        inPathOrder.sort(Comparator.comparing(schemaNodes::get));
+        for (ObjectNode node : inPathOrder) {
+            leftRecursion(node, done, new ArrayList<>());
+        }
+    }
+
+    private void leftRecursion(ObjectNode node, Map<ObjectNode, Boolean> done, List<ObjectNode> trail) {
+        Boolean finished = done.get(node);
+        if (finished != null) {
+            if (!finished) {
+                // By identity: two schemas written alike are equal ObjectNodes.
+                int start = trail.size() - 1;
+                while (trail.get(start) != node) {
+                    start--;
+                }
+                List<String> cycle = new ArrayList<>();
+                for (ObjectNode step : trail.subList(start, trail.size())) {
+                    cycle.add(schemaNodes.get(step));
+                }
+                cycle.add(schemaNodes.get(node));
+                throw invalid("The schema at " + cycle.getFirst() + " is defined by itself before any JSON value"
+                        + " begins (" + String.join(" -> ", cycle) + "): it has no grammar. Recursion must go"
+                        + " through a property or an array item.");
+            }
+            return;
+        }
+        done.put(node, false);
+        trail.add(node);
+        for (ObjectNode next : leading(node)) {
+            leftRecursion(next, done, trail);
+        }
+        trail.removeLast();
+        done.put(node, true);
+    }
+
+    /** The schemas a value of this one starts with, without any text of its own before them. */
+    private List<ObjectNode> leading(ObjectNode node) {
+        if (node.has("$ref")) {
+            return List.of(targets.get(node));
+        }
+        for (String union : List.of("anyOf", "oneOf")) {
+            if (node.has(union)) {
+                return alternatives(node.get(union));
             }
         }
+        return List.of();
+    }
+
+    /**
+     * Every schema the root can reach must have a finite value: {@code {"properties": {"next": {"$ref": "#"}},
+     * "required": ["next"]}} has none, and its grammar would generate until max tokens. Such a schema is
+     * refused, naming the first one found (breadth first from the root).
+     */
+    private void checkFinite(ObjectNode root) {
+        Set<ObjectNode> finite = Collections.newSetFromMap(new IdentityHashMap<>());
+        boolean grew = true;
+        while (grew) {
+            grew = false;
+            for (ObjectNode node : schemaNodes.keySet()) {
+                if (!finite.contains(node) && hasFiniteValue(node, finite)) {
+                    finite.add(node);
+                    grew = true;
+                }
+            }
+        }
+        Set<ObjectNode> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        ArrayDeque<ObjectNode> queue = new ArrayDeque<>(List.of(root));
+        seen.add(root);
+        while (!queue.isEmpty()) {
+            ObjectNode node = queue.removeFirst();
+            if (!finite.contains(node)) {
+                throw invalid("The schema at " + schemaNodes.get(node) + " has no finite value: each of its values"
+                        + " would have to contain another one (through required properties, minItems or tuple"
+                        + " items).");
+            }
+            for (ObjectNode child : children(node)) {
+                if (seen.add(child)) {
+                    queue.addLast(child);
+                }
+            }
+        }
+    }
+
+    /** Whether a value of this schema can be written with values only of schemas already known to have one. */
+    private boolean hasFiniteValue(ObjectNode node, Set<ObjectNode> finite) {
+        if (node.has("$ref")) {
+            return finite.contains(targets.get(node));
+        }
+        for (String union : List.of("anyOf", "oneOf")) {
+            if (node.has(union)) {
+                return alternatives(node.get(union)).stream().anyMatch(finite::contains);
+            }
+        }
+        if (node.has("const") || node.has("enum")) {
+            return true;
+        }
+        JsonNode type = node.get("type");
+        List<String> types = new ArrayList<>();
+        if (type.isArray()) {
+            type.forEach(t -> types.add(t.asText()));
+        } else {
+            types.add(type.asText());
+        }
+        for (String t : types) {
+            boolean possible = switch (t) {
+                case "object" -> {
+                    JsonNode properties = node.path("properties");
+                    boolean all = true;
+                    for (JsonNode name : node.path("required")) {
+                        all &= finite.contains((ObjectNode) properties.get(name.asText()));
+                    }
+                    yield all;
+                }
+                case "array" -> {
+                    JsonNode tuple = node.has("prefixItems") ? node.get("prefixItems") : node.get("items");
+                    if (tuple != null && tuple.isArray()) {
+                        yield alternatives(tuple).stream().allMatch(finite::contains);
+                    }
+                    yield tuple == null || node.path("minItems").asLong() == 0 || finite.contains((ObjectNode) tuple);
+                }
+                default -> true;
+            };
+            if (possible) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The schemas a value of this one may contain, or stand for ($ref, anyOf, oneOf). */
+    private List<ObjectNode> children(ObjectNode node) {
+        List<ObjectNode> children = new ArrayList<>(leading(node));
+        node.path("properties").forEach(child -> children.add((ObjectNode) child));
+        for (String key : List.of("additionalProperties", "items", "prefixItems")) {
+            JsonNode value = node.get(key);
+            if (value instanceof ObjectNode child) {
+                children.add(child);
+            } else if (value != null && value.isArray()) {
+                children.addAll(alternatives(value));
+            }
+        }
+        return children;
+    }
+
+    private static List<ObjectNode> alternatives(JsonNode list) {
+        List<ObjectNode> out = new ArrayList<>();
+        list.forEach(alternative -> out.add((ObjectNode) alternative));
+        return out;
+    }
+
+    /**
+     * The converter resolves only {@code #/...} pointers; OpenAI's structured outputs also take {@code "#"}, the
+     * root itself (a tree of nodes, say). For those the root's schema moves under {@code $defs} (its
+     * definitions stay at the root), the root becomes a {@code $ref} to it, and every pointer into it is
+     * rewritten: the same schema in a form the converter takes.
+     */
+    private ObjectNode rootReferencesMoved(ObjectNode root) {
+        if (refs.stream().noneMatch(ref -> ref.pointer().equals("#"))) {
+            return root;
+        }
+        ObjectNode moved = JsonNodeFactory.instance.objectNode();
+        for (String defs : List.of("$defs", "definitions")) {
+            if (root.has(defs)) {
+                moved.set(defs, root.remove(defs));
+            }
+        }
+        ObjectNode definitions = moved.has("$defs") ? (ObjectNode) moved.get("$defs") : moved.putObject("$defs");
+        String name = ROOT_DEFINITION;
+        for (int i = 2; definitions.has(name); i++) {
+            name = ROOT_DEFINITION + "-" + i;
+        }
+        definitions.set(name, root);
+        String prefix = "#/$defs/" + name;
+        for (Ref ref : refs) {
+            String pointer = ref.pointer();
+            boolean intoDefinitions = pointer.startsWith("#/$defs/") || pointer.startsWith("#/definitions/");
+            if (!intoDefinitions) {
+                ref.node().put("$ref", prefix + pointer.substring(1));
+            }
+        }
+        moved.put("$ref", prefix);
+        return moved;
     }
 
     private static Iterable<Map.Entry<String, JsonNode>> iterable(JsonNode node) {

@@ -66,7 +66,21 @@ class JsonSchemaGuardTest {
                         + " \"properties\": {\"ok\": {\"type\": \"boolean\", \"default\": true, \"examples\": [true]}}}",
                 "{\"minLength\": 2}",
                 "{\"type\": \"array\", \"uniqueItems\": false, \"items\": {\"type\": \"string\"}}",
-                "{\"const\": {\"nested\": [1, 2, {\"a\": \"b\"}]}}"
+                "{\"const\": {\"nested\": [1, 2, {\"a\": \"b\"}]}}",
+                // Recursion: through the root ("#", as OpenAI's structured outputs take it) or a definition, by a
+                // property or an item, with a way to stop (an optional property, an empty array, null).
+                "{\"type\": \"object\", \"properties\": {\"label\": {\"type\": \"string\"}, \"children\": {\"type\":"
+                        + " \"array\", \"items\": {\"$ref\": \"#\"}}}, \"required\": [\"label\", \"children\"],"
+                        + " \"additionalProperties\": false}",
+                "{\"type\": \"object\", \"properties\": {\"next\": {\"anyOf\": [{\"$ref\": \"#\"}, {\"type\": \"null\"}]}},"
+                        + " \"required\": [\"next\"]}",
+                "{\"$defs\": {\"flatfare-root\": {\"type\": \"integer\"}}, \"type\": \"object\", \"properties\":"
+                        + " {\"n\": {\"$ref\": \"#/$defs/flatfare-root\"}, \"up\": {\"$ref\": \"#\"}, \"same\": {\"$ref\":"
+                        + " \"#/properties/n\"}}}",
+                "{\"type\": \"array\", \"items\": {\"anyOf\": [{\"type\": \"integer\"}, {\"$ref\": \"#\"}]}, \"maxItems\": 3}",
+                "{\"$defs\": {\"a\": {\"type\": \"object\", \"properties\": {\"b\": {\"$ref\": \"#/$defs/b\"}}},"
+                        + " \"b\": {\"type\": \"array\", \"items\": {\"$ref\": \"#/$defs/a\"}, \"minItems\": 1}}, \"$ref\":"
+                        + " \"#/$defs/b\"}"
             })
     void acceptedSchemasConvertInLlamaCpp(String schema) throws Exception {
         String normalized = JsonSchemaGuard.normalize(schema);
@@ -130,13 +144,93 @@ class JsonSchemaGuardTest {
                 "{\"anyOf\": [{\"type\": \"string\"}], \"type\": \"string\"}",
                 "{\"enum\": []}",
                 "{\"enum\": 3}",
-                "{\"minLength\": 2, \"minItems\": 1}"
+                "{\"minLength\": 2, \"minItems\": 1}",
+                "{\"$ref\": \"#/\"}"
             })
     void rejectedSchemasAreInvalidResponseFormats(String schema) {
         assertThatThrownBy(() -> JsonSchemaGuard.normalize(schema))
                 .isInstanceOfSatisfying(
                         InvalidRequestException.class,
                         e -> assertThat(e.param()).isEqualTo("response_format"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "{\"$ref\": \"#\"}",
+                "{\"$defs\": {\"a\": {\"$ref\": \"#/$defs/a\"}}, \"$ref\": \"#/$defs/a\"}",
+                "{\"$defs\": {\"a\": {\"$ref\": \"#/$defs/b\"}, \"b\": {\"$ref\": \"#/$defs/a\"}}, \"type\": \"string\"}",
+                "{\"$defs\": {\"a\": {\"anyOf\": [{\"$ref\": \"#/$defs/a\"}, {\"type\": \"integer\"}]}},"
+                        + " \"$ref\": \"#/$defs/a\"}",
+                "{\"oneOf\": [{\"type\": \"integer\"}, {\"$ref\": \"#\"}]}",
+                "{\"type\": \"object\", \"properties\": {\"x\": {\"anyOf\": [{\"type\": \"null\"}, {\"$ref\":"
+                        + " \"#/properties/x\"}]}}}",
+            })
+    void schemasDefinedByThemselvesAreRejected(String schema) {
+        // As a grammar each is a left-recursive rule: llama.cpp refuses it when sampling starts and then samples
+        // without it, so the output would not be JSON at all.
+        assertThatThrownBy(() -> JsonSchemaGuard.normalize(schema))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
+                    assertThat(e.param()).isEqualTo("response_format");
+                    assertThat(e.getMessage()).contains("is defined by itself before any JSON value begins");
+                });
+    }
+
+    @Test
+    void theRefusalNamesTheCycle() {
+        assertThatThrownBy(() -> JsonSchemaGuard.normalize("{\"$defs\": {\"a\": {\"$ref\": \"#/$defs/b\"}, \"b\":"
+                        + " {\"anyOf\": [{\"type\": \"null\"}, {\"$ref\": \"#/$defs/a\"}]}}, \"$ref\": \"#/$defs/a\"}"))
+                .hasMessageContaining("(#/$defs/a -> #/$defs/b -> #/$defs/b/anyOf/1 -> #/$defs/a)");
+        // Written alike, told apart: a and b are equal JSON, the cycle is b's alone.
+        assertThatThrownBy(() -> JsonSchemaGuard.normalize("{\"$defs\": {\"a\": {\"$ref\": \"#/$defs/b\"}, \"b\":"
+                        + " {\"$ref\": \"#/$defs/b\"}}, \"$ref\": \"#/$defs/a\"}"))
+                .hasMessageContaining("(#/$defs/b -> #/$defs/b)");
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "{\"type\": \"object\", \"properties\": {\"next\": {\"$ref\": \"#\"}}, \"required\": [\"next\"]}|#",
+                "{\"type\": \"array\", \"items\": {\"$ref\": \"#\"}, \"minItems\": 1}|#",
+                "{\"type\": \"array\", \"prefixItems\": [{\"type\": \"integer\"}, {\"$ref\": \"#\"}]}|#",
+                "{\"type\": [\"object\", \"array\"], \"properties\": {\"a\": {\"$ref\": \"#\"}}, \"required\":"
+                        + " [\"a\"], \"items\": {\"$ref\": \"#\"}, \"minItems\": 2}|#",
+                // The root has values, but one it may contain has none: the grammar could start it and never end.
+                "{\"$defs\": {\"loop\": {\"type\": \"object\", \"properties\": {\"again\": {\"$ref\":"
+                        + " \"#/$defs/loop\"}}, \"required\": [\"again\"]}}, \"type\": \"object\", \"properties\": {\"opt\":"
+                        + " {\"$ref\": \"#/$defs/loop\"}}}|#/properties/opt"
+            })
+    void schemasWithoutAFiniteValueAreRejected(String schemaAndPath) {
+        String[] parts = schemaAndPath.split("\\|");
+        assertThatThrownBy(() -> JsonSchemaGuard.normalize(parts[0]))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
+                    assertThat(e.param()).isEqualTo("response_format");
+                    assertThat(e.getMessage()).startsWith("The schema at " + parts[1] + " has no finite value");
+                });
+    }
+
+    @Test
+    void aReferenceToTheRootMovesTheRootUnderDefinitions() throws Exception {
+        var normalized = JSON.readTree(JsonSchemaGuard.normalize(
+                "{\"$defs\": {\"leaf\": {\"type\": \"string\"}}, \"type\": \"object\", \"properties\": {\"kids\":"
+                        + " {\"type\": \"array\", \"items\": {\"$ref\": \"#\"}}, \"name\": {\"$ref\": \"#/$defs/leaf\"},"
+                        + " \"alias\": {\"$ref\": \"#/properties/name\"}}}"));
+
+        String root = "#/$defs/" + JsonSchemaGuard.ROOT_DEFINITION;
+        assertThat(normalized.get("$ref").asText()).isEqualTo(root);
+        var moved = normalized.get("$defs").get(JsonSchemaGuard.ROOT_DEFINITION);
+        assertThat(moved.get("type").asText()).isEqualTo("object");
+        assertThat(moved.has("$defs")).isFalse();
+        assertThat(normalized.get("$defs").get("leaf").get("type").asText()).isEqualTo("string");
+        var properties = moved.get("properties");
+        assertThat(properties.get("kids").get("items").get("$ref").asText()).isEqualTo(root);
+        assertThat(properties.get("name").get("$ref").asText()).isEqualTo("#/$defs/leaf");
+        assertThat(properties.get("alias").get("$ref").asText()).isEqualTo(root + "/properties/name");
+        // A schema without "#" keeps its form.
+        assertThat(JSON.readTree(JsonSchemaGuard.normalize("{\"type\": \"array\", \"items\": {\"$ref\":"
+                                + " \"#/$defs/a\"}, \"$defs\": {\"a\": {\"type\": \"null\"}}}"))
+                        .has("$ref"))
+                .isFalse();
     }
 
     @Test

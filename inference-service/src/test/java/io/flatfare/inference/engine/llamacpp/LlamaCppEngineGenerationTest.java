@@ -493,6 +493,52 @@ class LlamaCppEngineGenerationTest {
     }
 
     @Test
+    void aSchemaThatRefersToItsRootGeneratesATreeOfIt() throws Exception {
+        // OpenAI's structured outputs take "$ref": "#" (a recursive UI tree in their guide); llama.cpp's converter
+        // only "#/...": the guard moves the root under $defs. Every node at every depth must match the schema.
+        String schema = """
+                {"type": "object",
+                 "properties": {
+                   "tag": {"type": "string", "maxLength": 3},
+                   "kids": {"type": "array", "items": {"$ref": "#"}, "maxItems": 2}},
+                 "required": ["tag", "kids"],
+                 "additionalProperties": false}""";
+        Map<Integer, Float> bias = asciiOnly();
+        bias.put((int) '"', 3f);
+        int nested = 0;
+        for (long seed = 1; seed <= 4; seed++) {
+            Streamed run = stream(
+                    engine,
+                    Request.prompt("x")
+                            .maxTokens(400)
+                            .seed(seed)
+                            .logitBias(bias)
+                            .format(new ResponseFormat("json_schema", "tree", schema, true))
+                            .build());
+
+            assertThat(run.sink().finishes()).containsExactly(Map.entry(0, FinishReason.STOP));
+            nested += checkTree(JSON.readTree(run.sink().text(0)), 0);
+        }
+        // The recursion was used, not only the empty array.
+        assertThat(nested).isPositive();
+    }
+
+    /** Checks a node of the tree above and its descendants; returns how many nodes are below the top. */
+    private static int checkTree(JsonNode node, int depth) {
+        assertThat(node.isObject()).as(node.toString()).isTrue();
+        assertThat(node.properties()).extracting(Map.Entry::getKey).containsExactly("tag", "kids");
+        assertThat(node.get("tag").isTextual()).isTrue();
+        assertThat(node.get("tag").asText().length()).isLessThanOrEqualTo(3);
+        assertThat(node.get("kids").isArray()).isTrue();
+        assertThat(node.get("kids").size()).isLessThanOrEqualTo(2);
+        int below = depth > 0 ? 1 : 0;
+        for (JsonNode kid : node.get("kids")) {
+            below += checkTree(kid, depth + 1);
+        }
+        return below;
+    }
+
+    @Test
     void controlTokensCannotSneakIntoGrammarConstrainedText() throws Exception {
         // llama.cpp's grammar reads the control token </s> as four string characters, but the output shows it as
         // nothing: forced here, it would make the visible string empty. Under a grammar it is banned.
