@@ -81,13 +81,16 @@ public final class Failures {
                         .retryAfter(e.retryAfter().orElse(unavailableRetryAfter));
             case DEADLINE_EXCEEDED ->
                 new OpenAiException(504, "timeout", "The request timed out before it finished.", null, "timeout");
-            case FAILED ->
-                new OpenAiException(
+            case FAILED -> {
+                // The status only (a gRPC code and the service's or transport's description), never request text.
+                Log.warnf("Inference failed a request: %s", e.getCause() == null ? e.getMessage() : e.getCause());
+                yield new OpenAiException(
                         502,
                         "server_error",
                         "The model server failed while processing your request.",
                         null,
                         "upstream_failed");
+            }
         };
     }
 }

@@ -350,7 +350,7 @@ public class GrpcInferenceRouter implements InferenceRouter {
                 if (isCancelled()) {
                     return;
                 }
-                if (!received && UpstreamErrors.isRetryable(status)) {
+                if (!received && UpstreamErrors.isRetryable(status, trailers)) {
                     synchronized (RoutedCall.this) {
                         failures.add(new UpstreamErrors.Failure(status, trailers));
                     }

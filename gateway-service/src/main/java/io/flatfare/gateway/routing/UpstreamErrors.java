@@ -23,8 +23,18 @@ final class UpstreamErrors {
     private UpstreamErrors() {}
 
     /** Whether trying another instance may help: the call never reached a model, or it was full. */
-    static boolean isRetryable(Status status) {
-        return status.getCode() == Status.Code.UNAVAILABLE || status.getCode() == Status.Code.RESOURCE_EXHAUSTED;
+    static boolean isRetryable(Status status, Metadata trailers) {
+        return status.getCode() == Status.Code.UNAVAILABLE || isFull(status, trailers);
+    }
+
+    /**
+     * Inference's "slots and queue full" is RESOURCE_EXHAUSTED with a RetryInfo. gRPC itself also uses
+     * RESOURCE_EXHAUSTED, without one, for a message over a size limit (the request at the instance, or the
+     * answer here): no instance would take it, and a 429 would have the client retry it for ever.
+     */
+    private static boolean isFull(Status status, Metadata trailers) {
+        return status.getCode() == Status.Code.RESOURCE_EXHAUSTED
+                && detail(status, trailers, RetryInfo.class).isPresent();
     }
 
     /** A failure that is not retried, or that came after output was received. */
@@ -43,7 +53,15 @@ final class UpstreamErrors {
         }
         return switch (status.getCode()) {
             case INVALID_ARGUMENT -> invalid(status, trailers, cause);
-            case RESOURCE_EXHAUSTED -> overloaded(List.of(new Failure(status, trailers)), model);
+            case RESOURCE_EXHAUSTED ->
+                isFull(status, trailers)
+                        ? overloaded(List.of(new Failure(status, trailers)), model)
+                        : new UpstreamException(
+                                UpstreamException.Kind.FAILED,
+                                "The model service could not take a message of this size.",
+                                null,
+                                null,
+                                cause);
             case UNAVAILABLE -> unreachable(model, DEFAULT_RETRY_AFTER, cause);
             default ->
                 new UpstreamException(

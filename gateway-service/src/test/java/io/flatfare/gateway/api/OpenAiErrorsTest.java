@@ -465,6 +465,15 @@ class OpenAiErrorsTest {
                 .post("/v1/completions");
         envelope(batch, 400, "invalid_request_error", "prompt", "context_length_exceeded");
         assertThat(usage.await(batch.header("x-request-id")).billable()).isFalse();
+        // A 50,000-word contract (about 330 KB, over gRPC's default message size of 256 KiB) reaches the model and
+        // is judged by its context; it was a 429 "at capacity", which the SDKs retry.
+        String contract = "The Supplier shall deliver the goods on time. ".repeat(6_250);
+        assertThat(contract.split(" ")).hasSizeGreaterThanOrEqualTo(50_000);
+        var unlimited = tenants.create(Set.of(Plan.ALL_MODELS), null, null, null, null, null);
+        Response large =
+                post(unlimited.bearer(), chat("messages", List.of(Map.of("role", "user", "content", contract))));
+        envelope(large, 400, "invalid_request_error", "messages", "context_length_exceeded");
+        assertThat(usage.await(large.header("x-request-id")).billable()).isFalse();
         Response streamed = given().header("Authorization", tenant.bearer())
                 .contentType(ContentType.JSON)
                 .body(Map.of("model", "flatfare-tiny", "prompt", List.of("Hi", "x".repeat(5000)), "stream", true))

@@ -20,11 +20,17 @@ public class Tenants {
         this.accounts = accounts;
     }
 
-    /** A key for a fresh account on a fresh plan with these limits; returns the secret. */
+    /** A key for a fresh account on a fresh plan with these limits (prompts up to 100,000 characters). */
     public Tenant create(Set<String> models, Integer rpm, Integer concurrent, Long monthly, Integer maxOutput) {
+        return create(models, rpm, concurrent, monthly, maxOutput, 100_000);
+    }
+
+    /** A key for a fresh account on a fresh plan with these limits; {@code maxPrompt} null for none. */
+    public Tenant create(
+            Set<String> models, Integer rpm, Integer concurrent, Long monthly, Integer maxOutput, Integer maxPrompt) {
         String suffix = UUID.randomUUID().toString().substring(0, 8);
         String plan = "plan-" + suffix;
-        accounts.createPlan(new Plan(plan, models, Set.of(), rpm, concurrent, monthly, 100_000, maxOutput));
+        accounts.createPlan(new Plan(plan, models, Set.of(), rpm, concurrent, monthly, maxPrompt, maxOutput));
         String account = "acct-" + suffix;
         accounts.createAccount(account, "Test " + suffix, plan);
         var key = accounts.createKey(account, "test", null);

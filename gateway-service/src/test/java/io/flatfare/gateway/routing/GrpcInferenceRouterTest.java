@@ -182,6 +182,29 @@ class GrpcInferenceRouterTest {
     }
 
     @Test
+    void aMessageOverGrpcsSizeLimitIsAFailureNotAFullInstance() {
+        // gRPC's own RESOURCE_EXHAUSTED for a message over a size limit carries no RetryInfo; every instance would
+        // refuse it, and a 429 would have the client retry it for ever.
+        FakeInference b = busyInstanceB();
+        FakeInference a = instance(
+                "a",
+                fails(Status.RESOURCE_EXHAUSTED
+                        .withDescription("gRPC message exceeds maximum size 262144: 300512")
+                        .asRuntimeException()));
+        List<String> served = new CopyOnWriteArrayList<>();
+
+        var call = generate("req-1", served);
+
+        call.awaitFailure(WAIT);
+        assertThat(call.getFailure())
+                .isInstanceOfSatisfying(
+                        UpstreamException.class, e -> assertThat(e.kind()).isEqualTo(UpstreamException.Kind.FAILED));
+        assertThat(served).containsExactly(instanceId("a"));
+        assertThat(a.generateCalls()).isEqualTo(1);
+        assertThat(b.generateCalls()).isEqualTo(1);
+    }
+
+    @Test
     void noInstanceWhenNoneIsReadyAndDrainingOnesAreLeftOut() {
         var none = generate("req-1", new ArrayList<>());
         none.awaitFailure(WAIT);

@@ -173,6 +173,26 @@ class InferenceGrpcServiceTest {
         assertThat(done.getDone().getUsage().getCompletionTokens()).isEqualTo(3);
     }
 
+    /**
+     * A prompt as large as the gateway lets through (8 MiB bodies) reaches the engine, which answers it on its
+     * merits: here too long for the tiny model's context. Refused by gRPC's message size instead, it was
+     * RESOURCE_EXHAUSTED, which a gateway reads as "slots full, retry".
+     */
+    @Test
+    void aPromptOfMegabytesIsJudgedByTheModelNotRefusedForItsSize() {
+        String contract = "The Supplier shall deliver the goods. ".repeat(200_000);
+        assertThat(contract.length()).isGreaterThan(7_000_000);
+
+        assertThatThrownBy(() -> call(request(contract, s -> s.setMaxTokens(1))))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(StatusProto.fromThrowable(e).getDetailsList()).anySatisfy(d -> {
+                        assertThat(d.is(ErrorInfo.class)).isTrue();
+                        assertThat(d.unpack(ErrorInfo.class).getReason()).isEqualTo("context_length_exceeded");
+                    });
+                });
+    }
+
     @Test
     void generatesWithExactUsageAndFinishReason() {
         var messages = call(request("Hello", s -> s.setMaxTokens(16).setSeed(7).putLogitBias(IM_END, -100)));
