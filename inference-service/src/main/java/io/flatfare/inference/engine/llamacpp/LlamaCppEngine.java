@@ -618,7 +618,8 @@ public final class LlamaCppEngine implements InferenceEngine {
             String param = request.isChat() ? "messages" : "prompt";
             throw new InvalidRequestException(
                     param,
-                    "The " + param + " has " + chars + " characters, more than this model's context of "
+                    (request.isChat() ? "The messages have " : "The prompt has ") + chars
+                            + " characters, more than this model's context of "
                             + settings.contextLength() + " tokens can hold (at most " + maxTextChars + ").",
                     ErrorReasons.CONTEXT_LENGTH_EXCEEDED);
         }
