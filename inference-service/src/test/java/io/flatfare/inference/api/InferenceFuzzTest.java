@@ -1,8 +1,11 @@
 package io.flatfare.inference.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.Timestamp;
 import io.flatfare.contracts.inference.v1.ChatInput;
 import io.flatfare.contracts.inference.v1.ChatMessage;
@@ -86,6 +89,9 @@ class InferenceFuzzTest {
         -1, 0, 1, 2, 65, IM_END, 262, 263, 300, 999_999, Integer.MAX_VALUE, Integer.MIN_VALUE
     };
 
+    private static final ObjectMapper STRICT_JSON =
+            new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
     private static final String[] SCHEMAS = {
         "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},\"required\":[\"a\"]}",
         "{not json",
@@ -96,6 +102,8 @@ class InferenceFuzzTest {
         "\"string\"",
         "{}",
         "{\"$ref\":\"#\"}",
+        "{\"$defs\":{\"a\":{\"anyOf\":[{\"$ref\":\"#/$defs/a\"},{\"type\":\"integer\"}]}},\"$ref\":\"#/$defs/a\"}",
+        "{\"type\":\"array\",\"items\":{\"$ref\":\"#\"},\"maxItems\":2}",
         "{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#\"}}}",
         "{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/definitions/missing\"}}}",
         "{\"type\":\"array\",\"minItems\":100000,\"items\":{\"type\":\"integer\"}}",
@@ -175,7 +183,8 @@ class InferenceFuzzTest {
         System.out.printf("InferenceFuzzTest seed %d: %d calls, outcomes %s%n", seed, requests, outcomes);
 
         // The calls reached the engine, and were refused for the caller's mistakes too.
-        assertThat(outcomes.getOrDefault("generate OK", 0)).isGreaterThan(requests / 8);
+        assertThat(outcomes.getOrDefault("generate OK", 0) + outcomes.getOrDefault("generate OK, JSON checked", 0))
+                .isGreaterThan(requests / 8);
         assertThat(outcomes.getOrDefault("generate INVALID_ARGUMENT", 0)).isGreaterThan(requests / 8);
         assertThat(outcomes.getOrDefault("embed OK", 0)).isPositive();
 
@@ -208,8 +217,7 @@ class InferenceFuzzTest {
             checkRefusal(e, request.hasDeadline(), where);
             return "generate " + e.getStatus().getCode();
         }
-        checkGeneration(request, messages, where);
-        return "generate OK";
+        return checkGeneration(request, messages, where) ? "generate OK, JSON checked" : "generate OK";
     }
 
     private String embed(EmbedRequest request, long seed, int index) {
@@ -244,17 +252,25 @@ class InferenceFuzzTest {
         assertThat(status.getDescription()).as(seen).isNotBlank().doesNotContain("Exception", "\tat ");
     }
 
-    private static void checkGeneration(GenerateRequest request, List<GenerateResponse> messages, String where) {
+    /** Checks a generation; returns whether a choice's JSON output was parsed. */
+    private static boolean checkGeneration(GenerateRequest request, List<GenerateResponse> messages, String where) {
         assertThat(messages).as(where).isNotEmpty();
         GenerateResponse last = messages.getLast();
         assertThat(last.hasDone()).as(where).isTrue();
         int choices = Math.max(1, request.getSampling().getN());
         Set<Integer> finished = new java.util.HashSet<>();
+        Map<Integer, StringBuilder> texts = new TreeMap<>();
+        Set<Integer> stopped = new java.util.HashSet<>();
         for (GenerateResponse message : messages.subList(0, messages.size() - 1)) {
             assertThat(message.hasDone()).as(where).isFalse();
             if (message.hasDelta()) {
                 assertThat(message.getDelta().getIndex()).as(where).isLessThan(choices);
+                texts.computeIfAbsent(message.getDelta().getIndex(), i -> new StringBuilder())
+                        .append(message.getDelta().getText());
             } else {
+                if (message.getChoiceFinished().getFinishReason() == FinishReason.STOP) {
+                    stopped.add(message.getChoiceFinished().getIndex());
+                }
                 assertThat(message.hasChoiceFinished()).as(where).isTrue();
                 assertThat(message.getChoiceFinished().getFinishReason())
                         .as(where)
@@ -265,6 +281,21 @@ class InferenceFuzzTest {
             }
         }
         assertThat(finished).as(where).hasSize(choices);
+        // Under a JSON format, a choice the model ended itself (not cut by max tokens or a stop string) is JSON:
+        // a schema whose grammar llama.cpp refused would have let any text through.
+        boolean checked = false;
+        var type = request.getResponseFormat().getType();
+        if ((type == ResponseFormat.Type.JSON_OBJECT || type == ResponseFormat.Type.JSON_SCHEMA)
+                && request.getSampling().getStopCount() == 0
+                && !request.getEcho()) {
+            for (int choice : stopped) {
+                String text = texts.getOrDefault(choice, new StringBuilder()).toString();
+                assertThatCode(() -> STRICT_JSON.readTree(text))
+                        .as(where + " choice " + choice + ": " + text)
+                        .doesNotThrowAnyException();
+            }
+            checked = !stopped.isEmpty();
+        }
         var usage = last.getDone().getUsage();
         assertThat(usage.getTotalTokens()).as(where).isEqualTo(usage.getPromptTokens() + usage.getCompletionTokens());
         SamplingParams sampling = request.getSampling();
@@ -273,6 +304,7 @@ class InferenceFuzzTest {
                     .as(where)
                     .isLessThanOrEqualTo(Integer.toUnsignedLong(sampling.getMaxTokens()) * choices);
         }
+        return checked;
     }
 
     // ---- random requests ----
