@@ -7,6 +7,7 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.nullValue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.flatfare.contracts.events.Outcome;
 import io.flatfare.contracts.events.UsageEvent;
 import io.flatfare.gateway.InferencePlatformResource;
@@ -303,6 +304,34 @@ class OpenAiErrorsTest {
                 .post("/v1/chat/completions");
         envelope(r, 400, "invalid_request_error", null, "invalid_json");
         assertThat(r.jsonPath().getString("error.message")).isEqualTo("The request body is not valid JSON.");
+    }
+
+    @Test
+    void aValidRequestWithSomethingAfterItIsInvalidJson() throws Exception {
+        // Read up to its first value, this body was a valid request, billed and answered.
+        String valid = new ObjectMapper().writeValueAsString(chat());
+        Response r = given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(valid + " {\"model\": \"other\"}")
+                .post("/v1/chat/completions");
+        envelope(r, 400, "invalid_request_error", null, "invalid_json");
+        assertThat(usage.await(r.header("x-request-id")).outcome()).isEqualTo(Outcome.REJECTED);
+        envelope(
+                given().header("Authorization", tenant.bearer())
+                        .contentType(ContentType.JSON)
+                        .body(valid + " ]")
+                        .post("/v1/chat/completions"),
+                400,
+                "invalid_request_error",
+                null,
+                "invalid_json");
+        // Whitespace after it is still the same request.
+        given().header("Authorization", tenant.bearer())
+                .contentType(ContentType.JSON)
+                .body(valid + "\n")
+                .post("/v1/chat/completions")
+                .then()
+                .statusCode(200);
     }
 
     @Test

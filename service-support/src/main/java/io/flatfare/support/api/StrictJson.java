@@ -33,7 +33,8 @@ import java.util.Set;
  * into 5, {@code 1} into true and {@code 5} into "5": a client's mistake would change what it asked for without a
  * word (a seed, a price, a limit). Here each is a 400 naming the field, as OpenAI answers it. Text must also be
  * Unicode: an unpaired surrogate escape ({@code "\ud800"}) would otherwise become '?' on its way to UTF-8 (gRPC,
- * PostgreSQL), silently, and protobuf logs a stack trace for every such string.
+ * PostgreSQL), silently, and protobuf logs a stack trace for every such string. And a body is one JSON value:
+ * anything after it but whitespace makes it invalid JSON, where Jackson would read the first value and stop.
  */
 @Singleton
 public class StrictJson implements ObjectMapperCustomizer {
@@ -45,6 +46,8 @@ public class StrictJson implements ObjectMapperCustomizer {
 
     public static ObjectMapper configure(ObjectMapper mapper) {
         mapper.enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS);
+        // A body is one JSON value: "{...} garbage" or two objects is not JSON (Jackson stops after the first).
+        mapper.enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         mapper.addHandler(new WrongTypes());
         SimpleModule module = new SimpleModule("flatfare-strict-json")
                 .addDeserializer(String.class, new UnicodeString())

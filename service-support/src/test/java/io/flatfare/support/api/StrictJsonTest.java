@@ -157,6 +157,19 @@ class StrictJsonTest {
                 "{\"messages\": [{\"role\": \"user\"}", null, "invalid_json", "The request body is not valid JSON.");
         assertProblem("{\"temperature\": NaN}", null, "invalid_json", "The request body is not valid JSON.");
         assertProblem("[]", null, "invalid_json", "The request body is not a valid JSON object for this endpoint.");
+        // One value per body: what follows it was read past before.
+        assertProblem("{\"user\": \"a\"} xyz", null, "invalid_json", "The request body is not valid JSON.");
+        assertProblem(
+                "{\"user\": \"a\"} {\"user\": \"b\"}",
+                null,
+                "invalid_json",
+                "The request body is not a valid JSON object for this endpoint.");
+    }
+
+    @Test
+    void whitespaceAfterTheBodyIsFine() throws Exception {
+        assertThat(JSON.readValue("{\"user\": \"a\"}\r\n\t ", Body.class).user())
+                .isEqualTo("a");
     }
 
     @Test
