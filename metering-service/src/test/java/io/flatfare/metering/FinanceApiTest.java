@@ -159,6 +159,31 @@ class FinanceApiTest {
                 .then()
                 .statusCode(400)
                 .body("error.param", equalTo("billing_period"));
+        // Years Java parses and PostgreSQL does not hold: the far future was a 500.
+        for (String day : List.of("+999999999-01-01", "-999999999-01-01", "+10000-01-01", "0000-12-31")) {
+            finance()
+                    .get(base + "?granularity=day&from=" + day + "&to=2026-03-02")
+                    .then()
+                    .statusCode(400)
+                    .body("error.param", equalTo("from"))
+                    .body("error.message", equalTo("'from' must be in the years 1 to 9999."));
+        }
+        finance()
+                .get("/finance/accounts/x/invoices/0000-01")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("billing_period"));
+        // A NUL in the path or the query (PostgreSQL cannot compare one: a 500) is refused before anything else.
+        for (String url : List.of(
+                base + "?granularity=day&from=2026-03-01&to=2026-03-02&model=%00",
+                "/finance/accounts/x%00/invoices/2026-12")) {
+            finance()
+                    .urlEncodingEnabled(false)
+                    .get(url)
+                    .then()
+                    .statusCode(400)
+                    .body("error.code", equalTo("invalid_url"));
+        }
     }
 
     @Test

@@ -138,6 +138,55 @@ class RateCardAdminTest {
                 .body("error.param", equalTo("price_micros"));
     }
 
+    /** Values PostgreSQL cannot hold were sent to it and answered 500 (a NUL in a plan id, a time past 9999). */
+    @Test
+    void aValueTheDatabaseCannotHoldIs400() {
+        String account = unique("acct");
+        String tier = unique("t");
+        String plan = unique("pro");
+        admin().body(Map.of("monthly_fee_micros", 0, "included_requests", 0, "currency", "USD"))
+                .post("/admin/plans/" + plan)
+                .then()
+                .statusCode(201);
+        for (String from :
+                List.of("+999999999-12-31T23:59:59Z", "-999999999-01-01T00:00:00Z", "+10000-01-01T00:00:00Z")) {
+            admin().body(Map.of("price_micros", 5, "currency", "USD", "effective_from", from))
+                    .post("/admin/price-tiers/" + tier)
+                    .then()
+                    .statusCode(400)
+                    .body("error.param", equalTo("effective_from"));
+            admin().body(Map.of(
+                            "monthly_fee_micros", 1, "included_requests", 1, "currency", "USD", "effective_from", from))
+                    .post("/admin/plans/" + unique("far"))
+                    .then()
+                    .statusCode(400)
+                    .body("error.param", equalTo("effective_from"));
+            admin().body(Map.of("plan_id", plan, "effective_from", from))
+                    .post("/admin/accounts/" + account + "/plan")
+                    .then()
+                    .statusCode(400)
+                    .body("error.param", equalTo("effective_from"));
+        }
+        admin().body(Map.of("plan_id", plan + "\u0000"))
+                .post("/admin/accounts/" + account + "/plan")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("plan_id"));
+        for (String url : List.of("/admin/plans/p%00", "/admin/price-tiers/t%00", "/admin/accounts/a%00/plan")) {
+            admin().urlEncodingEnabled(false)
+                    .get(url)
+                    .then()
+                    .statusCode(400)
+                    .body("error.code", equalTo("invalid_url"));
+        }
+        // The last instant there is, and nothing was written by the refusals.
+        admin().body(Map.of("price_micros", 5, "currency", "USD", "effective_from", "9999-12-31T23:59:59Z"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(201)
+                .body("version", equalTo(1));
+    }
+
     @Test
     void anAccountCanOnlyBeAssignedAnExistingPlan() {
         String account = unique("acct");

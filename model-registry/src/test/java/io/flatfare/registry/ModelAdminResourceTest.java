@@ -140,6 +140,16 @@ class ModelAdminResourceTest {
         expect400(model("bad-5", new String[] {"has space"}), "aliases");
         expect400(model("bad-6", new String[] {"bad-6"}), "aliases");
 
+        // A NUL, which PostgreSQL cannot hold, was read as a taken name: 409 name_conflict. Line breaks neither.
+        for (String text : new String[] {"a\u0000b", "two\nlines"}) {
+            var badName = new java.util.HashMap<>(model("bad-8", new String[0]));
+            badName.put("display_name", text);
+            expect400(badName, "display_name");
+            var badOwner = new java.util.HashMap<>(model("bad-9", new String[0]));
+            badOwner.put("owned_by", text);
+            expect400(badOwner, "owned_by");
+        }
+
         var badTier = new java.util.HashMap<>(model("bad-7", new String[0]));
         badTier.put("price_tier", "");
         expect400(badTier, "price_tier");
@@ -152,6 +162,7 @@ class ModelAdminResourceTest {
                 .body("error.code", equalTo("invalid_json"));
         admin().body("[]").post("/admin/models").then().statusCode(400).body("error.message", not(nullValue()));
         admin().get("/admin/models/bad-1").then().statusCode(404);
+        admin().get("/admin/models/bad-8").then().statusCode(404);
     }
 
     private static void expect400(Object body, String param) {
@@ -203,6 +214,38 @@ class ModelAdminResourceTest {
         admin().get("/admin/models/owner-b").then().statusCode(404);
     }
 
+    /**
+     * Creates racing for one alias: exactly one wins, every other is a 409, whether the checks or the database's
+     * unique key caught it (the latter, and only it, is a conflict among the database's failures).
+     */
+    @Test
+    void createsRacingForOneAliasGiveOneModelAndConflicts() throws Exception {
+        for (int round = 0; round < 5; round++) {
+            String alias = "race-alias-" + round;
+            int racers = 8;
+            var start = new java.util.concurrent.CountDownLatch(1);
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(racers);
+            try {
+                var statuses = new java.util.ArrayList<java.util.concurrent.Future<Integer>>();
+                for (int i = 0; i < racers; i++) {
+                    Map<String, Object> body = model("race-" + round + "-" + i, new String[] {alias});
+                    statuses.add(pool.submit(() -> {
+                        start.await();
+                        return admin().body(body).post("/admin/models").statusCode();
+                    }));
+                }
+                start.countDown();
+                var seen = new java.util.ArrayList<Integer>();
+                for (var status : statuses) {
+                    seen.add(status.get(60, java.util.concurrent.TimeUnit.SECONDS));
+                }
+                assertThat(seen).as("round " + round).containsOnlyOnce(201).containsOnly(201, 409);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
     @Test
     void unknownIdsAre404() {
         admin().get("/admin/models/nope")
@@ -221,6 +264,9 @@ class ModelAdminResourceTest {
         RawHttp.Answer answer = RawHttp.get("localhost", RestAssured.port, "/admin/models/%ZZ");
         assertThat(answer.status()).isEqualTo(400);
         assertThat(answer.body()).contains("\"type\":\"invalid_request_error\"", "\"code\":\"invalid_url\"");
+        RawHttp.Answer nul = RawHttp.get("localhost", RestAssured.port, "/admin/models/a%00b");
+        assertThat(nul.status()).isEqualTo(400);
+        assertThat(nul.body()).contains("\"code\":\"invalid_url\"", "NUL");
     }
 
     @Test

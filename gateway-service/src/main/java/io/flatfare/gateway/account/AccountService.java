@@ -1,5 +1,6 @@
 package io.flatfare.gateway.account;
 
+import io.flatfare.support.api.Storable;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Event;
 import jakarta.transaction.Transactional;
@@ -140,6 +141,9 @@ public class AccountService {
         Instant now = clock.instant();
         if (expiresAt != null && !expiresAt.isAfter(now)) {
             throw AccountException.invalid("expires_at", "expires_at must be in the future.");
+        }
+        if (expiresAt != null && !Storable.instant(expiresAt)) {
+            throw AccountException.invalid("expires_at", "expires_at must be before the year 10000.");
         }
         String secret = KeySecrets.generate();
         ApiKeyEntity key = new ApiKeyEntity();

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.flatfare.support.api.Storable;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -125,6 +126,9 @@ public class ResponseStore {
 
     /** The account's response with this id, unless it expired or was deleted. */
     public Optional<StoredResponse> find(String accountId, String id) {
+        if (!Storable.text(id)) {
+            return Optional.empty(); // no stored id has a NUL, and PostgreSQL cannot even compare one
+        }
         String sql = "select id, account_id, created_at, expires_at, response, input_items, context"
                 + " from stored_responses where id = ? and account_id = ? and expires_at > ?";
         try (Timed c = connect();
@@ -154,6 +158,9 @@ public class ResponseStore {
 
     /** Deletes the account's response; false when there was none (or it had expired). */
     public boolean delete(String accountId, String id) {
+        if (!Storable.text(id)) {
+            return false;
+        }
         String sql = "delete from stored_responses where id = ? and account_id = ? and expires_at > ?";
         try (Timed c = connect();
                 PreparedStatement s = c.connection().prepareStatement(sql)) {

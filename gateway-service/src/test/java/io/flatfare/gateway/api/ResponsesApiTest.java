@@ -470,6 +470,12 @@ class ResponsesApiTest {
                 404,
                 "previous_response_id",
                 "previous_response_not_found");
+        // PostgreSQL cannot compare a NUL: this was a 503 storage_unavailable, which the SDKs retry.
+        refused(
+                post(request("previous_response_id", one.get("id").asText() + "\u0000")),
+                404,
+                "previous_response_id",
+                "previous_response_not_found");
     }
 
     @Test

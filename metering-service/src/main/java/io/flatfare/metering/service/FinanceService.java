@@ -10,6 +10,7 @@ import io.flatfare.metering.domain.PlanRepository;
 import io.flatfare.metering.domain.PlanVersion;
 import io.flatfare.metering.domain.Totals;
 import io.flatfare.support.api.Paging;
+import io.flatfare.support.api.Storable;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 import java.time.Instant;
@@ -116,6 +117,9 @@ public class FinanceService {
         } catch (DateTimeParseException e) {
             throw MeteringException.invalid("billing_period", "The billing period must be YYYY-MM.");
         }
+        if (!Storable.day(month.atDay(1))) {
+            throw MeteringException.invalid("billing_period", "The billing period must be in the years 1 to 9999.");
+        }
         Instant start = month.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
         RateCard card = new RateCard(List.of(), plans.all(), assignments.history(accountId), config.defaultPlan());
         String planId = card.planIdAt(accountId, start);
@@ -174,11 +178,16 @@ public class FinanceService {
         if (value == null) {
             throw MeteringException.invalid(param, "'" + param + "' is required (YYYY-MM-DD).");
         }
+        LocalDate day;
         try {
-            return LocalDate.parse(value);
+            day = LocalDate.parse(value);
         } catch (DateTimeParseException e) {
             throw MeteringException.invalid(param, "'" + param + "' must be a date, YYYY-MM-DD.");
         }
+        if (!Storable.day(day)) {
+            throw MeteringException.invalid(param, "'" + param + "' must be in the years 1 to 9999.");
+        }
+        return day;
     }
 
     /** The cursor is compared as text in SQL, so it must have exactly the period's shape. */

@@ -9,6 +9,7 @@ import io.flatfare.metering.domain.PlanRepository;
 import io.flatfare.metering.domain.PlanVersion;
 import io.flatfare.metering.domain.TierPrice;
 import io.flatfare.metering.domain.TierPriceRepository;
+import io.flatfare.support.api.Storable;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 import java.time.Clock;
@@ -29,7 +30,7 @@ import java.util.regex.Pattern;
 public class RateCardService {
 
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_-]{0,63}");
-    private static final Pattern ID = Pattern.compile("\\S{1,255}");
+    private static final Pattern ID = Pattern.compile("[^\\s\\p{Cntrl}]{1,255}");
 
     private final TierPriceRepository tierPrices;
     private final PlanRepository plans;
@@ -168,6 +169,9 @@ public class RateCardService {
         if (!ID.matcher(accountId).matches()) {
             throw MeteringException.invalid("account_id", "An account id is 1 to 255 characters without whitespace.");
         }
+        if (planId != null && !ID.matcher(planId).matches()) {
+            throw MeteringException.invalid("plan_id", "A plan id is 1 to 255 characters without whitespace.");
+        }
         if (planId == null || plans.latest(planId).isEmpty()) {
             throw MeteringException.notFound("plan_id", "plan_not_found", "The plan '" + planId + "' does not exist.");
         }
@@ -206,6 +210,10 @@ public class RateCardService {
     }
 
     private Instant effectiveFrom(Instant requested) {
+        if (requested != null && !Storable.instant(requested)) {
+            throw MeteringException.invalid(
+                    "effective_from", "effective_from must be in the years 1 to 9999 (was " + requested + ").");
+        }
         return requested == null ? clock.instant() : requested;
     }
 

@@ -4,6 +4,7 @@ import io.flatfare.metering.domain.ReconciliationRepository;
 import io.flatfare.metering.domain.ReconciliationRepository.Difference;
 import io.flatfare.metering.domain.ReconciliationRepository.SourceDay;
 import io.flatfare.support.api.Paging;
+import io.flatfare.support.api.Storable;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 import java.time.LocalDate;
@@ -128,6 +129,9 @@ public class ReconciliationService {
         if (row.accountId() == null || row.accountId().isBlank()) {
             throw MeteringException.invalid(param + ".account_id", "'account_id' is required.");
         }
+        if (!Storable.text(row.accountId())) {
+            throw MeteringException.invalid(param + ".account_id", "'account_id' must not hold a NUL character.");
+        }
         if (accountId != null && !accountId.equals(row.accountId())) {
             // The API answers 403 before it gets here; compared, another account's row would tell its counts.
             throw MeteringException.invalid(
@@ -164,14 +168,17 @@ public class ReconciliationService {
     private static LocalDate day(String param, String value) {
         LocalDate day = parseOrNull(value);
         if (day == null) {
-            throw MeteringException.invalid(param, "'" + param + "' must be a day, YYYY-MM-DD.");
+            throw MeteringException.invalid(
+                    param, "'" + param + "' must be a day, YYYY-MM-DD, in the years 1 to 9999.");
         }
         return day;
     }
 
+    /** A day as PostgreSQL keeps it: a far-past one it read back as another day, a far-future one it refused. */
     private static LocalDate parseOrNull(String value) {
         try {
-            return LocalDate.parse(value);
+            LocalDate day = LocalDate.parse(value);
+            return Storable.day(day) ? day : null;
         } catch (DateTimeParseException e) {
             return null;
         }

@@ -3,6 +3,7 @@ package io.flatfare.registry.service;
 import io.flatfare.registry.domain.ModelEntity;
 import io.flatfare.registry.domain.ModelRepository;
 import io.flatfare.registry.domain.ModelStatus;
+import io.flatfare.support.api.DatabaseFailures;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.persistence.PersistenceException;
 import jakarta.transaction.Transactional;
@@ -14,6 +15,9 @@ import java.util.Set;
 /** The model catalog: ids and aliases form one namespace, so a name always means exactly one model. */
 @ApplicationScoped
 public class CatalogService {
+
+    /** PostgreSQL's state for a unique key that a row would break. */
+    private static final String UNIQUE_VIOLATION = "23505";
 
     private final ModelRepository models;
     private final Clock clock;
@@ -129,12 +133,18 @@ public class CatalogService {
         model.updatedAt = clock.instant();
     }
 
-    /** A concurrent writer can still take a name between the checks and the insert; the keys catch it. */
+    /**
+     * A concurrent writer can still take a name between the checks and the insert; the keys catch it. Any other
+     * failure (the database away, say) is not a conflict.
+     */
     private ModelEntity persistChecked(ModelEntity model) {
         try {
             models.persistAndFlush(model);
             return model;
         } catch (PersistenceException e) {
+            if (!UNIQUE_VIOLATION.equals(DatabaseFailures.sqlState(e))) {
+                throw e;
+            }
             throw RegistryException.conflict(
                     "aliases", "name_conflict", "The id or an alias of '" + model.id + "' was taken concurrently.");
         }

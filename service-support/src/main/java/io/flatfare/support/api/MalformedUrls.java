@@ -16,7 +16,8 @@ import java.net.URISyntaxException;
 /**
  * Answers a request whose URL is malformed with a 400 in the {@link ApiError} envelope: one that is not a URI (a space,
  * a {@code |} or a {@code "} not percent-encoded), or whose path or query does not decode (a {@code %} not followed by
- * two hexadecimal digits). Quarkus' HTTP layer refuses the first kind itself, with an empty 400 that no client library
+ * two hexadecimal digits), or that holds a NUL character ({@code %00}: no id, name or parameter of any Flatfare API
+ * has one, and PostgreSQL cannot store or compare one, so a lookup with it failed as a 500). Quarkus' HTTP layer refuses the first kind itself, with an empty 400 that no client library
  * can read, unless the system property {@value #QUARKUS_URI_CHECK} is true: {@link io.flatfare.support.ServiceMain} sets it
  * ({@link #takeOverUriCheck}), the build sets it for tests. Left to Vert.x, the second kind fails the router while it
  * matches routes (matching decodes the path), with the same empty 400. Nothing else runs for such a request: no
@@ -37,6 +38,9 @@ public class MalformedUrls {
     static final String MESSAGE = "The request URL is malformed: percent-encode spaces and other special characters,"
             + " and follow each '%' with two hexadecimal digits.";
 
+    static final String NUL_MESSAGE =
+            "The request URL holds a NUL character (%00), which no path or parameter may hold.";
+
     /**
      * Makes this route, not Quarkus' HTTP layer, refuse what {@link java.net.URI} does not parse, so that the refusal
      * is in the envelope. For a service's {@code main}, before {@code Quarkus.run}.
@@ -46,15 +50,30 @@ public class MalformedUrls {
     }
 
     void install(@Observes Router router, ObjectMapper json) throws JsonProcessingException {
-        Buffer body = Buffer.buffer(json.writeValueAsBytes(
-                new ApiError(new ApiError.Body(MESSAGE, "invalid_request_error", null, "invalid_url"))));
+        Buffer malformed = envelope(json, MESSAGE);
+        Buffer nul = envelope(json, NUL_MESSAGE);
         router.route().order(ORDER).handler(context -> {
-            if (decodes(context)) {
-                context.next();
+            if (!decodes(context)) {
+                refuse(context, malformed);
+            } else if (holdsNul(context.request().uri())) {
+                refuse(context, nul);
             } else {
-                refuse(context, body);
+                context.next();
             }
         });
+    }
+
+    private static Buffer envelope(ObjectMapper json, String message) throws JsonProcessingException {
+        return Buffer.buffer(json.writeValueAsBytes(
+                new ApiError(new ApiError.Body(message, "invalid_request_error", null, "invalid_url"))));
+    }
+
+    /**
+     * Whether a URL that decodes holds an encoded NUL: {@code %00} is the only way to write one (a raw NUL byte is
+     * refused by the HTTP parser), and {@code %2500}, a literal "%00", does not contain it.
+     */
+    static boolean holdsNul(String uri) {
+        return uri.contains("%00");
     }
 
     /**

@@ -66,6 +66,22 @@ class MalformedUrlsTest {
     }
 
     @Test
+    void aNulCharacterInThePathOrQueryIs400InTheEnvelope() {
+        String envelope = "{\"error\":{\"message\":\"" + MalformedUrls.NUL_MESSAGE
+                + "\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_url\"}}";
+        for (String target : List.of(
+                "/v1/models/a%00b", "/v1/responses/resp_%00", "/v1/models?after=%00", "/v1/models?x=1&plan_id=p%00")) {
+            RawHttp.Answer answer = RawHttp.get("127.0.0.1", server.actualPort(), target);
+            assertThat(answer.status()).as(target).isEqualTo(400);
+            assertThat(answer.body()).as(target).isEqualTo(envelope);
+        }
+        // A literal "%00" (its '%' encoded) is text like any other (Vert.x keeps %25 encoded in the path).
+        RawHttp.Answer literal = RawHttp.get("127.0.0.1", server.actualPort(), "/v1/models/a%2500?after=%2500");
+        assertThat(literal.status()).isEqualTo(200);
+        assertThat(literal.body()).startsWith("reached /v1/models/a%2500 after=%00");
+    }
+
+    @Test
     void aRequestWhoseBodyIsLeftUnreadClosesTheConnection() {
         String body = "{\"model\":\"m\"}";
         RawHttp.Answer answer = RawHttp.exchange(

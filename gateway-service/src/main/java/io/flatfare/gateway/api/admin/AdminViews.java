@@ -5,6 +5,7 @@ import io.flatfare.gateway.account.ApiKeyEntity;
 import io.flatfare.gateway.account.IssuedKey;
 import io.flatfare.gateway.account.Plan;
 import io.flatfare.gateway.account.PlanEntity;
+import io.flatfare.support.api.Storable;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
@@ -101,14 +102,17 @@ final class AdminViews {
             @Pattern(regexp = ACCOUNT_ID, message = "must be letters, digits and . _ : - (at most 128)")
             String id,
 
-            @NotBlank @Size(max = 200) String name,
+            @NotBlank @Size(max = 200) @Pattern(regexp = Storable.ONE_LINE, message = Storable.ONE_LINE_MESSAGE)
+            String name,
 
             @NotNull @Pattern(regexp = PLAN_ID, message = "is not a valid plan id")
             String planId) {}
 
     /** A change to an account: fields left out stay as they are. */
     record AccountPatch(
-            @Size(min = 1, max = 200) @Pattern(regexp = NOT_BLANK, message = "must not be blank")
+            @Size(min = 1, max = 200)
+            @Pattern(regexp = NOT_BLANK, message = "must not be blank")
+            @Pattern(regexp = Storable.ONE_LINE, message = Storable.ONE_LINE_MESSAGE)
             String name,
 
             @Pattern(regexp = PLAN_ID, message = "is not a valid plan id")
@@ -131,7 +135,11 @@ final class AdminViews {
     }
 
     /** A new key: a name to tell it apart, and optionally when it stops working. */
-    record KeyRequest(@NotBlank @Size(max = 200) String name, Instant expiresAt) {}
+    record KeyRequest(
+            @NotBlank @Size(max = 200) @Pattern(regexp = Storable.ONE_LINE, message = Storable.ONE_LINE_MESSAGE)
+            String name,
+
+            Instant expiresAt) {}
 
     /** A key as listed: never the secret, never its hash. */
     record KeyView(

@@ -357,6 +357,43 @@ class AdminApiTest {
                 .body("error.code", equalTo("account_not_found"));
     }
 
+    /** PostgreSQL cannot hold a NUL in text: such a name, id or cursor was a 500 (the database's refusal). */
+    @Test
+    void aNulOrAControlCharacterIsRefusedNotSentToTheDatabase() {
+        String id = newAccount();
+        for (String name : List.of("Acme\u0000", "two\nlines", "tab\tbed")) {
+            admin().body(Map.of("name", name, "plan_id", "developer"))
+                    .post("/admin/accounts")
+                    .then()
+                    .statusCode(400)
+                    .body("error.param", equalTo("name"))
+                    .body("error.message", equalTo("name must be one line without control characters."));
+            admin().body(Map.of("name", name))
+                    .patch("/admin/accounts/" + id)
+                    .then()
+                    .statusCode(400)
+                    .body("error.param", equalTo("name"));
+            admin().body(Map.of("name", name))
+                    .post("/admin/accounts/" + id + "/keys")
+                    .then()
+                    .statusCode(400)
+                    .body("error.param", equalTo("name"));
+        }
+        for (String url : List.of(
+                "/admin/accounts?after=acct%00",
+                "/admin/accounts?plan_id=developer%00",
+                "/admin/accounts/" + id + "%00",
+                "/admin/accounts/" + id + "/keys/key%00",
+                "/admin/plans/developer%00")) {
+            admin().urlEncodingEnabled(false)
+                    .get(url)
+                    .then()
+                    .statusCode(400)
+                    .body("error.code", equalTo("invalid_url"));
+        }
+        admin().get("/admin/accounts/" + id).then().statusCode(200).body("name", equalTo("Acme"));
+    }
+
     @Test
     void aNewKeyIsShownOnceAndOnlyItsHashAndPrefixAreStored() throws SQLException {
         String account = newAccount();
@@ -458,6 +495,18 @@ class AdminApiTest {
                 .then()
                 .statusCode(400)
                 .body("error.param", equalTo("expires_at"));
+        // Past what PostgreSQL's timestamps hold: was a 500.
+        admin().body(Map.of("name", "far", "expires_at", "+999999999-12-31T23:59:59Z"))
+                .post("/admin/accounts/" + account + "/keys")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("expires_at"))
+                .body("error.message", equalTo("expires_at must be before the year 10000."));
+        admin().body(Map.of("name", "far", "expires_at", "9999-12-31T23:59:59Z"))
+                .post("/admin/accounts/" + account + "/keys")
+                .then()
+                .statusCode(201)
+                .body("expires_at", equalTo("9999-12-31T23:59:59Z"));
         admin().body(Map.of("name", "bad", "expires_at", "next tuesday"))
                 .post("/admin/accounts/" + account + "/keys")
                 .then()

@@ -4,6 +4,7 @@ import io.flatfare.registry.domain.Capability;
 import io.flatfare.registry.domain.ModelEntity;
 import io.flatfare.registry.service.ModelSpec;
 import io.flatfare.registry.service.Names;
+import io.flatfare.support.api.Storable;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotEmpty;
@@ -23,9 +24,14 @@ public record ModelRequest(
         @Pattern(regexp = Names.MODEL_ID, message = "must be lower-case letters, digits and . _ : - (at most 64)")
         String id,
 
-        @NotBlank @Size(max = 200) String displayName,
+        @NotBlank @Size(max = 200) @Pattern(regexp = Storable.ONE_LINE, message = Storable.ONE_LINE_MESSAGE)
+        String displayName,
+
         @Size(max = 32) List<@NotNull @Pattern(regexp = Names.ALIAS, message = "is not a valid alias") String> aliases,
-        @NotBlank @Size(max = 100) String ownedBy,
+
+        @NotBlank @Size(max = 100) @Pattern(regexp = Storable.ONE_LINE, message = Storable.ONE_LINE_MESSAGE)
+        String ownedBy,
+
         @NotEmpty List<@NotNull CapabilityName> capabilities,
         @NotNull @Positive @Max(ModelEntity.MAX_TOKENS) Integer contextLength,
         @NotNull @Positive @Max(ModelEntity.MAX_TOKENS) Integer maxOutputTokens,
