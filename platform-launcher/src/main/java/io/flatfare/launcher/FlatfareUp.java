@@ -36,6 +36,15 @@ public final class FlatfareUp {
     private static final List<String> MODULES =
             List.of("model-registry", "inference-service", "metering-service", "gateway-service");
 
+    /**
+     * With this system property true, {@link #run} only checks that it could start (the command line, the ports, the
+     * data directory not in use) and exits: {@code ./flatfare} asks this before it builds, since a build replaces the
+     * jars that the services of a platform already running from this checkout load their classes from.
+     */
+    static final String PREFLIGHT = "flatfare.preflight";
+
+    private static final String LOCK_FILE = "launcher.lock";
+
     private FlatfareUp() {}
 
     public static void main(String[] args) {
@@ -57,6 +66,10 @@ public final class FlatfareUp {
         try {
             options = UpOptions.parse(args.subList(1, args.size()), cwd, root.resolve(".flatfare"));
             checkPorts(options);
+            if (Boolean.getBoolean(PREFLIGHT)) {
+                checkDataDirFree(options.dataDir());
+                return 0;
+            }
             checkJars(root);
         } catch (IllegalArgumentException e) {
             Progress.say(e.getMessage());
@@ -69,9 +82,7 @@ public final class FlatfareUp {
             return EXIT_USAGE;
         }
         try (FileChannel lockFile = FileChannel.open(
-                        options.dataDir().resolve("launcher.lock"),
-                        StandardOpenOption.CREATE,
-                        StandardOpenOption.WRITE);
+                        options.dataDir().resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                 FileLock lock = lockFile.tryLock()) {
             if (lock == null) {
                 Progress.say("another ./flatfare up is using " + options.dataDir());
@@ -213,6 +224,26 @@ public final class FlatfareUp {
                 throw new IllegalArgumentException("port " + port + " (--" + entry + ") is already in use;"
                         + " stop what uses it or choose another port with --" + entry + " N");
             }
+        }
+    }
+
+    /**
+     * Refuses a data directory that another launcher holds (its lock), without taking it. One that does not exist yet
+     * or cannot be locked at all is left to the start, which says what is wrong with it.
+     */
+    static void checkDataDirFree(Path dataDir) {
+        Path lockPath = dataDir.resolve(LOCK_FILE);
+        if (!Files.isRegularFile(lockPath)) {
+            return;
+        }
+        try (FileChannel lockFile = FileChannel.open(lockPath, StandardOpenOption.WRITE);
+                FileLock lock = lockFile.tryLock()) {
+            if (lock == null) {
+                throw new IllegalArgumentException("another ./flatfare up is using " + dataDir
+                        + "; stop it first (Ctrl-C where it runs) or choose another --data-dir");
+            }
+        } catch (IOException e) {
+            // Not this check's to judge.
         }
     }
 
