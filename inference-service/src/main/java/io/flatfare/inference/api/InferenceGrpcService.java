@@ -45,6 +45,14 @@ public class InferenceGrpcService implements InferenceService {
      */
     static final int EVENT_LOOP_PROMPT_CHARS = 4_096;
 
+    /**
+     * What a chat message counts for beyond its content: the chat template's text around it (role markers and
+     * separators, some 10 to 30 characters in common templates), which is rendered and tokenized with it. Without
+     * it, a conversation of many empty messages counted 0 characters and was rendered on the event loop: 100,000 of
+     * them held it for seconds.
+     */
+    static final int MESSAGE_TEMPLATE_CHARS = 32;
+
     private final ResidentModels models;
     private final InferenceConfig config;
     private final InstanceIdentity identity;
@@ -103,11 +111,14 @@ public class InferenceGrpcService implements InferenceService {
         }
     }
 
-    /** Characters of prompt text the call carries (a plain prompt, or every chat message's content). */
+    /**
+     * Characters of prompt text the call will tokenize, about: a plain prompt, or every chat message's content and
+     * its share of the template.
+     */
     static long promptChars(GenerateRequest request) {
         long chars = request.getPrompt().length();
         for (var message : request.getChat().getMessagesList()) {
-            chars += message.getContent().length();
+            chars += message.getContent().length() + MESSAGE_TEMPLATE_CHARS;
         }
         return chars;
     }

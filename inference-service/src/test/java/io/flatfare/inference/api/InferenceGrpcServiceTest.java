@@ -193,6 +193,49 @@ class InferenceGrpcServiceTest {
                 });
     }
 
+    /**
+     * Many empty messages: their contents are 0 characters, but the template around each is rendered and tokenized.
+     * They were prepared on the event loop (counted as 0 characters, seconds of work for 100,000), and the rendered
+     * text, over the tokenizer's limit, failed as INTERNAL (a 502 at the gateway).
+     */
+    @Test
+    void aConversationOfManyEmptyMessagesIsPreparedOffTheEventLoopAndJudgedByTheContext() {
+        var chat = ChatInput.newBuilder();
+        for (int i = 0; i < 100_000; i++) {
+            chat.addMessages(ChatMessage.newBuilder().setRole("user").setContent(""));
+        }
+        var request = GenerateRequest.newBuilder()
+                .setRequestId("many-empty")
+                .setModel(TinyModelResource.MODEL)
+                .setChat(chat)
+                .setSampling(SamplingParams.newBuilder().setMaxTokens(1))
+                .build();
+        assertThat(InferenceGrpcService.promptChars(request))
+                .isGreaterThan(InferenceGrpcService.EVENT_LOOP_PROMPT_CHARS);
+        // As few as the event loop's share, in messages alone, go to a worker too.
+        var few = GenerateRequest.newBuilder()
+                .setChat(ChatInput.newBuilder()
+                        .addAllMessages(java.util.Collections.nCopies(
+                                InferenceGrpcService.EVENT_LOOP_PROMPT_CHARS
+                                                / InferenceGrpcService.MESSAGE_TEMPLATE_CHARS
+                                        + 1,
+                                ChatMessage.newBuilder()
+                                        .setRole("user")
+                                        .setContent("")
+                                        .build())))
+                .build();
+        assertThat(InferenceGrpcService.promptChars(few)).isGreaterThan(InferenceGrpcService.EVENT_LOOP_PROMPT_CHARS);
+
+        assertThatThrownBy(() -> call(request)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(e.getStatus().getDescription()).contains("chat template around each of the 100000");
+            assertThat(StatusProto.fromThrowable(e).getDetailsList()).anySatisfy(d -> {
+                assertThat(d.is(ErrorInfo.class)).isTrue();
+                assertThat(d.unpack(ErrorInfo.class).getReason()).isEqualTo("context_length_exceeded");
+            });
+        });
+    }
+
     @Test
     void generatesWithExactUsageAndFinishReason() {
         var messages = call(request("Hello", s -> s.setMaxTokens(16).setSeed(7).putLogitBias(IM_END, -100)));

@@ -531,7 +531,7 @@ public final class LlamaCppEngine implements InferenceEngine {
      */
     int[] encode(String text) {
         if (text.length() > NativeThreads.MAX_TEXT_CHARS) {
-            throw new IllegalArgumentException("text too long to tokenize: " + text.length() + " characters");
+            throw new TextTooLong(text.length());
         }
         return text.length() <= NativeThreads.DIRECT_LIMIT
                 ? model.encode(text)
@@ -548,6 +548,16 @@ public final class LlamaCppEngine implements InferenceEngine {
     /** A prepared generation with the token ids it will send. */
     private record Prepared(PreparedGeneration generation, int[] tokens) {}
 
+    /** A text longer than the engine tokenizes ({@link NativeThreads#MAX_TEXT_CHARS}). */
+    static final class TextTooLong extends IllegalArgumentException {
+        final int chars;
+
+        TextTooLong(int chars) {
+            super("text too long to tokenize: " + chars + " characters");
+            this.chars = chars;
+        }
+    }
+
     private Prepared prepareWithTokens(GenerationRequest request) {
         open();
         Objects.requireNonNull(request, "request");
@@ -562,7 +572,19 @@ public final class LlamaCppEngine implements InferenceEngine {
         PromptRenderer.Rendered rendered;
         String promptParam;
         if (request.isChat()) {
-            rendered = renderer.chat(request.messages());
+            try {
+                rendered = renderer.chat(request.messages());
+            } catch (TextTooLong e) {
+                // The contents fit (checkLength), but not with the template around each of many messages: a text
+                // over the tokenizer's limit is also over maxTextChars, so it holds more tokens than the context.
+                throw new InvalidRequestException(
+                        "messages",
+                        "The messages, with this model's chat template around each of the "
+                                + request.messages().size()
+                                + ", come to " + e.chars + " characters, more than this model's context of "
+                                + settings.contextLength() + " tokens can hold (at most " + maxTextChars + ").",
+                        ErrorReasons.CONTEXT_LENGTH_EXCEEDED);
+            }
             promptParam = "messages";
         } else {
             rendered = renderer.plain(request.prompt());

@@ -181,6 +181,14 @@ class LlamaCppEngineValidationTest {
                         },
                         "context_length_exceeded"),
                 bad(
+                        "messages",
+                        "so many empty messages that the chat template alone is over the tokenizer's limit",
+                        r -> {
+                            r.prompt = null;
+                            r.messages = java.util.Collections.nCopies(100_000, new ChatMessage("user", "", null));
+                        },
+                        "context_length_exceeded"),
+                bad(
                         "prompt",
                         "both messages and a prompt",
                         r -> r.messages = List.of(new ChatMessage("user", "hi", null))),
