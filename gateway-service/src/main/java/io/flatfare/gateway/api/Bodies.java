@@ -2,6 +2,7 @@ package io.flatfare.gateway.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.flatfare.gateway.service.WouldBlock;
 import io.flatfare.support.api.JsonProblem;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.validation.ConstraintViolation;
@@ -23,6 +24,13 @@ import java.util.Set;
 @ApplicationScoped
 public class Bodies {
 
+    /**
+     * Bodies up to this size are read on the event loop (well under a millisecond); a larger one throws
+     * {@link WouldBlock} there, so the checks run on a worker thread. An 8 MiB body of 250,000 short chat messages
+     * took 0.5 to 0.8 s to read and validate: on the event loop, every other connection of that loop waited for it.
+     */
+    static final int EVENT_LOOP_BODY_BYTES = 64 * 1024;
+
     /** The constraints a null value breaks only when the field is required: absent or null, it is missing. */
     private static final Set<Class<?>> REQUIRED = Set.of(NotNull.class, NotBlank.class, NotEmpty.class);
 
@@ -37,6 +45,9 @@ public class Bodies {
     public <T> T read(byte[] body, Class<T> type) {
         if (body == null || body.length == 0) {
             throw OpenAiException.invalid(null, "The request body is empty; send a JSON object.", "invalid_json");
+        }
+        if (body.length > EVENT_LOOP_BODY_BYTES) {
+            WouldBlock.unlessBlockingAllowed();
         }
         T value;
         try {
