@@ -1,7 +1,6 @@
 package io.flatfare.gateway.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -315,8 +314,10 @@ final class ResponsesAnswer implements AnswerWriter {
             usage.put("total_tokens", call.promptTokens() + call.completionTokens());
         }
         root.put("user", request.user());
-        JsonNode metadata = request.metadata();
-        root.set("metadata", metadata == null || metadata.isNull() ? json.createObjectNode() : metadata);
+        ObjectNode metadata = root.putObject("metadata");
+        if (request.metadata() != null) {
+            request.metadata().forEach(metadata::put);
+        }
         return root;
     }
 

@@ -348,6 +348,39 @@ class ResponsesApiTest {
         refused(post(request("temperature", 3)), 400, "temperature", "invalid_value");
     }
 
+    /**
+     * {@code metadata} as OpenAI takes it: string pairs, at most 16, keys up to 64 and values up to 512 characters.
+     * Anything else was answered 200 and stored, with the metadata echoed as sent ({@code "x"}, {@code [1]}).
+     */
+    @Test
+    void metadataIsAtMostSixteenStringPairs() throws Exception {
+        refused(post(request("metadata", "x")), 400, "metadata", "invalid_type");
+        refused(post(request("metadata", List.of(1))), 400, "metadata", "invalid_type");
+        refused(post(request("metadata", Map.of("a", 1))), 400, "metadata.a", "invalid_type");
+        Map<String, String> seventeen = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < 17; i++) {
+            seventeen.put("k" + i, "v");
+        }
+        refused(post(request("metadata", seventeen)), 400, "metadata", "invalid_value");
+        refused(post(request("metadata", Map.of("k", "v".repeat(513)))), 400, "metadata[k]", "invalid_value");
+        refused(
+                post(request("metadata", Map.of("k".repeat(65), "v"))),
+                400,
+                "metadata[" + "k".repeat(65) + "]",
+                "invalid_value");
+
+        seventeen.remove("k15");
+        seventeen.remove("k16");
+        seventeen.put("k".repeat(64), "v".repeat(512));
+        Response sixteen = post(request("metadata", seventeen));
+        assertThat(sixteen.statusCode()).as(sixteen.asString()).isEqualTo(200);
+        JsonNode r = JSON.readTree(sixteen.asString());
+        assertThat(r.get("metadata").size()).isEqualTo(16);
+        assertThat(r.get("metadata").get("k0").asText()).isEqualTo("v");
+        assertThat(r.get("metadata").get("k".repeat(64)).asText()).hasSize(512);
+        assertThat(ok(post(request())).get("metadata").isObject()).isTrue();
+    }
+
     @Test
     void whatNeedsToolsOrMoreServerStateIsRefusedNeverIgnored() {
         refused(

@@ -136,7 +136,8 @@ public class RateCardService {
     @Transactional
     public PlanVersion addPlanVersion(String planId, NewPlanVersion request) {
         if (!ID.matcher(planId).matches()) {
-            throw MeteringException.invalid("plan_id", "A plan id is 1 to 255 characters without whitespace or control characters.");
+            throw MeteringException.invalid(
+                    "plan_id", "A plan id is 1 to 255 characters without whitespace or control characters.");
         }
         nonNegative(request.monthlyFeeMicros(), "monthly_fee_micros");
         nonNegative(request.includedRequests(), "included_requests");
@@ -167,10 +168,12 @@ public class RateCardService {
     @Transactional
     public PlanAssignment assignPlan(String accountId, String planId, Instant effectiveFrom) {
         if (!ID.matcher(accountId).matches()) {
-            throw MeteringException.invalid("account_id", "An account id is 1 to 255 characters without whitespace or control characters.");
+            throw MeteringException.invalid(
+                    "account_id", "An account id is 1 to 255 characters without whitespace or control characters.");
         }
         if (planId != null && !ID.matcher(planId).matches()) {
-            throw MeteringException.invalid("plan_id", "A plan id is 1 to 255 characters without whitespace or control characters.");
+            throw MeteringException.invalid(
+                    "plan_id", "A plan id is 1 to 255 characters without whitespace or control characters.");
         }
         if (planId == null || plans.latest(planId).isEmpty()) {
             throw MeteringException.notFound("plan_id", "plan_not_found", "The plan '" + planId + "' does not exist.");

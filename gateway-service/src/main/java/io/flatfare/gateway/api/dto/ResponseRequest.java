@@ -9,12 +9,14 @@ import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
+import java.util.Map;
 
 /**
  * {@code POST /v1/responses}: the conversation comes in {@code input}, after a stored one named by
  * {@code previous_response_id}. {@code input} may be a string or an array of items, so it is kept as JSON and checked
  * by hand, as are the features this release refuses (tools, conversations, ...). Unknown fields are ignored: the SDKs
- * keep adding them.
+ * keep adding them. {@code metadata} is OpenAI's: at most 16 string pairs, keys up to 64 characters, values up to 512
+ * (it was any JSON, echoed back and stored as sent, which typed SDKs then failed to read).
  */
 public record ResponseRequest(
         @NotBlank String model,
@@ -26,7 +28,13 @@ public record ResponseRequest(
         @DecimalMin("0") @DecimalMax("1") Double topP,
         @Valid Text text,
         Boolean store,
-        JsonNode metadata,
+
+        @Size(max = 16, message = "must have at most 16 pairs")
+        Map<
+                        @Size(max = 64, message = "must be a key of at most 64 characters") String,
+                        @NotNull @Size(max = 512, message = "must be a string of at most 512 characters") String>
+                metadata,
+
         String user,
         JsonNode reasoning,
         JsonNode tools,
