@@ -16,8 +16,10 @@ import static org.hamcrest.Matchers.startsWith;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
+import io.flatfare.testing.support.RawHttp;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
 import io.restassured.path.json.JsonPath;
 import io.restassured.specification.RequestSpecification;
@@ -98,6 +100,33 @@ class AdminApiTest {
                 .statusCode(403)
                 .body("error.type", equalTo("permission_error"))
                 .body("error.code", equalTo("invalid_admin_token"));
+    }
+
+    /**
+     * Spellings of an admin path that a router might match while a prefix check on the path would not see "/admin":
+     * each is refused for want of the token, or matches nothing.
+     */
+    @Test
+    void noSpellingOfAnAdminPathGetsPastTheToken() {
+        for (String target : List.of(
+                "//admin/plans",
+                "/./admin/plans",
+                "/x/../admin/plans",
+                "/%61dmin/plans",
+                "/admin%2Fplans",
+                "/admin;x=1/plans",
+                "/admin/plans;x=1",
+                "/admin/plans/",
+                "/admin//plans",
+                "/%2561dmin/plans")) {
+            // Not half-closed (RawHttp.get): Vert.x drops the answer of a worker-thread request to such a client.
+            RawHttp.Answer answer = RawHttp.stall(
+                    "localhost",
+                    RestAssured.port,
+                    "GET " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            assertThat(answer.status()).as(target + ": " + answer.body()).isIn(401, 404);
+            assertThat(answer.body()).as(target).doesNotContain("\"allowed_models\"");
+        }
     }
 
     @Test
