@@ -135,10 +135,7 @@ public class RateCardService {
 
     @Transactional
     public PlanVersion addPlanVersion(String planId, NewPlanVersion request) {
-        if (!ID.matcher(planId).matches()) {
-            throw MeteringException.invalid(
-                    "plan_id", "A plan id is 1 to 255 characters without whitespace or control characters.");
-        }
+        checkId("plan_id", "A plan id", planId);
         nonNegative(request.monthlyFeeMicros(), "monthly_fee_micros");
         nonNegative(request.includedRequests(), "included_requests");
         if (request.overagePriceMicros() != null) {
@@ -167,13 +164,9 @@ public class RateCardService {
 
     @Transactional
     public PlanAssignment assignPlan(String accountId, String planId, Instant effectiveFrom) {
-        if (!ID.matcher(accountId).matches()) {
-            throw MeteringException.invalid(
-                    "account_id", "An account id is 1 to 255 characters without whitespace or control characters.");
-        }
-        if (planId != null && !ID.matcher(planId).matches()) {
-            throw MeteringException.invalid(
-                    "plan_id", "A plan id is 1 to 255 characters without whitespace or control characters.");
+        checkId("account_id", "An account id", accountId);
+        if (planId != null) {
+            checkId("plan_id", "A plan id", planId);
         }
         if (planId == null || plans.latest(planId).isEmpty()) {
             throw MeteringException.notFound("plan_id", "plan_not_found", "The plan '" + planId + "' does not exist.");
@@ -210,6 +203,13 @@ public class RateCardService {
                 "would_rewrite_history",
                 "Requests at or after " + from + " were already rated under the current version; choose a later"
                         + " effective_from.");
+    }
+
+    private static void checkId(String param, String what, String value) {
+        if (!ID.matcher(value).matches()) {
+            throw MeteringException.invalid(
+                    param, what + " is 1 to 255 characters without whitespace or control characters.");
+        }
     }
 
     private Instant effectiveFrom(Instant requested) {

@@ -17,9 +17,10 @@ import java.net.URISyntaxException;
  * Answers a request whose URL is malformed with a 400 in the {@link ApiError} envelope: one that is not a URI (a space,
  * a {@code |} or a {@code "} not percent-encoded), or whose path or query does not decode (a {@code %} not followed by
  * two hexadecimal digits), or that holds a NUL character ({@code %00}: no id, name or parameter of any Flatfare API
- * has one, and PostgreSQL cannot store or compare one, so a lookup with it failed as a 500). Quarkus' HTTP layer refuses the first kind itself, with an empty 400 that no client library
- * can read, unless the system property {@value #QUARKUS_URI_CHECK} is true: {@link io.flatfare.support.ServiceMain} sets it
- * ({@link #takeOverUriCheck}), the build sets it for tests. Left to Vert.x, the second kind fails the router while it
+ * has one, and PostgreSQL cannot store or compare one, so a lookup with it failed as a 500). Quarkus' HTTP layer
+ * refuses the first kind itself, with an empty 400 that no client library can read, unless the system property
+ * {@value #QUARKUS_URI_CHECK} is true: {@link io.flatfare.support.ServiceMain} sets it ({@link #takeOverUriCheck}), the
+ * build sets it for tests. Left to Vert.x, the second kind fails the router while it
  * matches routes (matching decodes the path), with the same empty 400. Nothing else runs for such a request: no
  * authentication, no usage event.
  */
