@@ -149,6 +149,88 @@ class MeteringFlowTest {
     }
 
     @Test
+    void anIdPostgresCannotHoldIsDeadLetteredAndConsumptionGoesOn() {
+        String tier = tierPricedAt(1_000, Instant.parse("2026-01-01T00:00:00Z"));
+        String account = unique("acct");
+        byte[] key = account.getBytes(StandardCharsets.UTF_8);
+        // JSON escapes of a NUL (which PostgreSQL text cannot hold) and of another control character.
+        String nulKey = EventJson.toJsonString(completed(account, tier, MARCH_10))
+                .replace("\"api_key_id\":\"", "\"api_key_id\":\"k\\u0000");
+        String bellModel = EventJson.toJsonString(completed(account, tier, MARCH_10))
+                .replace("\"model\":\"", "\"model\":\"m\\u0007");
+        UsageEvent good = completed(account, tier, MARCH_10);
+        TestKafka.sendRaw(List.of(
+                new ProducerRecord<>(Topics.USAGE, key, nulKey.getBytes(StandardCharsets.UTF_8)),
+                new ProducerRecord<>(Topics.USAGE, key, bellModel.getBytes(StandardCharsets.UTF_8)),
+                new ProducerRecord<>(Topics.USAGE, key, EventJson.toJson(good))));
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 1);
+        List<ConsumerRecord<byte[], byte[]>> dead =
+                TestKafka.readUntil(Topics.USAGE_DLQ, r -> account.equals(TestKafka.key(r)), kept -> kept.size() >= 2);
+        assertThat(dead).hasSize(2);
+        assertThat(TestKafka.header(dead.get(0), Topics.DLQ_REASON)).contains("api_key_id");
+        assertThat(TestKafka.header(dead.get(1), Topics.DLQ_REASON)).contains("model");
+        for (var record : dead) {
+            assertThat(TestKafka.header(record, Topics.DLQ_CAUSE)).isEqualTo("invalid-record");
+        }
+        assertThat(month(account, "2026-03")).isEqualTo(new Totals(1, 1, 0, 1_000));
+    }
+
+    /**
+     * A batch the database refuses because of one event in it (here a trigger raising a data exception for one
+     * account, standing in for any value PostgreSQL cannot take) would fail on every retry and hold up all billing
+     * behind it: the event at fault is dead-lettered with the database's reason and the rest is recorded.
+     */
+    @Test
+    void anEventTheDatabaseRefusesIsDeadLetteredAndTheRestOfItsBatchIsRecorded() {
+        String tier = tierPricedAt(1_000, Instant.parse("2026-01-01T00:00:00Z"));
+        String account = unique("acct");
+        String refusedAccount = unique("refused");
+        String trigger = "refuse_" + refusedAccount.replaceAll("[^a-z0-9]", "_");
+        execute("create function " + trigger + "() returns trigger language plpgsql as $$ begin if new.account_id = '"
+                + refusedAccount + "' then raise exception 'refused for the test' using errcode = '22023'; end if;"
+                + " return new; end $$");
+        execute("create trigger " + trigger + " before insert on usage_ledger for each row execute function " + trigger
+                + "()");
+        try {
+            byte[] key = account.getBytes(StandardCharsets.UTF_8);
+            List<UsageEvent> events = new ArrayList<>();
+            for (int i = 0; i < 7; i++) {
+                events.add(completed(i == 4 ? refusedAccount : account, tier, MARCH_10));
+            }
+            // One key, so one partition and, sent together, one poll batch.
+            TestKafka.sendRaw(events.stream()
+                    .map(e -> new ProducerRecord<>(Topics.USAGE, key, EventJson.toJson(e)))
+                    .toList());
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 6);
+            List<ConsumerRecord<byte[], byte[]>> dead = TestKafka.readUntil(
+                    Topics.USAGE_DLQ, r -> account.equals(TestKafka.key(r)), kept -> !kept.isEmpty());
+            assertThat(dead).hasSize(1);
+            assertThat(dead.getFirst().value()).isEqualTo(EventJson.toJson(events.get(4)));
+            assertThat(TestKafka.header(dead.getFirst(), Topics.DLQ_CAUSE)).isEqualTo("invalid-record");
+            assertThat(TestKafka.header(dead.getFirst(), Topics.DLQ_REASON))
+                    .contains("22023")
+                    .contains("refused for the test");
+            assertThat(ledgerRows(refusedAccount)).isZero();
+            assertThat(month(account, "2026-03")).isEqualTo(new Totals(6, 6, 0, 6_000));
+            assertThat(ratedUsage(Set.of(account), 6))
+                    .extracting(RatedUsage::eventId)
+                    .containsExactlyInAnyOrderElementsOf(events.stream()
+                            .filter(e -> e.accountId().equals(account))
+                            .map(UsageEvent::eventId)
+                            .toList());
+        } finally {
+            execute("drop trigger " + trigger + " on usage_ledger");
+            execute("drop function " + trigger + "()");
+        }
+    }
+
+    void execute(String sql) {
+        tx(() -> ledger.getEntityManager().createNativeQuery(sql).executeUpdate());
+    }
+
+    @Test
     void aBillableEventWithoutAPriceIsDeadLetteredNotGuessed() {
         String account = unique("acct");
         UsageEvent unpriced = completed(account, unique("nopricetier"), MARCH_10);

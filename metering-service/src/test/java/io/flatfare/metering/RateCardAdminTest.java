@@ -3,6 +3,7 @@ package io.flatfare.metering;
 import static io.flatfare.metering.Events.unique;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasKey;
 
@@ -136,6 +137,29 @@ class RateCardAdminTest {
                 .then()
                 .statusCode(400)
                 .body("error.param", equalTo("price_micros"));
+        // Two requests at Long.MAX_VALUE would overflow a day's total.
+        admin().body(Map.of("price_micros", Long.MAX_VALUE, "currency", "USD"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("price_micros"))
+                .body("error.message", containsString("1000000000000"));
+        String plan = unique("plan");
+        admin().body(Map.of("monthly_fee_micros", 1_000_000_000_001L, "included_requests", 0, "currency", "USD"))
+                .post("/admin/plans/" + plan)
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("monthly_fee_micros"));
+        admin().body(Map.of(
+                        "monthly_fee_micros", 0, "included_requests", 0, "overage_price_micros", -5, "currency", "USD"))
+                .post("/admin/plans/" + plan)
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("overage_price_micros"));
+        admin().body(Map.of("price_micros", 1_000_000_000_000L, "currency", "USD"))
+                .post("/admin/price-tiers/" + tier)
+                .then()
+                .statusCode(201);
     }
 
     /** Values PostgreSQL cannot hold were sent to it and answered 500 (a NUL in a plan id, a time past 9999). */

@@ -17,16 +17,19 @@ final class Checks {
     static String id(String value, String field) {
         required(value, field);
         if (!isId(value)) {
-            throw new IllegalArgumentException(
-                    field + " must be 1 to " + MAX_ID_LENGTH + " characters without whitespace, was '" + value + "'");
+            throw new IllegalArgumentException(field + " must be 1 to " + MAX_ID_LENGTH
+                    + " characters without whitespace or control characters, was '" + value.replaceAll("\\p{Cc}", "?")
+                    + "'");
         }
         return value;
     }
 
     /**
-     * The schema's id pattern {@code \S{1,255}} without a regex (every event checks several ids, twice when
-     * rated): 1 to 255 code points, none of them whitespace as Java's {@code \s} means it: space, tab, line feed,
-     * vertical tab, form feed, carriage return.
+     * The schema's id pattern {@code [^\s\u0000-\u001f\u007f-\u009f]{1,255}} without a regex (every event checks
+     * several ids, twice when rated), plus what a regex cannot say: 1 to 255 code points, none of them whitespace as
+     * Java's {@code \s} means it (space, tab, line feed, vertical tab, form feed, carriage return) or a control
+     * character, and no unpaired surrogate. A NUL cannot be stored in PostgreSQL at all, and an unpaired surrogate is
+     * stored as {@code ?}, a different id, so such an event is invalid rather than a failure of every consumer.
      */
     static boolean isId(String value) {
         int length = value.length();
@@ -35,8 +38,16 @@ final class Checks {
         }
         for (int i = 0; i < length; i++) {
             char c = value.charAt(i);
-            if (c == ' ' || (c >= '\t' && c <= '\r')) {
+            if (c <= ' ' || (c >= '\u007f' && c <= '\u009f')) {
                 return false;
+            }
+            if (Character.isSurrogate(c)) {
+                if (!Character.isHighSurrogate(c)
+                        || i + 1 == length
+                        || !Character.isLowSurrogate(value.charAt(i + 1))) {
+                    return false;
+                }
+                i++;
             }
         }
         return true;

@@ -26,25 +26,6 @@ final class UsageEventReader {
 
     private static final JsonFactory FACTORY = EventJson.mapper().getFactory();
 
-    /**
-     * Identifiers: 1 to 255 code points, none of them whitespace as {@code \s} means it (ASCII space, tab,
-     * line feed, vertical tab, form feed, carriage return). That is the record's {@code \S{1,255}}, and it
-     * implies the schema's {@code minLength 1}, {@code maxLength 255} (the validator counts a surrogate pair as
-     * one, like code points) and {@code pattern ^\S+$}; checked without a regex, it being on every event.
-     */
-    private static boolean isId(String value) {
-        for (int i = 0; i < value.length(); i++) {
-            switch (value.charAt(i)) {
-                case ' ', '\t', '\n', '\013', '\f', '\r' -> {
-                    return false;
-                }
-                default -> {}
-            }
-        }
-        int codePoints = value.codePointCount(0, value.length());
-        return codePoints >= 1 && codePoints <= Checks.MAX_ID_LENGTH;
-    }
-
     /** The schema's {@code price_tier} pattern, matched whole (which implies the anchored search). */
     private static final Pattern PRICE_TIER = Pattern.compile("[a-z][a-z0-9_-]{0,63}");
 
@@ -219,7 +200,7 @@ final class UsageEventReader {
             return null;
         }
         String value = string(parser);
-        if (!isId(value)) {
+        if (!Checks.isId(value)) {
             throw NotCertain.INSTANCE;
         }
         return value;

@@ -88,6 +88,19 @@ class EventSchemasTest {
                         "date-time"),
                 invalid(UsageEvent.class, "version 2", n -> n.put("schema_version", 2), "#/schema_version", "1"),
                 invalid(UsageEvent.class, "blank id", n -> n.put("event_id", "req 1"), "#/event_id", "pattern"),
+                invalid(
+                        UsageEvent.class,
+                        "NUL in an id",
+                        n -> n.put("account_id", "acc\u0000"),
+                        "#/account_id",
+                        "pattern"),
+                invalid(UsageEvent.class, "C1 control in an id", n -> n.put("model", "m\u0085x"), "#/model", "pattern"),
+                invalid(
+                        RatedUsage.class,
+                        "control in an id",
+                        n -> n.put("api_key_id", "k\u001b"),
+                        "#/api_key_id",
+                        "pattern"),
                 invalid(UsageEvent.class, "stream as string", n -> n.put("stream", "true"), "#/stream", "boolean"),
                 invalid(
                         UsageEvent.class,

@@ -135,6 +135,13 @@ class UsageEventTest {
                 invalid("blank account_id", b -> b.accountId(" "), "account_id must be 1 to 255 characters"),
                 invalid("empty api_key_id", b -> b.apiKeyId(""), "api_key_id must be 1 to 255"),
                 invalid("id too long", b -> b.eventId("r".repeat(256)), "event_id must be 1 to 255"),
+                invalid(
+                        "NUL in an id",
+                        b -> b.accountId("acc\u0000"),
+                        "account_id must be 1 to 255 characters without"),
+                invalid("control character in an id", b -> b.model("m\u0085"), "model must be 1 to 255"),
+                invalid("unpaired high surrogate", b -> b.eventId("req\uD83D"), "event_id must be 1 to 255"),
+                invalid("unpaired low surrogate", b -> b.instanceId("\uDE00i"), "instance_id must be 1 to 255"),
                 invalid("null endpoint", b -> b.endpoint(null), "endpoint must not be null"),
                 invalid("null outcome", b -> b.outcome(null), "outcome must not be null"),
                 invalid("negative prompt tokens", b -> b.promptTokens(-1), "prompt_tokens must be >= 0, was -1"),

@@ -188,11 +188,14 @@ public class UsageConsumer {
                 rejected.add(new DeadLetter(record, Topics.DLQ_CAUSE_INVALID_RECORD, e.getMessage()));
             }
         }
-        BatchResult result = recordWithRetries(valid);
+        Map<String, String> refused = new HashMap<>();
+        BatchResult result = recordWithRetries(valid, refused);
         if (result == null) {
             return;
         }
         List<DeadLetter> letters = new ArrayList<>(rejected);
+        refused.forEach((id, reason) ->
+                letters.add(new DeadLetter(byEventId.get(id), Topics.DLQ_CAUSE_INVALID_RECORD, reason)));
         result.unrateable()
                 .forEach((id, reason) ->
                         letters.add(new DeadLetter(byEventId.get(id), Topics.DLQ_CAUSE_UNRATEABLE, reason)));
@@ -226,8 +229,14 @@ public class UsageConsumer {
         }
     }
 
-    /** The batch recorded in the ledger, retried with backoff; null when stopping. */
-    private BatchResult recordWithRetries(List<Intake> valid) {
+    /**
+     * The batch recorded in the ledger, retried with backoff; null when stopping. A batch the database refuses for
+     * a value in it ({@link LedgerService#isRefused}) would fail forever and stop all billing behind it: it is split
+     * in halves, each recorded on its own, down to the single events at fault, which go into {@code refused} (event
+     * id → the database's reason) for the dead-letter topic. The halves are separate transactions; a crash between
+     * them reads the batch again, and the ledger's ids and positions make that harmless.
+     */
+    private BatchResult recordWithRetries(List<Intake> valid, Map<String, String> refused) {
         Duration backoff = config.retryInitialBackoff();
         for (int attempt = 1; ; attempt++) {
             try {
@@ -252,6 +261,9 @@ public class UsageConsumer {
                 if (stopping) {
                     return null;
                 }
+                if (LedgerService.isRefused(e)) {
+                    return recordSplit(valid, refused, e);
+                }
                 Log.warnf(e, "Recording a usage batch failed (attempt %d); retrying in %s", attempt, backoff);
                 if (!sleep(backoff)) {
                     return null;
@@ -259,6 +271,19 @@ public class UsageConsumer {
                 backoff = next(backoff);
             }
         }
+    }
+
+    private BatchResult recordSplit(List<Intake> valid, Map<String, String> refused, RuntimeException failure) {
+        if (valid.size() == 1) {
+            String eventId = valid.getFirst().event().eventId();
+            Log.warnf("Usage event %s dead-lettered: %s", eventId, LedgerService.refusal(failure));
+            refused.put(eventId, LedgerService.refusal(failure));
+            return new BatchResult(0, 0, Map.of(), List.of());
+        }
+        int half = valid.size() / 2;
+        BatchResult first = recordWithRetries(valid.subList(0, half), refused);
+        BatchResult second = first == null ? null : recordWithRetries(valid.subList(half, valid.size()), refused);
+        return second == null ? null : first.plus(second);
     }
 
     /** Back to the group's committed offsets for every assigned partition, so the next poll reads them again. */

@@ -88,6 +88,32 @@ public class LedgerService {
         return false;
     }
 
+    /**
+     * Whether PostgreSQL refused a value of the batch itself: a data exception (SQL state class 22, e.g. a NUL in a
+     * text) or a broken constraint other than a unique one (class 23 but 23505, which two writers racing for one
+     * event id also raise). Such a batch fails every time it is tried; the records at fault have to be found and set
+     * aside, where any other failure (the database away) is waited out.
+     */
+    public static boolean isRefused(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && sql.getSQLState() != null) {
+                String state = sql.getSQLState();
+                return state.startsWith("22") || (state.startsWith("23") && !state.equals("23505"));
+            }
+        }
+        return false;
+    }
+
+    /** The database's own words for {@link #isRefused a refused value}, for a dead letter's reason. */
+    public static String refusal(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && sql.getSQLState() != null) {
+                return "the database refused the event (SQL state " + sql.getSQLState() + "): " + sql.getMessage();
+            }
+        }
+        return String.valueOf(failure.getMessage());
+    }
+
     private BatchResult record(List<Intake> batch, boolean lookUp) {
         Map<String, Intake> fresh = new LinkedHashMap<>();
         batch.forEach(intake -> fresh.putIfAbsent(intake.event().eventId(), intake));

@@ -105,7 +105,7 @@ public class RateCardService {
             throw MeteringException.invalid(
                     "tier", "A tier is a lower-case name like 'small' (a-z, 0-9, '_', '-'; at most 64).");
         }
-        nonNegative(request.priceMicros(), "price_micros");
+        money(request.priceMicros(), "price_micros");
         currency(request.currency());
         Instant from = effectiveFrom(request.effectiveFrom());
         var latest = tierPrices.latest(tier);
@@ -136,10 +136,10 @@ public class RateCardService {
     @Transactional
     public PlanVersion addPlanVersion(String planId, NewPlanVersion request) {
         checkId("plan_id", "A plan id", planId);
-        nonNegative(request.monthlyFeeMicros(), "monthly_fee_micros");
+        money(request.monthlyFeeMicros(), "monthly_fee_micros");
         nonNegative(request.includedRequests(), "included_requests");
         if (request.overagePriceMicros() != null) {
-            nonNegative(request.overagePriceMicros(), "overage_price_micros");
+            money(request.overagePriceMicros(), "overage_price_micros");
         }
         currency(request.currency());
         Instant from = effectiveFrom(request.effectiveFrom());
@@ -227,9 +227,23 @@ public class RateCardService {
         }
     }
 
+    /**
+     * The most a price or a monthly fee can be: 10^12 micro-units, a million units of the currency. Sums of prices
+     * (a day's and a month's totals, an invoice) are 64-bit; without a bound two requests at the largest price
+     * would overflow them, and a batch holding the second would be refused by the database on every try.
+     */
+    public static final long MAX_MONEY_MICROS = 1_000_000_000_000L;
+
+    private static void money(long value, String param) {
+        if (value < 0 || value > MAX_MONEY_MICROS) {
+            throw MeteringException.invalid(
+                    param, param + " must be 0 to " + MAX_MONEY_MICROS + " (integer micro-units), was " + value + ".");
+        }
+    }
+
     private static void nonNegative(long value, String param) {
         if (value < 0) {
-            throw MeteringException.invalid(param, param + " must be >= 0 (integer micro-units), was " + value + ".");
+            throw MeteringException.invalid(param, param + " must be >= 0, was " + value + ".");
         }
     }
 }
