@@ -104,6 +104,32 @@ class ModelRegistryGrpcTest {
                 () -> rpc().resolve(ResolveRequest.newBuilder().setName("").build()));
     }
 
+    /**
+     * A name no model can have (a client's {@code model} passed on by the gateway) is not found; a NUL in it went to
+     * PostgreSQL, which refused it, and was answered UNAVAILABLE, logged as the database being down.
+     */
+    @Test
+    void namesNoModelOrInstanceCanHaveAreNotFoundWithoutAskingTheDatabase() {
+        for (String name : List.of("llama-3.3-70b\u0000", "a\u0000b", "llama 3", "x".repeat(10_000))) {
+            assertStatus(
+                    Status.Code.NOT_FOUND,
+                    () -> rpc().resolve(
+                                    ResolveRequest.newBuilder().setName(name).build()));
+            assertStatus(
+                    Status.Code.NOT_FOUND,
+                    () -> rpc().heartbeat(HeartbeatRequest.newBuilder()
+                            .setInstanceId(name)
+                            .build()));
+            assertStatus(
+                    Status.Code.NOT_FOUND,
+                    () -> rpc().deregister(DeregisterRequest.newBuilder()
+                            .setInstanceId(name)
+                            .build()));
+        }
+        assertStatus(Status.Code.INVALID_ARGUMENT, () -> register("inst\u0000", "10.0.0.6:9000", "flatfare-tiny"));
+        assertStatus(Status.Code.NOT_FOUND, () -> register("inst-nul-model", "10.0.0.6:9000", "flatfare-tiny\u0000"));
+    }
+
     @Test
     void listsTheCatalog() {
         var models = rpc().list(ListRequest.getDefaultInstance()).getModelsList();

@@ -83,6 +83,11 @@ public class CatalogService {
         if (name == null || name.isBlank()) {
             throw RegistryException.invalid("name", "A model name is required.");
         }
+        // Every id is also a valid alias. Anything else (a client's typo passed on by the gateway, a NUL that
+        // PostgreSQL would refuse) is not looked up.
+        if (!Names.isAlias(name)) {
+            throw RegistryException.modelNotFound(name);
+        }
         var model = models.findByIdOrAlias(name).orElseThrow(() -> RegistryException.modelNotFound(name));
         if (model.status != ModelStatus.ACTIVE) {
             throw new RegistryException(

@@ -99,6 +99,9 @@ public class InstanceService {
         }
         var served = new LinkedHashMap<String, Integer>();
         for (String name : r.models()) {
+            if (!Names.isAlias(name)) {
+                throw RegistryException.modelNotFound(name);
+            }
             ModelEntity model = models.findByIdOrAlias(name)
                     .filter(m -> m.status == ModelStatus.ACTIVE)
                     .orElseThrow(() -> RegistryException.modelNotFound(name));
@@ -147,6 +150,9 @@ public class InstanceService {
     /** Keeps an instance routable; an expired instance is NOT_FOUND even before the reaper removes it. */
     @Transactional
     public InstanceEntity heartbeat(String instanceId, InstanceState newState) {
+        if (!Names.isInstanceId(instanceId)) {
+            throw RegistryException.instanceNotFound(instanceId);
+        }
         Instant now = clock.instant();
         var instance = instances
                 .findByIdOptional(instanceId)
@@ -161,7 +167,7 @@ public class InstanceService {
 
     @Transactional
     public void deregister(String instanceId) {
-        if (!instances.deleteById(instanceId)) {
+        if (!Names.isInstanceId(instanceId) || !instances.deleteById(instanceId)) {
             throw RegistryException.instanceNotFound(instanceId);
         }
         Log.infof("Deregistered inference instance %s", instanceId);
