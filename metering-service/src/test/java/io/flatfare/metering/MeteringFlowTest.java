@@ -230,6 +230,37 @@ class MeteringFlowTest {
         tx(() -> ledger.getEntityManager().createNativeQuery(sql).executeUpdate());
     }
 
+    /**
+     * A record near the broker's size limit cannot go to the dead-letter topic as it is (the dead-letter headers
+     * make it larger than a producer request may be): the failed send aborted the batch's transaction, and the
+     * batch was read again and failed again, forever, holding up all billing behind it.
+     */
+    @Test
+    void aRecordTooLargeToDeadLetterWholeIsDeadLetteredCutAndConsumptionGoesOn() {
+        String tier = tierPricedAt(1_000, Instant.parse("2026-01-01T00:00:00Z"));
+        String account = unique("acct");
+        byte[] key = account.getBytes(StandardCharsets.UTF_8);
+        byte[] huge = new byte[1_048_000];
+        java.util.Arrays.fill(huge, (byte) 'x');
+        UsageEvent good = completed(account, tier, MARCH_10);
+        TestKafka.sendRaw(List.of(
+                new ProducerRecord<>(Topics.USAGE, key, huge),
+                new ProducerRecord<>(Topics.USAGE, key, EventJson.toJson(good))));
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> ledgerRows(account) == 1);
+        List<ConsumerRecord<byte[], byte[]>> dead =
+                TestKafka.readUntil(Topics.USAGE_DLQ, r -> account.equals(TestKafka.key(r)), kept -> !kept.isEmpty());
+        assertThat(dead).hasSize(1);
+        ConsumerRecord<byte[], byte[]> letter = dead.getFirst();
+        assertThat(TestKafka.header(letter, Topics.DLQ_CAUSE)).isEqualTo("invalid-record");
+        assertThat(TestKafka.header(letter, Topics.DLQ_REASON))
+                .contains("at most 65536 bytes")
+                .contains("its value 1048000 bytes");
+        assertThat(letter.value()).hasSize(Topics.MAX_USAGE_RECORD_BYTES).containsOnly((byte) 'x');
+        assertThat(TestKafka.header(letter, Topics.DLQ_VALUE_BYTES)).isEqualTo("1048000");
+        assertThat(Long.parseLong(TestKafka.header(letter, Topics.DLQ_OFFSET))).isNotNegative();
+    }
+
     @Test
     void aBillableEventWithoutAPriceIsDeadLetteredNotGuessed() {
         String account = unique("acct");

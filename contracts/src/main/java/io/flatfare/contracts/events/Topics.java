@@ -61,6 +61,20 @@ public final class Topics {
     public static final String DLQ_CAUSE_INVALID_RECORD = "invalid-record";
 
     /**
+     * The largest usage record metering reads (key, value and header bytes together). A v1 event is a few KB at
+     * most; a larger record is {@link #DLQ_CAUSE_INVALID_RECORD invalid} without being parsed, and its dead letter
+     * holds only the first this many bytes of its value, without its headers ({@link #DLQ_VALUE_BYTES}): whole, it
+     * may be more than a producer request can carry, and a dead letter that cannot be sent would stop the consumer.
+     */
+    public static final int MAX_USAGE_RECORD_BYTES = 64 * 1024;
+
+    /**
+     * On a dead letter whose value was cut ({@link #MAX_USAGE_RECORD_BYTES}): the original value's length in bytes.
+     * The record itself stays on its topic, at {@link #DLQ_PARTITION} and {@link #DLQ_OFFSET}, until retention.
+     */
+    public static final String DLQ_VALUE_BYTES = "dead-letter-value-bytes";
+
+    /**
      * On a usage record that metering replayed from the dead-letter topic: {@code topic/partition/offset} of the
      * dead letter it came from. The record is otherwise the one the gateway sent (the {@code dead-letter-*}
      * headers removed).

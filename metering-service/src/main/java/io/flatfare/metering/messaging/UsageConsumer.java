@@ -23,6 +23,7 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,6 +41,7 @@ import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -362,6 +364,12 @@ public class UsageConsumer {
         if (record.value() == null || record.value().length == 0) {
             throw new IllegalArgumentException("empty record value");
         }
+        long size = size(record);
+        if (size > Topics.MAX_USAGE_RECORD_BYTES) {
+            throw new IllegalArgumentException("a usage record is at most " + Topics.MAX_USAGE_RECORD_BYTES
+                    + " bytes (key, value and headers); this one has " + size + ", its value "
+                    + record.value().length + " bytes");
+        }
         // The schema, then the record's cross-property rules; one pass over the bytes for a valid event.
         return EventSchemas.read(UsageEvent.class, record.value());
     }
@@ -440,16 +448,47 @@ public class UsageConsumer {
     /** A rejected record and why; {@code cause} is a short category such as {@code invalid-record}. */
     record DeadLetter(ConsumerRecord<byte[], byte[]> record, String cause, String reason) {}
 
-    /** Key, value and headers as received, plus the {@code dead-letter-*} headers saying why and where from. */
+    /** Key, value and header bytes of a record. */
+    private static long size(ConsumerRecord<byte[], byte[]> record) {
+        long size =
+                (record.key() == null ? 0 : record.key().length) + (record.value() == null ? 0 : record.value().length);
+        for (Header header : record.headers()) {
+            size += header.key().length() + (header.value() == null ? 0 : header.value().length);
+        }
+        return size;
+    }
+
+    /** The longest reason a dead letter carries, in characters. */
+    private static final int MAX_REASON_LENGTH = 4096;
+
+    /**
+     * Key, value and headers as received, plus the {@code dead-letter-*} headers saying why and where from. A record
+     * over {@link Topics#MAX_USAGE_RECORD_BYTES} keeps the first that many bytes of its value and of its key, and
+     * none of its headers ({@link Topics#DLQ_VALUE_BYTES}): it has to fit a producer request.
+     */
     private static ProducerRecord<byte[], byte[]> deadLetterRecord(DeadLetter letter) {
         ConsumerRecord<byte[], byte[]> record = letter.record();
-        RecordHeaders headers = new RecordHeaders(record.headers().toArray());
-        headers.add(Topics.DLQ_REASON, utf8(letter.reason()));
+        boolean whole = size(record) <= Topics.MAX_USAGE_RECORD_BYTES;
+        RecordHeaders headers = whole ? new RecordHeaders(record.headers().toArray()) : new RecordHeaders();
+        byte[] key = whole ? record.key() : prefix(record.key(), 1024);
+        byte[] value = whole ? record.value() : prefix(record.value(), Topics.MAX_USAGE_RECORD_BYTES);
+        if (!whole && record.value() != null) {
+            headers.add(Topics.DLQ_VALUE_BYTES, utf8(Integer.toString(record.value().length)));
+        }
+        String reason = letter.reason() == null ? "" : letter.reason();
+        if (reason.length() > MAX_REASON_LENGTH) {
+            reason = reason.substring(0, MAX_REASON_LENGTH) + "...";
+        }
+        headers.add(Topics.DLQ_REASON, utf8(reason));
         headers.add(Topics.DLQ_CAUSE, utf8(letter.cause()));
         headers.add(Topics.DLQ_TOPIC, utf8(record.topic()));
         headers.add(Topics.DLQ_PARTITION, utf8(Integer.toString(record.partition())));
         headers.add(Topics.DLQ_OFFSET, utf8(Long.toString(record.offset())));
-        return new ProducerRecord<>(Topics.USAGE_DLQ, null, record.key(), record.value(), headers);
+        return new ProducerRecord<>(Topics.USAGE_DLQ, null, key, value, headers);
+    }
+
+    private static byte[] prefix(byte[] bytes, int length) {
+        return bytes == null || bytes.length <= length ? bytes : Arrays.copyOf(bytes, length);
     }
 
     private static byte[] utf8(String value) {
