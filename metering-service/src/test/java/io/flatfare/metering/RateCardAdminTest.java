@@ -196,6 +196,21 @@ class RateCardAdminTest {
                 .then()
                 .statusCode(400)
                 .body("error.param", equalTo("plan_id"));
+        // A plan id goes into every rated usage record of its accounts, whose contract refuses C1 controls and
+        // unpaired surrogates: such a plan would have made every usage event of its accounts unrecordable.
+        admin().urlEncodingEnabled(false)
+                .body(Map.of("monthly_fee_micros", 0, "included_requests", 0, "currency", "USD"))
+                .post("/admin/plans/" + plan + "%C2%85x")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("plan_id"))
+                .body("error.message", containsString("control characters"));
+        // (A body with an unpaired surrogate escape is refused whatever the field, before this check.)
+        admin().body("{\"plan_id\": \"" + plan + "\\uD800x\"}")
+                .post("/admin/accounts/" + account + "/plan")
+                .then()
+                .statusCode(400)
+                .body("error.param", equalTo("plan_id"));
         for (String url : List.of("/admin/plans/p%00", "/admin/price-tiers/t%00", "/admin/accounts/a%00/plan")) {
             admin().urlEncodingEnabled(false)
                     .get(url)

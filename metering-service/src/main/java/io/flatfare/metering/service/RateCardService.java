@@ -1,5 +1,6 @@
 package io.flatfare.metering.service;
 
+import io.flatfare.contracts.events.EventIds;
 import io.flatfare.metering.config.MeteringConfig;
 import io.flatfare.metering.domain.LedgerRepository;
 import io.flatfare.metering.domain.LedgerRepository.Dimension;
@@ -30,7 +31,6 @@ import java.util.regex.Pattern;
 public class RateCardService {
 
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_-]{0,63}");
-    private static final Pattern ID = Pattern.compile("[^\\s\\p{Cntrl}]{1,255}");
 
     private final TierPriceRepository tierPrices;
     private final PlanRepository plans;
@@ -206,7 +206,8 @@ public class RateCardService {
     }
 
     private static void checkId(String param, String what, String value) {
-        if (!ID.matcher(value).matches()) {
+        // Plan ids go into every rated usage record, account ids come in usage events: the events' own rule.
+        if (!EventIds.valid(value)) {
             throw MeteringException.invalid(
                     param, what + " is 1 to 255 characters without whitespace or control characters.");
         }
