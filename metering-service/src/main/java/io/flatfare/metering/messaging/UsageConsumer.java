@@ -9,6 +9,7 @@ import io.flatfare.metering.config.MeteringConfig;
 import io.flatfare.metering.service.BatchResult;
 import io.flatfare.metering.service.Intake;
 import io.flatfare.metering.service.LedgerService;
+import io.flatfare.support.api.DatabaseFailures;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
@@ -278,7 +279,10 @@ public class UsageConsumer {
     private BatchResult recordSplit(List<Intake> valid, Map<String, String> refused, RuntimeException failure) {
         if (valid.size() == 1) {
             String eventId = valid.getFirst().event().eventId();
-            Log.warnf("Usage event %s dead-lettered: %s", eventId, LedgerService.refusal(failure));
+            // The database's message may quote the row: it goes into the dead letter, the log gets the SQL state.
+            Log.warnf(
+                    "Usage event %s dead-lettered: the database refused it (SQL state %s)",
+                    eventId, DatabaseFailures.sqlState(failure));
             refused.put(eventId, LedgerService.refusal(failure));
             return new BatchResult(0, 0, Map.of(), List.of());
         }

@@ -15,6 +15,7 @@ import io.flatfare.metering.domain.PlanVersion;
 import io.flatfare.metering.domain.TierPrice;
 import io.flatfare.metering.domain.TierPriceRepository;
 import io.flatfare.metering.domain.Totals;
+import io.flatfare.support.api.DatabaseFailures;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 import java.sql.SQLException;
@@ -95,23 +96,17 @@ public class LedgerService {
      * aside, where any other failure (the database away) is waited out.
      */
     public static boolean isRefused(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof SQLException sql && sql.getSQLState() != null) {
-                String state = sql.getSQLState();
-                return state.startsWith("22") || (state.startsWith("23") && !state.equals("23505"));
-            }
-        }
-        return false;
+        String state = DatabaseFailures.sqlError(failure)
+                .map(SQLException::getSQLState)
+                .orElse("");
+        return state.startsWith("22") || (state.startsWith("23") && !state.equals("23505"));
     }
 
-    /** The database's own words for {@link #isRefused a refused value}, for a dead letter's reason. */
+    /** The database's own words for {@link #isRefused a refused value}, for a dead letter's reason (not a log). */
     public static String refusal(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof SQLException sql && sql.getSQLState() != null) {
-                return "the database refused the event (SQL state " + sql.getSQLState() + "): " + sql.getMessage();
-            }
-        }
-        return String.valueOf(failure.getMessage());
+        return DatabaseFailures.sqlError(failure)
+                .map(sql -> "the database refused the event (SQL state " + sql.getSQLState() + "): " + sql.getMessage())
+                .orElse(String.valueOf(failure.getMessage()));
     }
 
     private BatchResult record(List<Intake> batch, boolean lookUp) {
