@@ -231,3 +231,17 @@ flatfare.inference.native-extract-directory=/tmp/flatfare-llama
 flatfare.inference.native-library-path={{ . }}
 {{- end }}
 {{- end }}
+
+{{/*
+Bytes in a Kubernetes quantity ("2Gi", "1.5G", "500Mi", "1073741824"), as an integer.
+*/}}
+{{- define "flatfare.quantityBytes" -}}
+{{- $q := toString . -}}
+{{- $number := regexFind "^[0-9]+([.][0-9]*)?" $q -}}
+{{- $unit := trimPrefix $number $q -}}
+{{- $multipliers := dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "K" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- if not (hasKey $multipliers $unit) -}}
+{{- fail (printf "%s: a size in bytes or with one of the units Ki, Mi, Gi, Ti, k, M, G, T is needed here" $q) -}}
+{{- end -}}
+{{- mulf (float64 $number) (get $multipliers $unit) | int64 -}}
+{{- end }}

@@ -23,11 +23,11 @@ final class ExportedMetrics {
 
     private ExportedMetrics() {}
 
-    /** How Micrometer's Prometheus registry names a meter: counters _total, timers _seconds_*, summaries _count... */
+    /** How Micrometer's Prometheus registry names a meter: counters _total, timers _seconds_*, sizes _bytes... */
     static Set<String> prometheusNames(String meter) {
         String base = meter.replace('.', '_');
         Set<String> names = new HashSet<>();
-        for (String stem : List.of(base, base + "_seconds")) {
+        for (String stem : List.of(base, base + "_seconds", base + "_bytes")) {
             names.add(stem);
             for (String suffix : List.of("_total", "_bucket", "_count", "_sum", "_max")) {
                 names.add(stem + suffix);

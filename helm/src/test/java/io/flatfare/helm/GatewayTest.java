@@ -159,6 +159,24 @@ class GatewayTest {
     }
 
     @Test
+    void theGatewayRefusesRequestsBeforeItsJournalFillsItsVolume() {
+        // Three quarters of the volume: 2Gi by default.
+        assertThat(gatewayEnv(Map.of(), "FLATFARE_GATEWAY_USAGE_MAX_SIZE")).isEqualTo("1610612736");
+        assertThat(gatewayEnv(Map.of("gateway.usageJournal.sizeLimit", "1.5G"), "FLATFARE_GATEWAY_USAGE_MAX_SIZE"))
+                .isEqualTo("1125000000");
+        assertThat(gatewayEnv(Map.of("gateway.usageJournal.sizeLimit", "256Mi"), "FLATFARE_GATEWAY_USAGE_MAX_SIZE"))
+                .isEqualTo("201326592");
+        // With a claim per pod, the claim's size counts: 5Gi in the GPU values.
+        Container persistent = Manifests.container(
+                Chart.renderGpu().get(StatefulSet.class, GATEWAY).getSpec().getTemplate(), "gateway");
+        assertThat(Manifests.envValue(persistent, "FLATFARE_GATEWAY_USAGE_MAX_SIZE"))
+                .isEqualTo("4026531840");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> Chart.renderWith(Map.of("gateway.usageJournal.sizeLimit", "2e9")))
+                .hasMessageContaining("2e9: a size in bytes or with one of the units");
+    }
+
+    @Test
     void persistentUsageJournalMakesTheGatewayAStatefulSetWithAClaimPerPod() {
         Manifests m = Chart.renderGpu();
 

@@ -6,6 +6,7 @@ import io.flatfare.gateway.limits.LimitExceededException;
 import io.flatfare.gateway.limits.LimitsUnavailableException;
 import io.flatfare.gateway.responses.ResponseStoreUnavailableException;
 import io.flatfare.gateway.routing.UpstreamException;
+import io.flatfare.gateway.usage.UsageUnavailableException;
 import io.quarkus.logging.Log;
 import java.time.Duration;
 
@@ -21,6 +22,9 @@ public final class Failures {
             case LimitsUnavailableException e ->
                 unavailable("Request limits cannot be checked", "limits_unavailable", e.retryAfter());
             case UpstreamException e -> upstream(e, unavailableRetryAfter);
+            case UsageUnavailableException e ->
+                // The journal logs why (a failing disk, or Kafka away for long); nothing per request here.
+                unavailable("Usage cannot be recorded", "usage_unavailable", unavailableRetryAfter);
             case AccountsUnavailableException e -> {
                 Log.warnf("API keys unavailable: %s", e.getMessage());
                 yield unavailable("API keys cannot be checked", "auth_unavailable", unavailableRetryAfter);

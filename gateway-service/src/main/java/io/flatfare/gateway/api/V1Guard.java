@@ -12,6 +12,8 @@ import io.flatfare.gateway.routing.ResolvedModel;
 import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.ClientGoneException;
 import io.flatfare.gateway.service.V1Call;
+import io.flatfare.gateway.usage.UsageRecorder;
+import io.flatfare.gateway.usage.UsageUnavailableException;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Locale;
@@ -21,7 +23,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * The checks every {@code /v1} request passes, in the order that leaks least and costs least: API key, then body,
  * model and plan, then the shared limits, which count only once the others passed (a request that fails them uses no
- * limit; its admission, asked for early to overlap the checks, is withdrawn). Also ends refused calls.
+ * limit; its admission, asked for early to overlap the checks, is withdrawn). Before the limits, a request whose
+ * usage event could not be kept (see {@link UsageRecorder#accepting()}) is refused. Also ends refused calls.
  */
 @ApplicationScoped
 public class V1Guard {
@@ -32,6 +35,7 @@ public class V1Guard {
     private final CallLifecycle lifecycle;
     private final ApiConfig config;
     private final WarmUpKey warmUpKey;
+    private final UsageRecorder usage;
 
     V1Guard(
             ApiKeys keys,
@@ -39,8 +43,10 @@ public class V1Guard {
             RequestLimiter limiter,
             CallLifecycle lifecycle,
             ApiConfig config,
-            WarmUpKey warmUpKey) {
+            WarmUpKey warmUpKey,
+            UsageRecorder usage) {
         this.keys = keys;
+        this.usage = usage;
         this.warmUpKey = warmUpKey;
         this.models = models;
         this.limiter = limiter;
@@ -90,6 +96,7 @@ public class V1Guard {
 
     /** Admits the request, which passed its checks, against the plan's rate, concurrency and monthly quota. Blocking. */
     public void admit(V1Call call) {
+        checkUsage(call);
         call.checked(true);
         call.admission(limiter.admit(call.caller(), call.eventId()));
     }
@@ -127,6 +134,7 @@ public class V1Guard {
      * arriving after the call ended, released at once, so no slot or quota waits for its lease.
      */
     public Uni<Void> admitting(V1Call call) {
+        checkUsage(call);
         call.checked(true);
         CompletableFuture<Admission> early = call.earlyAdmission();
         if (early != null) {
@@ -142,6 +150,17 @@ public class V1Guard {
                                     }
                                 },
                                 emitter::fail));
+    }
+
+    /**
+     * Refuses a request whose usage event could not be kept, before it counts against any limit (it has not passed
+     * its checks: an early admission is withdrawn). The warm-up's own requests record nothing and always pass.
+     */
+    private void checkUsage(V1Call call) {
+        if (!call.isWarmUp() && !usage.accepting()) {
+            call.unrecorded();
+            throw new UsageUnavailableException();
+        }
     }
 
     /**

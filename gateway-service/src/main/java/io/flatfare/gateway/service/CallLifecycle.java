@@ -72,6 +72,9 @@ public class CallLifecycle {
         if (call.caller() == null || call.endpoint() == null) {
             return; // Not authenticated: nobody to bill, no event.
         }
+        if (call.isUnrecorded()) {
+            return; // Refused because usage could not be kept: neither could its own event be.
+        }
         try {
             usage.record(usageEvent(call, outcome, httpStatus, durationNanos), call.traceHeaders());
         } catch (RuntimeException e) {

@@ -39,6 +39,7 @@ public final class V1Call {
     private volatile Runnable onClientGone;
     private volatile boolean clientGone;
     private volatile boolean warmUp;
+    private volatile boolean unrecorded;
     private volatile int wholeAnswerBytes = -1;
 
     public V1Call(
@@ -231,6 +232,15 @@ public final class V1Call {
      * Marks a call the warm-up sends through the HTTP API with its own key ({@code WarmUpKey}): it runs like any
      * other, and its end releases what it holds but records nothing (no usage event, no request metrics).
      */
+    /** Marks a call refused because its usage could not be kept: it ends with no usage event. */
+    public void unrecorded() {
+        unrecorded = true;
+    }
+
+    public boolean isUnrecorded() {
+        return unrecorded;
+    }
+
     public void warmUp() {
         warmUp = true;
     }

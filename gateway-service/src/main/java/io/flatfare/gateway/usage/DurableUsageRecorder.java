@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -53,23 +54,38 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
      * @param segmentBytes size beyond which a new segment is begun
      * @param deliveryTimeout the producer's {@code delivery.timeout.ms}
      * @param maxInFlight records handed to the producer and not acknowledged, at most
+     * @param maxJournalBytes beyond this many bytes in the journal, new requests are refused (see {@link
+     *     #accepting()}); at least two segments, since up to one segment of acknowledged records stays on disk
      */
-    public record Settings(Path journalDir, long segmentBytes, Duration deliveryTimeout, int maxInFlight) {}
+    public record Settings(
+            Path journalDir, long segmentBytes, Duration deliveryTimeout, int maxInFlight, long maxJournalBytes) {
+
+        public Settings {
+            if (maxJournalBytes < 2 * segmentBytes) {
+                throw new IllegalArgumentException("The usage journal's maximum size (" + maxJournalBytes
+                        + " bytes) must be at least twice its segment size (" + segmentBytes + " bytes)");
+            }
+        }
+    }
 
     private final MeterRegistry meters;
     private final Gauge backlogGauge;
     private final Gauge ageGauge;
+    private final Gauge bytesGauge;
+    private final long maxJournalBytes;
     private final UsageJournal journal;
     private final KafkaRelay relay;
     private final AtomicLong backlog;
     private final Counter recorded;
     private final Counter sent;
     private final Counter retried;
+    private final AtomicBoolean full = new AtomicBoolean();
     private volatile boolean closed;
 
     private DurableUsageRecorder(
             UsageJournal journal, Settings settings, Map<String, Object> producerConfig, MeterRegistry meters) {
         this.journal = journal;
+        this.maxJournalBytes = settings.maxJournalBytes();
         this.backlog = new AtomicLong(journal.recoveredBacklog());
         this.recorded = Counter.builder("flatfare.gateway.usage.recorded")
                 .description("Usage events handed over for delivery")
@@ -90,6 +106,10 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
                         r -> r.oldestUnacknowledgedAge().toMillis() / 1000.0)
                 .description("Age of the oldest usage event not yet acknowledged by Kafka")
                 .baseUnit("seconds")
+                .register(meters);
+        this.bytesGauge = Gauge.builder("flatfare.gateway.usage.journal.size", journal, UsageJournal::heldBytes)
+                .description("Bytes the usage journal holds on disk and waiting to be written")
+                .baseUnit("bytes")
                 .register(meters);
         this.relay = new KafkaRelay(
                 Topics.USAGE,
@@ -170,6 +190,51 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
         return backlog.get();
     }
 
+    /**
+     * Whether a new request may be served: its event can be kept. False while the journal cannot be written (a full
+     * or failing disk: events then wait in memory only) and while it holds {@link Settings#maxJournalBytes()} or
+     * more (Kafka away for long); a request refused for this has no event to keep. Cheap: no I/O.
+     */
+    @Override
+    public boolean accepting() {
+        boolean overSize = journal.heldBytes() >= maxJournalBytes;
+        if (overSize != full.get() && full.compareAndSet(!overSize, overSize)) {
+            if (overSize) {
+                LOG.errorf(
+                        "The usage journal in %s holds %d bytes, its maximum is %d: new requests are refused (503)"
+                                + " until Kafka has acknowledged its backlog of %d event(s)",
+                        journal.directory(), journal.heldBytes(), maxJournalBytes, backlog());
+            } else {
+                LOG.infof("The usage journal is below its maximum size again; requests are served");
+            }
+        }
+        return !closed && !journal.failing() && !overSize;
+    }
+
+    /** Why new requests are refused, while {@link #accepting()} is false. */
+    public Optional<String> refusal() {
+        if (closed) {
+            return Optional.of("the usage recorder is closed");
+        }
+        if (journal.failing()) {
+            return Optional.of("the usage journal cannot be written");
+        }
+        if (journal.heldBytes() >= maxJournalBytes) {
+            return Optional.of("the usage journal is full (" + journal.heldBytes() + " of " + maxJournalBytes
+                    + " bytes): Kafka has not acknowledged its events");
+        }
+        return Optional.empty();
+    }
+
+    /** Bytes the journal holds (see {@link Settings#maxJournalBytes()}). */
+    public long journalBytes() {
+        return journal.heldBytes();
+    }
+
+    public long maxJournalBytes() {
+        return maxJournalBytes;
+    }
+
     /** Whether events can be journaled now: the directory is there and writable and the last write succeeded. */
     public boolean journalWritable() {
         return !closed && journal.writable();
@@ -218,6 +283,7 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
         // several applications, as tests do): a later recorder must register its own, not find this one's.
         meters.remove(backlogGauge);
         meters.remove(ageGauge);
+        meters.remove(bytesGauge);
         long deadline = System.nanoTime() + timeout.toNanos();
         journal.stopWriting(timeout);
         relay.stop(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));

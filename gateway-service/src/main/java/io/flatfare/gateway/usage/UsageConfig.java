@@ -35,6 +35,16 @@ public interface UsageConfig {
     @WithDefault("2m")
     Duration deliveryTimeout();
 
+    /**
+     * Most bytes the journal may hold (events Kafka has not acknowledged, plus up to one segment of ones it has).
+     * Beyond it, new {@code /v1} requests are refused with 503 {@code usage_unavailable} and readiness is DOWN until
+     * Kafka takes the backlog, so that a long Kafka outage never fills the volume (on a size-limited Kubernetes
+     * {@code emptyDir}, filling it evicts the pod and deletes the journal). At least twice {@code segment-size}; keep
+     * it below the volume's free space.
+     */
+    @WithDefault("1G")
+    MemorySize maxSize();
+
     /** Records handed to the producer and not acknowledged yet, at most. */
     @WithDefault("5000")
     int maxInFlight();

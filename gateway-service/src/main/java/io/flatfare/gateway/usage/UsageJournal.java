@@ -51,12 +51,28 @@ final class UsageJournal implements AutoCloseable {
     private static final long WRITE_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     /** A record handed over and not written yet; the writer gives it its sequence number. */
-    record Entry(long appendedAtMillis, String key, Map<String, String> headers, byte[] value) {}
+    record Entry(long appendedAtMillis, String key, Map<String, String> headers, byte[] value) {
+
+        /**
+         * The bytes its frame will take (exactly, for ASCII key and headers, as usage records' are), counted in
+         * {@link #heldBytes()} while it waits in memory.
+         */
+        long estimatedBytes() {
+            // Frame header, sequence number and time, key length, header count, value length: see JournalRecord.
+            long bytes = JournalRecord.FRAME_HEADER_BYTES + 16L + 2 + 2 + 4 + key.length() + value.length;
+            for (Map.Entry<String, String> header : headers.entrySet()) {
+                bytes += 4 + header.getKey().length() + header.getValue().length();
+            }
+            return bytes;
+        }
+    }
 
     /** A segment file; its records have sequence numbers from {@code firstSeq} to below the next segment's. */
     static final class Segment {
         final long firstSeq;
         final Path path;
+        // Bytes of the file past durableSize: a torn tail found on recovery, kept until the segment is deleted.
+        volatile long tornBytes;
         // Readers may read up to durableSize; once sealed is set, durableSize is final.
         volatile long durableSize;
         volatile boolean sealed;
@@ -74,6 +90,7 @@ final class UsageJournal implements AutoCloseable {
     private final ConcurrentSkipListMap<Long, Segment> segments = new ConcurrentSkipListMap<>();
     private final ConcurrentLinkedQueue<Entry> queue = new ConcurrentLinkedQueue<>();
     private final AtomicLong handedOver = new AtomicLong();
+    private final AtomicLong heldBytes = new AtomicLong();
     private final Object written = new Object();
     private final Thread writer;
     private final long recoveredCursor;
@@ -119,7 +136,9 @@ final class UsageJournal implements AutoCloseable {
                         scan.fileSize - scan.validEnd, scan.validEnd, segment.path);
             }
             segment.durableSize = scan.validEnd;
+            segment.tornBytes = scan.fileSize - scan.validEnd;
             segment.sealed = true;
+            heldBytes.addAndGet(scan.fileSize);
             segments.put(segment.firstSeq, segment);
             maxSeq = Math.max(maxSeq, scan.maxSeq);
             backlog += scan.unacknowledged;
@@ -169,6 +188,7 @@ final class UsageJournal implements AutoCloseable {
         if (closing) {
             return false;
         }
+        heldBytes.addAndGet(entry.estimatedBytes());
         queue.add(entry);
         handedOver.incrementAndGet();
         LockSupport.unpark(writer);
@@ -193,7 +213,20 @@ final class UsageJournal implements AutoCloseable {
 
     /** False while a write or fsync fails (the records wait in memory and are retried) or the directory is gone. */
     boolean writable() {
-        return writeError == null && !closing && Files.isDirectory(directory) && Files.isWritable(directory);
+        return !failing() && !closing && Files.isDirectory(directory) && Files.isWritable(directory);
+    }
+
+    /** Whether the last attempt to write a batch failed (the records wait in memory and are retried); no I/O. */
+    boolean failing() {
+        return writeError != null;
+    }
+
+    /**
+     * Bytes the journal holds: its segment files (acknowledged records stay on disk until their whole segment is
+     * deleted, so up to one segment of them) plus about what records waiting to be written will take. No I/O.
+     */
+    long heldBytes() {
+        return heldBytes.get();
     }
 
     /** Why the last write failed, while it keeps failing. */
@@ -333,45 +366,73 @@ final class UsageJournal implements AutoCloseable {
         return batch;
     }
 
+    /**
+     * Writes the batch and makes it durable, in as many segments as it needs: a segment grows past
+     * {@code segmentBytes} only by a single record larger than that, so that once Kafka has acknowledged everything
+     * the journal holds at most one segment. Each segment's part is removed from {@code batch} once durable; on a
+     * failure, what is left in {@code batch} is what remains to be written.
+     */
     private void write(List<Entry> batch) throws IOException {
-        List<ByteBuffer> frames = new ArrayList<>(batch.size());
-        long seq = nextSeq;
-        long bytes = 0;
-        int dropped = 0;
-        for (Entry entry : batch) {
-            ByteBuffer frame;
-            try {
-                frame = new JournalRecord(seq, entry.appendedAtMillis(), entry.key(), entry.headers(), entry.value())
-                        .encode();
-            } catch (IllegalArgumentException tooLarge) {
-                // Cannot happen for a real event; retrying would block every record behind it.
-                LOG.errorf(tooLarge, "Usage record cannot be journaled: %s", utf8(entry.value()));
-                dropped++;
+        while (!batch.isEmpty()) {
+            if (active == null) {
+                openActive(nextSeq);
+            }
+            List<ByteBuffer> frames = new ArrayList<>();
+            long seq = nextSeq;
+            long bytes = 0;
+            int taken = 0;
+            for (Entry entry : batch) {
+                ByteBuffer frame;
+                try {
+                    frame = new JournalRecord(
+                                    seq, entry.appendedAtMillis(), entry.key(), entry.headers(), entry.value())
+                            .encode();
+                } catch (IllegalArgumentException tooLarge) {
+                    // Cannot happen for a real event; retrying would block every record behind it.
+                    LOG.errorf(tooLarge, "Usage record cannot be journaled: %s", utf8(entry.value()));
+                    taken++;
+                    continue;
+                }
+                boolean segmentHasRecords = active.durableSize > 0 || !frames.isEmpty();
+                if (segmentHasRecords && active.durableSize + bytes + frame.remaining() > segmentBytes) {
+                    break;
+                }
+                frames.add(frame);
+                bytes += frame.remaining();
+                seq++;
+                taken++;
+            }
+            if (frames.isEmpty() && taken == 0) {
+                roll(nextSeq); // the active segment is full: the next record begins a new one
                 continue;
             }
-            frames.add(frame);
-            bytes += frame.remaining();
-            seq++;
-        }
-        if (active == null) {
-            openActive(nextSeq);
-        } else if (active.durableSize > 0 && active.durableSize + bytes > segmentBytes) {
-            roll(nextSeq);
-        }
-        long position = active.durableSize;
-        for (ByteBuffer frame : frames) {
-            while (frame.hasRemaining()) {
-                position += activeChannel.write(frame, position);
+            long start = active.durableSize;
+            long position = start;
+            for (ByteBuffer frame : frames) {
+                while (frame.hasRemaining()) {
+                    position += activeChannel.write(frame, position);
+                }
+            }
+            if (!frames.isEmpty()) {
+                activeChannel.force(false);
+            }
+            active.durableSize = position;
+            nextSeq = seq;
+            List<Entry> done = batch.subList(0, taken);
+            long estimated = 0;
+            for (Entry entry : done) {
+                estimated += entry.estimatedBytes();
+            }
+            done.clear();
+            heldBytes.addAndGet(position - start - estimated);
+            synchronized (written) {
+                writtenCount += taken;
+                written.notifyAll();
+            }
+            if (!frames.isEmpty()) {
+                onDurable.run();
             }
         }
-        activeChannel.force(false);
-        active.durableSize = position;
-        nextSeq = seq;
-        synchronized (written) {
-            writtenCount += frames.size() + dropped;
-            written.notifyAll();
-        }
-        onDurable.run();
     }
 
     private void openActive(long firstSeq) throws IOException {
@@ -429,6 +490,7 @@ final class UsageJournal implements AutoCloseable {
             }
             Files.deleteIfExists(segment.path);
             segments.remove(segment.firstSeq);
+            heldBytes.addAndGet(-(segment.durableSize + segment.tornBytes));
             deleted = true;
         }
         if (deleted) {

@@ -7,8 +7,9 @@ import org.eclipse.microprofile.health.HealthCheckResponseBuilder;
 import org.eclipse.microprofile.health.Readiness;
 
 /**
- * Ready while usage events can be journaled. Kafka being away does not make the gateway unready (the journal
- * keeps the events until it is back); the data shows the backlog and whether Kafka is connected.
+ * Ready while usage events can be journaled and the journal is under its maximum size. Kafka being away does not
+ * make the gateway unready (the journal keeps the events until it is back) until the journal is full; the data shows
+ * the backlog, the journal's size and whether Kafka is connected.
  */
 @Readiness
 @ApplicationScoped
@@ -24,16 +25,19 @@ public class UsageJournalHealthCheck implements HealthCheck {
 
     @Override
     public HealthCheckResponse call() {
-        boolean writable = recorder.journalWritable();
+        boolean ready = recorder.journalWritable() && recorder.accepting();
         HealthCheckResponseBuilder response = HealthCheckResponse.named(NAME)
-                .status(writable)
+                .status(ready)
                 .withData("backlog", recorder.backlog())
                 .withData(
                         "oldest_unacknowledged_age_ms",
                         recorder.oldestUnacknowledgedAge().toMillis())
+                .withData("journal_bytes", recorder.journalBytes())
+                .withData("journal_max_bytes", recorder.maxJournalBytes())
                 .withData("kafka_connected", recorder.kafkaConnected())
                 .withData("journal_dir", recorder.journalDirectory().toString());
         recorder.journalError().ifPresent(error -> response.withData("error", error));
+        recorder.refusal().ifPresent(refusal -> response.withData("refusing_requests", refusal));
         return response.build();
     }
 }

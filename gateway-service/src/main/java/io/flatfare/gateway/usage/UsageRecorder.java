@@ -25,6 +25,12 @@ public interface UsageRecorder {
      */
     default void warmUp(UsageEvent event, Map<String, String> headers) {}
 
+    /**
+     * Whether a new request may be served, its event being sure to be kept; when false, the request is refused
+     * before any work (503) and records no event. Called for every request: no I/O.
+     */
+    boolean accepting();
+
     /** Events handed over and not yet acknowledged by Kafka. */
     long backlog();
 }

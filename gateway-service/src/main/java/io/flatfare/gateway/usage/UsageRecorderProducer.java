@@ -31,7 +31,8 @@ class UsageRecorderProducer {
                             Path.of(config.journalDir()),
                             config.segmentSize().asLongValue(),
                             config.deliveryTimeout(),
-                            config.maxInFlight()),
+                            config.maxInFlight(),
+                            config.maxSize().asLongValue()),
                     kafka,
                     meters);
         } catch (IOException e) {

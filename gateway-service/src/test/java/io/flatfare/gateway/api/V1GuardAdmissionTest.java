@@ -1,6 +1,7 @@
 package io.flatfare.gateway.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.flatfare.contracts.events.Outcome;
 import io.flatfare.contracts.events.UsageEvent;
@@ -14,9 +15,11 @@ import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.GatewayMetrics;
 import io.flatfare.gateway.service.V1Call;
 import io.flatfare.gateway.usage.UsageRecorder;
+import io.flatfare.gateway.usage.UsageUnavailableException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.helpers.test.UniAssertSubscriber;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,20 +72,25 @@ class V1GuardAdmissionTest {
     final ApiKeys keys = presented -> KEY.equals(presented) ? Optional.of(CALLER) : Optional.empty();
 
     final List<UsageEvent> events = new ArrayList<>();
-    final CallLifecycle lifecycle = new CallLifecycle(
-            new UsageRecorder() {
-                @Override
-                public void record(UsageEvent event, Map<String, String> headers) {
-                    events.add(event);
-                }
+    boolean usageAccepting = true;
+    final UsageRecorder usage = new UsageRecorder() {
+        @Override
+        public void record(UsageEvent event, Map<String, String> headers) {
+            events.add(event);
+        }
 
-                @Override
-                public long backlog() {
-                    return 0;
-                }
-            },
-            new GatewayMetrics(new SimpleMeterRegistry()));
-    final V1Guard guard = new V1Guard(keys, null, limiter, lifecycle, null, new WarmUpKey());
+        @Override
+        public boolean accepting() {
+            return usageAccepting;
+        }
+
+        @Override
+        public long backlog() {
+            return 0;
+        }
+    };
+    final CallLifecycle lifecycle = new CallLifecycle(usage, new GatewayMetrics(new SimpleMeterRegistry()));
+    final V1Guard guard = new V1Guard(keys, null, limiter, lifecycle, null, new WarmUpKey(), usage);
     final V1Call call = new V1Call("req_test", "req_test", Instant.now(), System.nanoTime(), Map.of());
 
     @Test
@@ -156,7 +164,7 @@ class V1GuardAdmissionTest {
 
         var late = new CompletableFuture<Admission>();
         var lateGuard = new V1Guard(
-                keys, null, (c, id) -> Uni.createFrom().completionStage(late), lifecycle, null, new WarmUpKey());
+                keys, null, (c, id) -> Uni.createFrom().completionStage(late), lifecycle, null, new WarmUpKey(), usage);
         var lateCall = new V1Call("req_late", "req_late", Instant.now(), System.nanoTime(), Map.of());
         lateGuard.admitEarly(lateCall, "Bearer " + KEY);
         lifecycle.finish(lateCall, Outcome.REJECTED, 400, false);
@@ -175,6 +183,40 @@ class V1GuardAdmissionTest {
 
         waiting.assertFailedWith(IllegalStateException.class, "refused");
         assertThat(asked).hasValue(1);
+    }
+
+    @Test
+    void aRequestWhoseUsageCannotBeKeptIsRefusedBeforeTheLimitsAndRecordsNothing() {
+        guard.admitEarly(call, "Bearer " + KEY);
+        var early = new RecordedAdmission();
+        answer.complete(early);
+        usageAccepting = false;
+
+        assertThatThrownBy(() -> guard.admitting(call)).isInstanceOf(UsageUnavailableException.class);
+        assertThat(Failures.toOpenAi(new UsageUnavailableException(), Duration.ofSeconds(2)))
+                .satisfies(error -> {
+                    assertThat(error.status()).isEqualTo(503);
+                    assertThat(error.type()).isEqualTo("server_error");
+                    assertThat(error.code()).isEqualTo("usage_unavailable");
+                    assertThat(error.getMessage())
+                            .isEqualTo("Usage cannot be recorded right now; please retry shortly.");
+                    assertThat(error.headers()).containsEntry("retry-after", "2");
+                });
+        lifecycle.finish(call, Outcome.FAILED, 503, false);
+
+        assertThat(call.checked()).isFalse();
+        assertThat(early.withdrawals).isEqualTo(1);
+        assertThat(early.releases).isEmpty();
+        assertThat(events).isEmpty();
+
+        usageAccepting = true;
+        var next = new V1Call("req_next", "req_next", Instant.now(), System.nanoTime(), Map.of());
+        next.caller(CALLER);
+        guard.admitting(next)
+                .subscribe()
+                .withSubscriber(UniAssertSubscriber.create())
+                .assertCompleted();
+        assertThat(next.checked()).isTrue();
     }
 
     @Test

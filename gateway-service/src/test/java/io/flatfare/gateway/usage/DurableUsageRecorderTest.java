@@ -1,6 +1,7 @@
 package io.flatfare.gateway.usage;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.flatfare.contracts.events.EventJson;
@@ -217,6 +218,64 @@ class DurableUsageRecorderTest {
     }
 
     @Test
+    void aFullJournalRefusesNewRequestsUntilKafkaTakesItsBacklogAndLosesNothing() throws Exception {
+        long maxBytes = 16 * 1024;
+        DurableUsageRecorder recorder = start(kafka.bootstrapServers(), 4 * 1024, maxBytes);
+        UsageJournalHealthCheck health = new UsageJournalHealthCheck(recorder);
+        record(recorder, "full-0");
+        await().atMost(Duration.ofSeconds(60)).until(() -> recorder.backlog() == 0);
+        assertThat(recorder.accepting()).isTrue();
+        assertThat(recorder.refusal()).isEmpty();
+
+        int recorded = 1;
+        kafka.stop();
+        boolean brokerBack = false;
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> !recorder.kafkaConnected());
+            while (recorder.accepting()) {
+                assertThat(recorded)
+                        .as("events recorded before 16 KiB were held")
+                        .isLessThan(1000);
+                record(recorder, "full-" + recorded++);
+            }
+            assertThat(recorder.journalBytes()).isGreaterThanOrEqualTo(maxBytes);
+            assertThat(recorder.refusal())
+                    .hasValueSatisfying(why -> assertThat(why).contains("full"));
+            // The event of a request admitted before the journal filled up is still kept.
+            record(recorder, "full-" + recorded++);
+            assertThat(recorder.flush(Duration.ofSeconds(10))).isTrue();
+            // On disk now, and nothing taken away while Kafka is gone: still refusing.
+            assertThat(recorder.accepting()).isFalse();
+            assertThat(recorder.backlog()).isEqualTo(recorded - 1);
+            HealthCheckResponse full = health.call();
+            assertThat(full.getStatus()).isEqualTo(HealthCheckResponse.Status.DOWN);
+            assertThat((String) data(full, "refusing_requests")).contains("full");
+            assertThat(data(full, "journal_max_bytes")).isEqualTo(maxBytes);
+            assertThat((Long) data(full, "journal_bytes")).isGreaterThanOrEqualTo(maxBytes);
+
+            kafka.restart();
+            brokerBack = true;
+        } finally {
+            if (!brokerBack) {
+                kafka.restart(); // the class's other tests need the broker, whatever failed here
+            }
+        }
+        await().atMost(Duration.ofSeconds(120)).until(() -> recorder.backlog() == 0 && recorder.accepting());
+        assertThat(recorder.journalBytes()).isLessThan(maxBytes);
+        assertThat(health.call().getStatus()).isEqualTo(HealthCheckResponse.Status.UP);
+        Map<String, Long> counts = UsageTopicReader.countByEventId(topic.readToEnd(), prefix);
+        assertThat(counts).hasSize(recorded);
+        assertThat(counts.values()).containsOnly(1L);
+    }
+
+    @Test
+    void aJournalSmallerThanTwoSegmentsIsAConfigurationError() {
+        assertThatThrownBy(() -> start(kafka.bootstrapServers(), 4096, 8191))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least twice its segment size");
+    }
+
+    @Test
     void aJournalThatCannotBeWrittenMakesTheGatewayUnreadyUntilItCanAndLosesNothing() throws Exception {
         // Tiny segments, so that every batch has to create a file in the directory.
         DurableUsageRecorder recorder = start(kafka.bootstrapServers(), 1);
@@ -234,20 +293,27 @@ class DurableUsageRecorderTest {
         HealthCheckResponse down = health.call();
         assertThat(down.getStatus()).isEqualTo(HealthCheckResponse.Status.DOWN);
         assertThat(data(down, "error")).isNotNull();
+        assertThat(recorder.accepting()).isFalse();
+        assertThat((String) data(down, "refusing_requests")).contains("cannot be written");
         assertThat(recorder.backlog()).isEqualTo(1);
 
         Files.delete(dir);
         Files.move(moved, dir);
         await().atMost(Duration.ofSeconds(30)).until(() -> recorder.backlog() == 0);
         assertThat(health.call().getStatus()).isEqualTo(HealthCheckResponse.Status.UP);
+        assertThat(recorder.accepting()).isTrue();
         Map<String, Long> counts = UsageTopicReader.countByEventId(topic.readToEnd(), prefix);
         assertThat(counts).containsOnlyKeys(prefix + "disk-0", prefix + "disk-1");
         assertThat(counts.values()).containsOnly(1L);
     }
 
     private DurableUsageRecorder start(String bootstrapServers, long segmentBytes) throws IOException {
+        return start(bootstrapServers, segmentBytes, 1L << 30);
+    }
+
+    private DurableUsageRecorder start(String bootstrapServers, long segmentBytes, long maxBytes) throws IOException {
         DurableUsageRecorder recorder = DurableUsageRecorder.start(
-                new DurableUsageRecorder.Settings(dir, segmentBytes, Duration.ofMinutes(2), 5000),
+                new DurableUsageRecorder.Settings(dir, segmentBytes, Duration.ofMinutes(2), 5000, maxBytes),
                 Map.of("bootstrap.servers", bootstrapServers),
                 new SimpleMeterRegistry());
         recorders.add(recorder);

@@ -115,6 +115,76 @@ class UsageJournalTest {
     }
 
     @Test
+    void heldBytesAreWhatIsQueuedAndWhatIsOnDiskAndShrinkAsSegmentsAreDeleted() throws Exception {
+        try (UsageJournal journal = UsageJournal.open(dir, 1)) {
+            assertThat(journal.heldBytes()).isZero();
+            UsageJournal.Entry first = entry("first");
+            assertThat(journal.append(first)).isTrue();
+            // Counted as soon as it is handed over, before the writer has it on disk.
+            assertThat(journal.heldBytes()).isGreaterThanOrEqualTo(first.estimatedBytes());
+            assertThat(journal.flush(Duration.ofSeconds(5))).isTrue();
+            assertThat(journal.heldBytes()).isEqualTo(onDisk()).isEqualTo(first.estimatedBytes());
+            for (String value : List.of("b", "c", "d")) {
+                append(journal, value);
+                assertThat(journal.flush(Duration.ofSeconds(5))).isTrue();
+            }
+            assertThat(segments()).hasSize(4);
+            assertThat(journal.heldBytes()).isEqualTo(onDisk());
+
+            journal.acknowledge(3);
+            assertThat(segments()).hasSize(1);
+            assertThat(journal.heldBytes())
+                    .isEqualTo(onDisk())
+                    .isEqualTo(entry("d").estimatedBytes());
+        }
+        // A torn tail counts while its segment is on disk.
+        Files.write(onlySegment(), new byte[] {1, 2, 3}, StandardOpenOption.APPEND);
+        try (UsageJournal journal = UsageJournal.open(dir, 1)) {
+            assertThat(journal.heldBytes())
+                    .isEqualTo(onDisk())
+                    .isEqualTo(entry("d").estimatedBytes() + 3);
+            append(journal, "e");
+            assertThat(journal.flush(Duration.ofSeconds(5))).isTrue();
+            journal.acknowledge(5);
+            assertThat(journal.heldBytes())
+                    .isEqualTo(onDisk())
+                    .isEqualTo(entry("e").estimatedBytes());
+        }
+    }
+
+    @Test
+    void aBatchLargerThanASegmentIsSplitSoThatNoSegmentOutgrowsItsSize() throws Exception {
+        long oneRecord = entry("a").estimatedBytes();
+        Path moved = dir.resolveSibling(dir.getFileName() + "-moved");
+        try (UsageJournal journal = UsageJournal.open(dir, oneRecord)) {
+            append(journal, "a");
+            assertThat(journal.flush(Duration.ofSeconds(5))).isTrue();
+            // The next record needs a new segment, which cannot be created: everything appended meanwhile waits.
+            Files.move(dir, moved);
+            Files.writeString(dir, "not a directory");
+            append(journal, "b");
+            while (!journal.failing()) {
+                Thread.onSpinWait();
+            }
+            List<String> waiting = List.of("c", "d", "e", "f", "g", "h", "i", "j");
+            append(journal, waiting.toArray(String[]::new));
+            Files.delete(dir);
+            Files.move(moved, dir);
+            // Written as one batch once the directory is back: one segment per record, as the size asks.
+            assertThat(journal.flush(Duration.ofSeconds(10))).isTrue();
+            assertThat(journal.failing()).isFalse();
+            assertThat(segments())
+                    .hasSize(10)
+                    .allSatisfy(segment -> assertThat(Files.size(segment)).isEqualTo(oneRecord));
+            try (UsageJournal.Reader reader = journal.reader(0)) {
+                assertThat(values(reader.read(20))).containsExactly("a", "b", "c", "d", "e", "f", "g", "h", "i", "j");
+            }
+            journal.acknowledge(10);
+            assertThat(journal.heldBytes()).isEqualTo(onDisk()).isEqualTo(oneRecord);
+        }
+    }
+
+    @Test
     void aReaderFollowsSegmentsAsTheyRoll() throws Exception {
         try (UsageJournal journal = UsageJournal.open(dir, 1);
                 UsageJournal.Reader reader = journal.reader(0)) {
@@ -175,6 +245,15 @@ class UsageJournalTest {
         List<Path> segments = segments();
         assertThat(segments).hasSize(1);
         return segments.getFirst();
+    }
+
+    /** Bytes of the segment files in the directory. */
+    private long onDisk() throws IOException {
+        long bytes = 0;
+        for (Path segment : segments()) {
+            bytes += Files.size(segment);
+        }
+        return bytes;
     }
 
     private List<Path> segments() throws IOException {
