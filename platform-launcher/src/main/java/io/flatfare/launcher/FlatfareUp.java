@@ -1,10 +1,12 @@
 package io.flatfare.launcher;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -66,6 +68,7 @@ public final class FlatfareUp {
         try {
             options = UpOptions.parse(args.subList(1, args.size()), cwd, root.resolve(".flatfare"));
             checkPorts(options);
+            checkModels(options);
             if (Boolean.getBoolean(PREFLIGHT)) {
                 checkDataDirFree(options.dataDir());
                 return 0;
@@ -199,6 +202,40 @@ public final class FlatfareUp {
         System.out.println("FLATFARE_EMBEDDING_MODEL=" + Platform.TINY_EMBED);
         System.out.flush();
     }
+
+    /**
+     * Every {@code --model} must be a GGUF file whose id is its own, before anything starts (or is built): a missing
+     * file would otherwise be found after the databases, Kafka and the registry had started, a model id given twice
+     * would serve one of the files only, and a built-in model's id would replace the demo model unannounced.
+     */
+    static void checkModels(UpOptions options) {
+        Map<String, UpOptions.Model> byId = new HashMap<>();
+        for (UpOptions.Model model : options.models()) {
+            if (model.id().equals(Platform.TINY) || model.id().equals(Platform.TINY_EMBED)) {
+                throw new IllegalArgumentException("--model " + model.path() + ": its model id " + model.id()
+                        + " is a built-in model's; rename the file");
+            }
+            UpOptions.Model previous = byId.putIfAbsent(model.id(), model);
+            if (previous != null) {
+                throw new IllegalArgumentException("--model " + previous.path() + " and --model " + model.path()
+                        + " would both be served as " + model.id() + "; rename one of the files");
+            }
+            if (!Files.isRegularFile(model.path())) {
+                throw new IllegalArgumentException("--model " + model.path() + ": no such file");
+            }
+            byte[] magic = new byte[4];
+            try (InputStream in = Files.newInputStream(model.path())) {
+                if (in.readNBytes(magic, 0, 4) < 4 || !Arrays.equals(magic, GGUF_MAGIC)) {
+                    throw new IllegalArgumentException("--model " + model.path() + ": not a GGUF file");
+                }
+            } catch (IOException e) {
+                throw new IllegalArgumentException("--model " + model.path() + ": cannot be read (" + e + ")");
+            }
+        }
+    }
+
+    /** The first bytes of every GGUF file. */
+    private static final byte[] GGUF_MAGIC = "GGUF".getBytes(StandardCharsets.US_ASCII);
 
     /**
      * Every port must be free before anything starts, so a clash is one clear message, not a half-started platform.

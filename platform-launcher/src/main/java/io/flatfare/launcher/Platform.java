@@ -241,9 +241,6 @@ final class Platform {
             contexts.put(id, contextLength(id, admin.get("/admin/models/" + id)));
         }
         for (UpOptions.Model model : options.models()) {
-            if (!Files.isRegularFile(model.path())) {
-                throw new IllegalArgumentException("--model " + model.path() + ": no such file");
-            }
             AdminClient.Answer entry = admin.get("/admin/models/" + model.id());
             if (entry.status() == 404) {
                 Progress.say("adding " + model.id() + " to the model catalog");

@@ -1,17 +1,21 @@
 package io.flatfare.launcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.flatfare.testing.support.FreePorts;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class UpOptionsTest {
 
@@ -81,6 +85,42 @@ class UpOptionsTest {
 
         assertThatThrownBy(() -> FlatfareUp.checkPorts(options))
                 .hasMessageContaining("--port and --redis-port are both 18111");
+    }
+
+    @Test
+    void modelsAreCheckedBeforeAnythingStarts(@TempDir Path dir) throws Exception {
+        Path gguf = Files.write(
+                dir.resolve("Llama.gguf"), "GGUF\u0003\u0000\u0000\u0000".getBytes(StandardCharsets.US_ASCII));
+        Files.createDirectories(dir.resolve("other"));
+        Path sameId = Files.copy(gguf, dir.resolve("other/llama.GGUF"));
+        Path builtIn = Files.copy(gguf, dir.resolve("flatfare-tiny.gguf"));
+        Path text = Files.writeString(dir.resolve("notes.gguf"), "hello");
+        Path empty = Files.createFile(dir.resolve("empty.gguf"));
+
+        assertThatCode(() -> FlatfareUp.checkModels(models(dir, "Llama.gguf"))).doesNotThrowAnyException();
+        assertThatThrownBy(() -> FlatfareUp.checkModels(models(dir, "Llama.gguf", "other/llama.GGUF")))
+                .hasMessage("--model " + gguf + " and --model " + sameId
+                        + " would both be served as llama; rename one of the files");
+        assertThatThrownBy(() -> FlatfareUp.checkModels(models(dir, "flatfare-tiny.gguf")))
+                .hasMessage(
+                        "--model " + builtIn + ": its model id flatfare-tiny is a built-in model's; rename the file");
+        assertThatThrownBy(() -> FlatfareUp.checkModels(models(dir, "missing.gguf")))
+                .hasMessage("--model " + dir.resolve("missing.gguf") + ": no such file");
+        assertThatThrownBy(() -> FlatfareUp.checkModels(models(dir, "other")))
+                .hasMessage("--model " + dir.resolve("other") + ": no such file");
+        assertThatThrownBy(() -> FlatfareUp.checkModels(models(dir, "notes.gguf")))
+                .hasMessage("--model " + text + ": not a GGUF file");
+        assertThatThrownBy(() -> FlatfareUp.checkModels(models(dir, "empty.gguf")))
+                .hasMessage("--model " + empty + ": not a GGUF file");
+    }
+
+    private static UpOptions models(Path dir, String... files) {
+        List<String> args = new java.util.ArrayList<>();
+        for (String file : files) {
+            args.add("--model");
+            args.add(file);
+        }
+        return UpOptions.parse(args, dir, DEFAULT);
     }
 
     /** The other ports moved off their defaults, which a developer's machine may be using. */
