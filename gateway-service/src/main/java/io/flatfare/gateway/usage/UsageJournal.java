@@ -100,6 +100,7 @@ final class UsageJournal implements AutoCloseable {
     private volatile boolean closing;
     private volatile long closeDeadlineNanos;
     private volatile String writeError;
+    private volatile long failedBatchOldestMillis = -1;
     private long writtenCount; // guarded by written
 
     // Writer thread only.
@@ -236,6 +237,10 @@ final class UsageJournal implements AutoCloseable {
 
     /** When the oldest record still waiting to be written was appended. */
     Optional<Long> oldestUnwrittenMillis() {
+        long failed = failedBatchOldestMillis;
+        if (failed >= 0) {
+            return Optional.of(failed);
+        }
         Entry head = queue.peek();
         return head == null ? Optional.empty() : Optional.of(head.appendedAtMillis());
     }
@@ -328,6 +333,7 @@ final class UsageJournal implements AutoCloseable {
             try {
                 write(batch);
                 batch.clear();
+                failedBatchOldestMillis = -1;
                 if (writeError != null) {
                     LOG.info("The usage journal is writable again");
                     writeError = null;
@@ -341,6 +347,10 @@ final class UsageJournal implements AutoCloseable {
                             batch.size() + queue.size());
                 }
                 writeError = e.toString();
+                if (!batch.isEmpty()) {
+                    // Out of the queue while it is retried: still the oldest records not written.
+                    failedBatchOldestMillis = batch.getFirst().appendedAtMillis();
+                }
                 abandonTornWrite();
                 if (closing && System.nanoTime() - closeDeadlineNanos > 0) {
                     logUnwritten(drainAll(batch));

@@ -295,6 +295,9 @@ class DurableUsageRecorderTest {
         assertThat(data(down, "error")).isNotNull();
         assertThat(recorder.accepting()).isFalse();
         assertThat((String) data(down, "refusing_requests")).contains("cannot be written");
+        // The event waiting to be written is the oldest not acknowledged, and it ages.
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> recorder.oldestUnacknowledgedAge().compareTo(Duration.ofMillis(500)) > 0);
         assertThat(recorder.backlog()).isEqualTo(1);
 
         Files.delete(dir);
