@@ -2,6 +2,7 @@ package io.flatfare.gateway.usage;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -163,9 +164,7 @@ class UsageJournalTest {
             Files.move(dir, moved);
             Files.writeString(dir, "not a directory");
             append(journal, "b");
-            while (!journal.failing()) {
-                Thread.onSpinWait();
-            }
+            await().atMost(Duration.ofSeconds(10)).until(journal::failing);
             List<String> waiting = List.of("c", "d", "e", "f", "g", "h", "i", "j");
             append(journal, waiting.toArray(String[]::new));
             Files.delete(dir);
