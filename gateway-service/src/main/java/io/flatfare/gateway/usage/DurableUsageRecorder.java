@@ -161,14 +161,13 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
             return;
         }
         Map<String, String> recordHeaders = headers(event, headers);
+        UsageJournal.Entry entry;
         try {
-            JournalRecord.checkFits(event.accountId(), recordHeaders, value);
+            entry = new UsageJournal.Entry(System.currentTimeMillis(), event.accountId(), recordHeaders, value);
         } catch (IllegalArgumentException e) {
             LOG.errorf("Usage event cannot be journaled (%s): %s", e.getMessage(), EventJson.toJsonString(event));
             return;
         }
-        UsageJournal.Entry entry =
-                new UsageJournal.Entry(System.currentTimeMillis(), event.accountId(), recordHeaders, value);
         backlog.incrementAndGet();
         if (!journal.append(entry)) {
             backlog.decrementAndGet();
@@ -182,7 +181,7 @@ public final class DurableUsageRecorder implements UsageRecorder, AutoCloseable 
     public void warmUp(UsageEvent event, Map<String, String> headers) {
         byte[] value = EventJson.toJson(event);
         Map<String, String> recordHeaders = headers(event, headers);
-        JournalRecord.checkFits(event.accountId(), recordHeaders, value);
+        JournalRecord.frameBytes(event.accountId(), recordHeaders, value);
     }
 
     @Override

@@ -34,10 +34,11 @@ record JournalRecord(long seq, long appendedAtMillis, String key, Map<String, St
     }
 
     /**
-     * Rejects what {@link #encode} would: a body over {@link #MAX_BODY_BYTES} or a string over 65535 bytes. Checked
-     * when a record is handed over, so that the writer never meets a record it cannot write.
+     * The bytes {@link #encode} will write for this record, header included; rejects what it would: a body over
+     * {@link #MAX_BODY_BYTES} or a string over 65535 bytes. Asked when a record is handed over, so that the writer
+     * never meets a record it cannot write, and the journal knows its size before writing it.
      */
-    static void checkFits(String key, Map<String, String> headers, byte[] value) {
+    static int frameBytes(String key, Map<String, String> headers, byte[] value) {
         long size = Long.BYTES * 2 + Short.BYTES + checkedLength(key) + Short.BYTES + Integer.BYTES + value.length;
         for (Map.Entry<String, String> header : headers.entrySet()) {
             size += Short.BYTES * 2 + checkedLength(header.getKey()) + checkedLength(header.getValue());
@@ -45,6 +46,7 @@ record JournalRecord(long seq, long appendedAtMillis, String key, Map<String, St
         if (size > MAX_BODY_BYTES || headers.size() > 0xffff) {
             throw new IllegalArgumentException("a journal record of " + size + " bytes exceeds " + MAX_BODY_BYTES);
         }
+        return FRAME_HEADER_BYTES + (int) size;
     }
 
     private static int checkedLength(String value) {

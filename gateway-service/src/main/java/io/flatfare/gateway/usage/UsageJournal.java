@@ -50,20 +50,15 @@ final class UsageJournal implements AutoCloseable {
     private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final long WRITE_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-    /** A record handed over and not written yet; the writer gives it its sequence number. */
-    record Entry(long appendedAtMillis, String key, Map<String, String> headers, byte[] value) {
+    /**
+     * A record handed over and not written yet; the writer gives it its sequence number. {@code frameBytes} is what
+     * its frame will take on disk, counted in {@link #heldBytes()} while it waits in memory.
+     */
+    record Entry(long appendedAtMillis, String key, Map<String, String> headers, byte[] value, int frameBytes) {
 
-        /**
-         * The bytes its frame will take (exactly, for ASCII key and headers, as usage records' are), counted in
-         * {@link #heldBytes()} while it waits in memory.
-         */
-        long estimatedBytes() {
-            // Frame header, sequence number and time, key length, header count, value length: see JournalRecord.
-            long bytes = JournalRecord.FRAME_HEADER_BYTES + 16L + 2 + 2 + 4 + key.length() + value.length;
-            for (Map.Entry<String, String> header : headers.entrySet()) {
-                bytes += 4 + header.getKey().length() + header.getValue().length();
-            }
-            return bytes;
+        /** @throws IllegalArgumentException when the record cannot be journaled (see {@link JournalRecord#frameBytes}) */
+        Entry(long appendedAtMillis, String key, Map<String, String> headers, byte[] value) {
+            this(appendedAtMillis, key, headers, value, JournalRecord.frameBytes(key, headers, value));
         }
     }
 
@@ -189,7 +184,7 @@ final class UsageJournal implements AutoCloseable {
         if (closing) {
             return false;
         }
-        heldBytes.addAndGet(entry.estimatedBytes());
+        heldBytes.addAndGet(entry.frameBytes());
         queue.add(entry);
         handedOver.incrementAndGet();
         LockSupport.unpark(writer);
@@ -429,12 +424,13 @@ final class UsageJournal implements AutoCloseable {
             active.durableSize = position;
             nextSeq = seq;
             List<Entry> done = batch.subList(0, taken);
-            long estimated = 0;
+            long queued = 0;
             for (Entry entry : done) {
-                estimated += entry.estimatedBytes();
+                queued += entry.frameBytes();
             }
             done.clear();
-            heldBytes.addAndGet(position - start - estimated);
+            // Counted by their frame sizes while queued; now by what the file grew (the same, less any dropped).
+            heldBytes.addAndGet(position - start - queued);
             synchronized (written) {
                 writtenCount += taken;
                 written.notifyAll();

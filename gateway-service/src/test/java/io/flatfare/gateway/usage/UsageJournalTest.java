@@ -122,9 +122,9 @@ class UsageJournalTest {
             UsageJournal.Entry first = entry("first");
             assertThat(journal.append(first)).isTrue();
             // Counted as soon as it is handed over, before the writer has it on disk.
-            assertThat(journal.heldBytes()).isGreaterThanOrEqualTo(first.estimatedBytes());
+            assertThat(journal.heldBytes()).isGreaterThanOrEqualTo(first.frameBytes());
             assertThat(journal.flush(Duration.ofSeconds(5))).isTrue();
-            assertThat(journal.heldBytes()).isEqualTo(onDisk()).isEqualTo(first.estimatedBytes());
+            assertThat(journal.heldBytes()).isEqualTo(onDisk()).isEqualTo(first.frameBytes());
             for (String value : List.of("b", "c", "d")) {
                 append(journal, value);
                 assertThat(journal.flush(Duration.ofSeconds(5))).isTrue();
@@ -136,26 +136,26 @@ class UsageJournalTest {
             assertThat(segments()).hasSize(1);
             assertThat(journal.heldBytes())
                     .isEqualTo(onDisk())
-                    .isEqualTo(entry("d").estimatedBytes());
+                    .isEqualTo(entry("d").frameBytes());
         }
         // A torn tail counts while its segment is on disk.
         Files.write(onlySegment(), new byte[] {1, 2, 3}, StandardOpenOption.APPEND);
         try (UsageJournal journal = UsageJournal.open(dir, 1)) {
             assertThat(journal.heldBytes())
                     .isEqualTo(onDisk())
-                    .isEqualTo(entry("d").estimatedBytes() + 3);
+                    .isEqualTo(entry("d").frameBytes() + 3);
             append(journal, "e");
             assertThat(journal.flush(Duration.ofSeconds(5))).isTrue();
             journal.acknowledge(5);
             assertThat(journal.heldBytes())
                     .isEqualTo(onDisk())
-                    .isEqualTo(entry("e").estimatedBytes());
+                    .isEqualTo(entry("e").frameBytes());
         }
     }
 
     @Test
     void aBatchLargerThanASegmentIsSplitSoThatNoSegmentOutgrowsItsSize() throws Exception {
-        long oneRecord = entry("a").estimatedBytes();
+        long oneRecord = entry("a").frameBytes();
         Path moved = dir.resolveSibling(dir.getFileName() + "-moved");
         try (UsageJournal journal = UsageJournal.open(dir, oneRecord)) {
             append(journal, "a");
