@@ -76,6 +76,10 @@ class InferenceProcessIT {
                     .build();
             var resolve = ModelRegistryGrpc.newBlockingStub(registryChannel);
             try (var process = inference(TinyModelResource.generate())
+                    // Twice what the model was trained for: it is served, and registered, with the trained context.
+                    .property(
+                            "flatfare.inference.models.flatfare-tiny.context",
+                            String.valueOf(TinyModelResource.CONTEXT * 2))
                     .property("quarkus.grpc.clients.registry.host", "127.0.0.1")
                     .property("quarkus.grpc.clients.registry.port", String.valueOf(registry.port()))
                     .property("flatfare.inference.instance-id", "it-instance-1")
@@ -88,7 +92,7 @@ class InferenceProcessIT {
                         .until(() -> instance(resolve).isPresent());
                 Instance first = instance(resolve).orElseThrow();
                 assertThat(first.getGrpcAddress()).endsWith(":" + process.port());
-                // With the context it serves the model with (the catalog's is 2048).
+                // With the context it serves the model with (the catalog's is 2048, the configured one 16384).
                 assertThat(first.getContextLengthsMap()).isEqualTo(Map.of("flatfare-tiny", TinyModelResource.CONTEXT));
                 long registeredAt = first.getLastHeartbeat().getSeconds();
 

@@ -253,7 +253,7 @@ public class InferenceGrpcService implements InferenceService {
                     .setSlotsBusy(model.busySlots())
                     .setQueueDepth(model.queueDepth())
                     .setQueueCapacity(model.queueCapacity())
-                    .setContextLength(model.settings().contextLength())
+                    .setContextLength(model.contextLength())
                     .setEmbeddings(model.settings().embeddings());
             if (model.engine() != null) {
                 status.setGpuLayers(model.engine().info().gpuLayers());

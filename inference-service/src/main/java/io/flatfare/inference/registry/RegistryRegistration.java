@@ -75,8 +75,7 @@ public class RegistryRegistration {
                         .mapToInt(m -> m.settings().slots())
                         .sum());
         for (ResidentModel model : models.models()) {
-            request.addModels(model.id())
-                    .putContextLengths(model.id(), model.settings().contextLength());
+            request.addModels(model.id()).putContextLengths(model.id(), model.contextLength());
         }
         var response = stub().register(request.build());
         heartbeatSeconds = Math.max(1, response.getHeartbeatIntervalSeconds());

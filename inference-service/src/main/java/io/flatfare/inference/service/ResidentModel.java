@@ -88,8 +88,18 @@ public final class ResidentModel {
         return settings.id();
     }
 
+    /** As configured; the context actually served is {@link #contextLength()}. */
     public ModelSettings settings() {
         return settings;
+    }
+
+    /**
+     * The context each request is served with: the engine's once loaded, which is lower than the configured one
+     * when that is above what the model was trained for.
+     */
+    public int contextLength() {
+        InferenceEngine loaded = engine;
+        return loaded == null ? settings.contextLength() : loaded.info().contextLength();
     }
 
     public InferenceEngine engine() {

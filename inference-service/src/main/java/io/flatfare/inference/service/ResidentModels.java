@@ -94,7 +94,7 @@ public class ResidentModels {
                         model.id(),
                         Duration.ofNanos(System.nanoTime() - start).toMillis(),
                         model.settings().slots(),
-                        model.settings().contextLength());
+                        model.contextLength());
             }
             warming.fire(new Warming(models()));
             ready = true;

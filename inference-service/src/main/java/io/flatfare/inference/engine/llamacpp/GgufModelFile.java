@@ -30,6 +30,8 @@ record GgufModelFile(
         int trainedContextLength,
         int embeddingLength,
         int blockCount,
+        long kvBytesPerToken,
+        int attentionHeads,
         List<String> tokens,
         int[] tokenTypes,
         String tokenizerModel,
@@ -132,6 +134,8 @@ record GgufModelFile(
                 intKey(gguf, arch + ".context_length", 0),
                 intKey(gguf, arch + ".embedding_length", 0),
                 intKey(gguf, arch + ".block_count", 0),
+                kvBytesPerToken(gguf, arch),
+                attentionHeads(gguf, arch),
                 List.copyOf(tokens),
                 types,
                 model,
@@ -160,6 +164,64 @@ record GgufModelFile(
     /** llama.cpp b4916's default: only WordPiece (SEP) and Unigram (T5's EOS) vocabularies append a token. */
     static boolean defaultAddEos(String tokenizerModel) {
         return tokenizerModel.equals("bert") || tokenizerModel.equals("t5");
+    }
+
+    /**
+     * Bytes of llama.cpp's KV cache per token of context, all layers, keys and values in its default F16: per layer
+     * (key length + value length) x key/value heads x 2. 0 when the file does not say enough (an architecture whose
+     * cache is laid out otherwise). An estimate for messages about memory, never a limit.
+     */
+    static long kvBytesPerToken(GgufFile gguf, String arch) {
+        int layers = intKey(gguf, arch + ".block_count", 0);
+        int embedding = intKey(gguf, arch + ".embedding_length", 0);
+        long[] heads = perLayer(gguf, arch + ".attention.head_count", layers);
+        if (layers == 0 || heads == null) {
+            return 0;
+        }
+        long[] kvHeads = perLayer(gguf, arch + ".attention.head_count_kv", layers);
+        long bytes = 0;
+        for (int layer = 0; layer < layers; layer++) {
+            long layerHeads = heads[layer];
+            if (layerHeads <= 0) {
+                continue;
+            }
+            long headSize = embedding / layerHeads;
+            long keyLength = gguf.integer(arch + ".attention.key_length").orElse(headSize);
+            long valueLength = gguf.integer(arch + ".attention.value_length").orElse(headSize);
+            long layerKvHeads = kvHeads == null ? layerHeads : kvHeads[layer];
+            bytes += (keyLength + valueLength) * layerKvHeads * 2;
+        }
+        return bytes;
+    }
+
+    /** The most attention heads of any layer ({@code <arch>.attention.head_count}), 0 when the file does not say. */
+    static int attentionHeads(GgufFile gguf, String arch) {
+        long[] heads =
+                perLayer(gguf, arch + ".attention.head_count", Math.max(1, intKey(gguf, arch + ".block_count", 1)));
+        return heads == null
+                ? 0
+                : (int) Math.min(
+                        Integer.MAX_VALUE, java.util.Arrays.stream(heads).max().orElse(0));
+    }
+
+    /** A per-layer count that GGUF stores as one number or as one per layer; null when absent or malformed. */
+    private static long[] perLayer(GgufFile gguf, String key, int layers) {
+        Object value = gguf.value(key).orElse(null);
+        long[] counts = new long[layers];
+        if (value instanceof Long count) {
+            java.util.Arrays.fill(counts, count);
+            return counts;
+        }
+        if (value instanceof List<?> list && list.size() == layers) {
+            for (int i = 0; i < layers; i++) {
+                if (!(list.get(i) instanceof Long count)) {
+                    return null;
+                }
+                counts[i] = count;
+            }
+            return counts;
+        }
+        return null;
     }
 
     int vocabularySize() {

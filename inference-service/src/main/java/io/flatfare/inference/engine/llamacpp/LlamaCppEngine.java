@@ -22,6 +22,7 @@ import io.flatfare.inference.engine.InvalidRequestException;
 import io.flatfare.inference.engine.ModelInfo;
 import io.flatfare.inference.engine.ModelSettings;
 import io.flatfare.inference.engine.PreparedGeneration;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -277,13 +278,15 @@ public final class LlamaCppEngine implements InferenceEngine {
         return new LlamaCppEngine(settings, options);
     }
 
-    private LlamaCppEngine(ModelSettings settings, Options options) {
-        this.settings = checkSettings(settings);
+    private LlamaCppEngine(ModelSettings requested, Options options) {
+        checkSettings(requested);
         this.options = Objects.requireNonNull(options, "options");
-        this.maxChoices = Math.max(1, settings.maxChoices());
+        this.maxChoices = Math.max(1, requested.maxChoices());
         NativeLibrary.ensurePrepared();
         long start = System.nanoTime();
-        this.file = GgufModelFile.open(settings.path());
+        this.file = GgufModelFile.open(requested.path());
+        ModelSettings settings = withinTrainedContext(requested, file);
+        this.settings = settings;
 
         boolean gpu = NativeLibrary.hasGpuBackend();
         int layers = file.blockCount() > 0 ? file.blockCount() + 1 : 999;
@@ -316,6 +319,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                     .setBatchSize(settings.contextLength())
                     .setUbatchSize(settings.contextLength());
         }
+        checkMemory(settings, file, gpuLayers, totalMemory());
         LlamaModel loaded;
         // One load at a time: loading resets llama.cpp's process-wide log callback (common_init), which is then
         // installed again; two loads interleaving could swap it while the other's native code uses it.
@@ -323,7 +327,7 @@ public final class LlamaCppEngine implements InferenceEngine {
             try {
                 loaded = new LlamaModel(parameters);
             } catch (RuntimeException | LinkageError e) {
-                throw new EngineException("llama.cpp cannot load model file " + file.path() + ": " + e.getMessage(), e);
+                throw new EngineException(loadFailure(settings, file, gpuLayers, e.getMessage()), e);
             }
             NativeLibrary.installLogger();
         }
@@ -413,6 +417,75 @@ public final class LlamaCppEngine implements InferenceEngine {
             long period = Math.max(1, options.idleSlotSweep().toMillis() / 4);
             sweeper.scheduleWithFixedDelay(this::sweepIdleSlots, period, period, TimeUnit.MILLISECONDS);
         }
+    }
+
+    /**
+     * The settings a model is served with: a context above the one its file says it was trained for
+     * ({@code <arch>.context_length}) is lowered to it, with a warning. Past that length the model's positions are
+     * ones it never saw (no RoPE scaling is configured here) and its output degrades into noise, so it is not
+     * offered; the instance reports the context it serves to the registry, and gateways advertise that.
+     */
+    static ModelSettings withinTrainedContext(ModelSettings requested, GgufModelFile file) {
+        int trained = file.trainedContextLength();
+        if (trained <= 0 || requested.contextLength() <= trained) {
+            return requested;
+        }
+        LOG.warnf(
+                "Model %s: context %d is above the %d tokens %s was trained for (%s.context_length); serving it"
+                        + " with %d",
+                requested.id(), requested.contextLength(), trained, file.path(), file.architecture(), trained);
+        return new ModelSettings(
+                requested.id(),
+                requested.path(),
+                requested.slots(),
+                trained,
+                requested.threads(),
+                requested.gpuLayers(),
+                requested.embeddings(),
+                requested.maxChoices(),
+                requested.flashAttention());
+    }
+
+    /**
+     * What a failed native load tells the operator. The file passed the Java checks (it exists and is a readable GGUF
+     * file), and llama.cpp's own messages are silenced while it loads; what is left is a file this llama.cpp cannot
+     * use, or memory, whose estimate ({@link MemoryNeed}) shows a context or slot count too large for the GPU (or
+     * the machine) as such.
+     */
+    static String loadFailure(ModelSettings settings, GgufModelFile file, int gpuLayers, String nativeMessage) {
+        return "llama.cpp could not load model " + settings.id() + " from " + file.path() + " (" + nativeMessage
+                + "): either this llama.cpp (" + BINDING + ") cannot use the file (architecture "
+                + file.architecture() + "), or the memory it needs"
+                + (gpuLayers > 0 ? " (on the GPU, " + gpuLayers + " layers)" : " (main memory)")
+                + " could not be allocated: " + MemoryNeed.of(settings, file).describe()
+                + "; fewer slots or a smaller context need less";
+    }
+
+    /**
+     * Refuses, before llama.cpp allocates anything, a model served from main memory whose estimated need is above
+     * all the memory this process may have ({@code total}: the container's limit, or the machine's memory). llama.cpp
+     * reserves its attention scratch at load without touching it, so such a model would load, then be killed for
+     * memory (or thrash) once long prompts fill its slots: a failure under load that belongs at start-up.
+     */
+    static void checkMemory(ModelSettings settings, GgufModelFile file, int gpuLayers, long total) {
+        if (gpuLayers > 0 || total <= 0) {
+            return;
+        }
+        MemoryNeed need = MemoryNeed.of(settings, file);
+        if (need.total() > total) {
+            throw new EngineException(
+                    "model " + settings.id() + " cannot be served from " + MemoryNeed.mebibytes(total)
+                            + " of memory (this container's limit, or the machine's): it needs at least "
+                            + need.describe() + "; lower its slots or context, or give it more memory",
+                    null);
+        }
+    }
+
+    /** All the memory this process may have: the container's limit where there is one (the JDK reads cgroups). */
+    private static long totalMemory() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getTotalMemorySize()
+                : 0;
     }
 
     private static ModelSettings checkSettings(ModelSettings settings) {

@@ -7,15 +7,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.flatfare.inference.engine.CancellationSignal;
 import io.flatfare.inference.engine.EngineException;
 import io.flatfare.inference.engine.GenerationResult;
+import io.flatfare.inference.engine.InvalidRequestException;
 import io.flatfare.inference.engine.ModelSettings;
 import io.flatfare.inference.engine.PreparedGeneration;
 import io.flatfare.inference.engine.llamacpp.TestModels.RecordingSink;
 import io.flatfare.inference.engine.llamacpp.TestModels.Request;
+import io.flatfare.inference.gguf.TinyLlamaModel;
+import io.flatfare.inference.gguf.TinyLlamaSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -108,6 +112,88 @@ class LlamaCppEngineLoadTest {
                             .result()
                             .completionTokens())
                     .isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aContextAboveTheTrainedOneIsServedAtTheTrainedOne() throws IOException {
+        Path file = DIR.resolve("trained-128.gguf");
+        TinyLlamaModel.write(TinyLlamaSpec.defaults().withContextLength(128), file);
+
+        try (LlamaCppEngine engine =
+                LlamaCppEngine.load(new ModelSettings("trained-128", file, 1, 1024, 1, -1, false, 1, false))) {
+            assertThat(engine.info().contextLength()).isEqualTo(128);
+            assertThatThrownBy(() -> engine.prepare(
+                            Request.prompt("x".repeat(200)).maxTokens(1).build()))
+                    .isInstanceOf(InvalidRequestException.class)
+                    .hasMessageContaining("128");
+            assertThat(stream(engine, Request.prompt("ok").maxTokens(2).noEos().build())
+                            .result()
+                            .completionTokens())
+                    .isEqualTo(2);
+        }
+        try (LlamaCppEngine engine =
+                LlamaCppEngine.load(new ModelSettings("within-128", file, 1, 96, 1, -1, false, 1, false))) {
+            assertThat(engine.info().contextLength())
+                    .as("a context within the trained one is kept")
+                    .isEqualTo(96);
+        }
+    }
+
+    @Test
+    void aFailedLoadSaysHowMuchMemoryItsContextAndSlotsNeed() {
+        GgufModelFile file = GgufModelFile.open(TestModels.tinyModel());
+        TinyLlamaSpec spec = TinyLlamaSpec.defaults();
+        long perToken = (long) spec.blockCount() * (spec.headSize() + spec.headSize()) * spec.headCountKv() * 2;
+        assertThat(file.kvBytesPerToken()).isEqualTo(perToken);
+        assertThat(file.attentionHeads()).isEqualTo(spec.headCount());
+
+        int context = 1 << 20;
+        long tokens = context * 16L;
+        ModelSettings big = new ModelSettings("big", file.path(), 16, context, 1, -1, false, 1, false);
+        String kvCache = String.format(Locale.ROOT, "about %,d MiB of KV cache", perToken * tokens >> 20);
+        String scratch = String.format(
+                Locale.ROOT,
+                "about %,d MiB of attention scratch (512 prompt tokens at a time)",
+                512 * tokens * spec.headCount() * 4 >> 20);
+        String onCpu = LlamaCppEngine.loadFailure(big, file, 0, "native says no");
+        assertThat(onCpu)
+                .contains(
+                        "model big",
+                        file.path().toString(),
+                        "native says no",
+                        "(main memory)",
+                        kvCache,
+                        scratch,
+                        "16777216 tokens of context (1048576 x 16 slots)");
+        String withFlashAttention = LlamaCppEngine.loadFailure(
+                new ModelSettings("big", file.path(), 1, 64, 1, -1, false, 1, true), file, 3, "no");
+        assertThat(withFlashAttention).contains("(on the GPU, 3 layers)").doesNotContain("scratch");
+
+        long need = file.size() + (perToken * tokens) + 512 * tokens * spec.headCount() * 4;
+        assertThatThrownBy(() -> LlamaCppEngine.checkMemory(big, file, 0, need - 1))
+                .isInstanceOf(EngineException.class)
+                .hasMessageContaining("model big cannot be served from")
+                .hasMessageContaining(kvCache)
+                .hasMessageContaining(scratch);
+        LlamaCppEngine.checkMemory(big, file, 0, need);
+        LlamaCppEngine.checkMemory(big, file, 1, need - 1); // on the GPU: not main memory's business
+    }
+
+    @Test
+    void aModelTooLargeForThisMachinesMemoryIsRefusedBeforeLlamaCppAllocatesIt() throws IOException {
+        Path file = DIR.resolve("trained-16m.gguf");
+        TinyLlamaModel.write(TinyLlamaSpec.defaults().withContextLength(1 << 24), file);
+
+        // 2^30 tokens of context: terabytes of attention scratch, which llama.cpp would reserve without touching.
+        assertThatThrownBy(
+                        () -> LlamaCppEngine.load(new ModelSettings("huge", file, 64, 1 << 24, 1, -1, false, 1, false)))
+                .isInstanceOf(EngineException.class)
+                .hasMessageContaining("model huge cannot be served from")
+                .hasMessageContaining("1073741824 tokens of context (16777216 x 64 slots)");
+        try (LlamaCppEngine engine =
+                LlamaCppEngine.load(new ModelSettings("fits", file, 1, 256, 1, -1, false, 1, false))) {
+            assertThat(engine.info().contextLength()).isEqualTo(256);
         }
     }
 
