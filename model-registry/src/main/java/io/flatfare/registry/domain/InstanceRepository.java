@@ -22,6 +22,13 @@ public class InstanceRepository implements PanacheRepositoryBase<InstanceEntity,
         return list("lastHeartbeat > ?1 order by id", cutoff);
     }
 
+    /** The last heartbeat recorded for any instance, or null when there is none. */
+    public Instant newestHeartbeat() {
+        return getEntityManager()
+                .createQuery("select max(i.lastHeartbeat) from InstanceEntity i", Instant.class)
+                .getSingleResult();
+    }
+
     /** Deletes instances whose last heartbeat is at or before {@code cutoff}; their model links cascade. */
     public long deleteExpired(Instant cutoff) {
         return delete("lastHeartbeat <= ?1", cutoff);

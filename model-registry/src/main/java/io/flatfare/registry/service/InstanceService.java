@@ -41,6 +41,7 @@ public class InstanceService {
     private final AtomicLong liveCount = new AtomicLong();
     private final AtomicReference<Outage> outage = new AtomicReference<>();
     private volatile Instant lastGoodReap;
+    private volatile boolean startChecked;
 
     InstanceService(
             InstanceRepository instances,
@@ -255,6 +256,9 @@ public class InstanceService {
      * database came back, and the gateways would see no ready instance until each heartbeat re-registered it.
      */
     private Instant cutoff() {
+        if (!startChecked) {
+            startedAfterAbsence();
+        }
         Instant now = clock.instant();
         Instant normal = now.minus(config.instanceTtl());
         Outage o = outage.get();
@@ -266,7 +270,34 @@ public class InstanceService {
     }
 
     /**
-     * This replica's view of an outage of its database: the last reap before it reached the database at
+     * Before this replica answers anything about instances: the registry may have been away (this replica alone, or
+     * every replica) for longer than a TTL, when no heartbeat could be recorded either. That is an outage that ends
+     * now: the instances live when the newest heartbeat was recorded stay live until a TTL from now unless they
+     * heartbeat. Without it, a registry restarted after more than a TTL expired every instance at its first reap,
+     * and gateways saw no ready instance until each one's next heartbeat, answered NOT_FOUND, registered it again.
+     * Where another replica kept recording heartbeats, the newest is recent and this changes nothing. A database
+     * that cannot be reached leaves it for the next call (the caller's failure is the outage's).
+     */
+    public synchronized void startedAfterAbsence() {
+        if (startChecked) {
+            return;
+        }
+        Instant newest = instances.newestHeartbeat();
+        if (newest != null) {
+            Instant graceUntil = clock.instant().plus(config.instanceTtl());
+            if (outage.compareAndSet(null, new Outage(newest, graceUntil))
+                    && newest.isBefore(clock.instant().minus(config.instanceTtl()))) {
+                Log.infof(
+                        "The registry was away since %s: instances live then stay live until %s unless they heartbeat",
+                        newest, graceUntil);
+            }
+        }
+        startChecked = true;
+    }
+
+    /**
+     * This replica's view of an outage of its database (or of itself, see {@link #startedAfterAbsence}): the last
+     * reap before it reached the database, or the newest heartbeat recorded before this replica started, at
      * {@code lastGood}; {@code graceUntil} is null while it lasts, then a TTL after the first reap that reached it.
      */
     private record Outage(Instant lastGood, Instant graceUntil) {}

@@ -8,12 +8,13 @@ import java.util.UUID;
 public final class RegistryServer implements AutoCloseable {
 
     private final PostgresServer postgres;
-    private final ServiceProcess process;
+    private final ServiceProcess.Builder builder;
     private final String adminToken;
+    private ServiceProcess process;
 
-    private RegistryServer(PostgresServer postgres, ServiceProcess process, String adminToken) {
+    private RegistryServer(PostgresServer postgres, ServiceProcess.Builder builder, String adminToken) {
         this.postgres = postgres;
-        this.process = process;
+        this.builder = builder;
         this.adminToken = adminToken;
     }
 
@@ -22,19 +23,37 @@ public final class RegistryServer implements AutoCloseable {
         PostgresServer postgres = PostgresServer.start();
         String token = UUID.randomUUID().toString();
         try {
-            ServiceProcess process = ServiceProcess.builder(
-                            "model-registry", ServiceProcess.quarkusJar("model-registry"))
-                    .env("FLATFARE_REGISTRY_DB_URL", postgres.jdbcUrl())
-                    .env("FLATFARE_REGISTRY_DB_USER", postgres.username())
-                    .env("FLATFARE_REGISTRY_DB_PASSWORD", postgres.password())
-                    .env("FLATFARE_REGISTRY_ADMIN_TOKEN", token)
-                    .env("FLATFARE_REGISTRY_INSTANCE_TTL", instanceTtl.toSeconds() + "s")
-                    .env("FLATFARE_REGISTRY_REAP_INTERVAL", "1s")
-                    .startReady(Duration.ofSeconds(90));
-            return new RegistryServer(postgres, process, token);
+            RegistryServer registry = new RegistryServer(
+                    postgres,
+                    ServiceProcess.builder("model-registry", ServiceProcess.quarkusJar("model-registry"))
+                            .env("FLATFARE_REGISTRY_DB_URL", postgres.jdbcUrl())
+                            .env("FLATFARE_REGISTRY_DB_USER", postgres.username())
+                            .env("FLATFARE_REGISTRY_DB_PASSWORD", postgres.password())
+                            .env("FLATFARE_REGISTRY_ADMIN_TOKEN", token)
+                            .env("FLATFARE_REGISTRY_INSTANCE_TTL", instanceTtl.toSeconds() + "s")
+                            .env("FLATFARE_REGISTRY_REAP_INTERVAL", "1s"),
+                    token);
+            registry.startProcess();
+            return registry;
         } catch (RuntimeException e) {
             postgres.close();
             throw e;
+        }
+    }
+
+    /** Stops the registry process (SIGTERM); its database stays. */
+    public void stopProcess() {
+        if (process != null) {
+            process.close();
+            process = null;
+        }
+    }
+
+    /** Starts the registry process (again, after {@link #stopProcess}) on the same database and port, ready. */
+    public void startProcess() {
+        if (process == null) {
+            process = builder.startReady(Duration.ofSeconds(90));
+            builder.port(process.port()); // a restart keeps the address its clients dial
         }
     }
 
@@ -54,7 +73,7 @@ public final class RegistryServer implements AutoCloseable {
     @Override
     public void close() {
         try {
-            process.close();
+            stopProcess();
         } finally {
             postgres.close();
         }

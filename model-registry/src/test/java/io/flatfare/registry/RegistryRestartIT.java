@@ -1,0 +1,91 @@
+package io.flatfare.registry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.flatfare.contracts.registry.v1.HeartbeatRequest;
+import io.flatfare.contracts.registry.v1.Instance;
+import io.flatfare.contracts.registry.v1.InstanceState;
+import io.flatfare.contracts.registry.v1.ModelRegistryGrpc;
+import io.flatfare.contracts.registry.v1.RegisterRequest;
+import io.flatfare.contracts.registry.v1.ResolveRequest;
+import io.flatfare.testing.services.RegistryServer;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The registry (every replica of it) away for longer than the instance TTL, then started again on its database: no
+ * heartbeat could reach it meanwhile, so the instances live when it stopped stay routable for a TTL after it is
+ * back, time for each to heartbeat (taken, not NOT_FOUND); one that does not heartbeat then expires as usual.
+ * Before, the new process's first reap expired them all, and gateways saw no ready instance until each one's next
+ * heartbeat registered it again.
+ */
+class RegistryRestartIT {
+
+    private static final String MODEL = "mistral-7b";
+
+    @Test
+    void instancesLiveWhenTheRegistryStoppedStayRoutableForATtlAfterItStartsAgain() throws Exception {
+        Duration ttl = Duration.ofSeconds(8);
+        try (RegistryServer registry = RegistryServer.start(ttl)) {
+            ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", registry.port())
+                    .usePlaintext()
+                    .build();
+            try {
+                var rpc = ModelRegistryGrpc.newBlockingStub(channel);
+                for (String id : List.of("inst-restart-1", "inst-restart-2")) {
+                    rpc.withDeadlineAfter(10, TimeUnit.SECONDS)
+                            .register(RegisterRequest.newBuilder()
+                                    .setInstanceId(id)
+                                    .setGrpcAddress("10.0.2." + id.charAt(id.length() - 1) + ":9000")
+                                    .addModels(MODEL)
+                                    .setSlots(4)
+                                    .setState(InstanceState.READY)
+                                    .build());
+                }
+                long stoppedAt = System.nanoTime();
+                registry.stopProcess();
+                // Away for longer than a TTL: the instances' last recorded heartbeats are older than that when it
+                // is back.
+                await().atMost(ttl.multipliedBy(3))
+                        .until(() -> System.nanoTime() - stoppedAt
+                                > ttl.plusSeconds(1).toNanos());
+                registry.startProcess();
+
+                assertThat(routable(rpc)).containsExactlyInAnyOrder("inst-restart-1", "inst-restart-2");
+
+                // One keeps heartbeating (each taken: no NOT_FOUND), the other does not and expires a TTL after the
+                // start, by the normal rule.
+                await().atMost(ttl.multipliedBy(3)).until(() -> {
+                    heartbeat(rpc, "inst-restart-1");
+                    return !routable(rpc).contains("inst-restart-2");
+                });
+                assertThat(routable(rpc)).containsExactly("inst-restart-1");
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static void heartbeat(ModelRegistryGrpc.ModelRegistryBlockingStub rpc, String id) {
+        rpc.withDeadlineAfter(10, TimeUnit.SECONDS)
+                .heartbeat(HeartbeatRequest.newBuilder()
+                        .setInstanceId(id)
+                        .setState(InstanceState.READY)
+                        .build());
+    }
+
+    private static List<String> routable(ModelRegistryGrpc.ModelRegistryBlockingStub rpc) {
+        return rpc
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .resolve(ResolveRequest.newBuilder().setName(MODEL).build())
+                .getInstancesList()
+                .stream()
+                .map(Instance::getId)
+                .toList();
+    }
+}
