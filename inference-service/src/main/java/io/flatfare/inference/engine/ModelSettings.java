@@ -16,4 +16,9 @@ public record ModelSettings(
         int gpuLayers,
         boolean embeddings,
         int maxChoices,
-        boolean flashAttention) {}
+        boolean flashAttention) {
+
+    public ModelSettings withContextLength(int value) {
+        return new ModelSettings(id, path, slots, value, threads, gpuLayers, embeddings, maxChoices, flashAttention);
+    }
+}

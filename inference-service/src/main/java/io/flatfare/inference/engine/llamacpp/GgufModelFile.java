@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -71,7 +72,7 @@ record GgufModelFile(
         byte[] head = new byte[MAGIC.length];
         try (InputStream in = Files.newInputStream(file)) {
             size = Files.size(file);
-            if (in.readNBytes(head, 0, head.length) != head.length || !java.util.Arrays.equals(head, MAGIC)) {
+            if (in.readNBytes(head, 0, head.length) != head.length || !Arrays.equals(head, MAGIC)) {
                 throw new EngineException("model file " + file + " is not a GGUF file (no GGUF magic)", null);
             }
         } catch (IOException e) {
@@ -102,7 +103,7 @@ record GgufModelFile(
             throw new IllegalArgumentException("empty vocabulary");
         }
         int[] types = new int[tokens.size()];
-        java.util.Arrays.fill(types, 1);
+        Arrays.fill(types, 1);
         gguf.value("tokenizer.ggml.token_type").ifPresent(value -> {
             if (value instanceof List<?> list) {
                 for (int i = 0; i < Math.min(list.size(), types.length); i++) {
@@ -173,43 +174,43 @@ record GgufModelFile(
      */
     static long kvBytesPerToken(GgufFile gguf, String arch) {
         int layers = intKey(gguf, arch + ".block_count", 0);
-        int embedding = intKey(gguf, arch + ".embedding_length", 0);
         long[] heads = perLayer(gguf, arch + ".attention.head_count", layers);
-        if (layers == 0 || heads == null) {
+        if (heads == null) {
             return 0;
         }
         long[] kvHeads = perLayer(gguf, arch + ".attention.head_count_kv", layers);
+        int embedding = intKey(gguf, arch + ".embedding_length", 0);
+        Optional<Long> keyLength = gguf.integer(arch + ".attention.key_length");
+        Optional<Long> valueLength = gguf.integer(arch + ".attention.value_length");
         long bytes = 0;
         for (int layer = 0; layer < layers; layer++) {
-            long layerHeads = heads[layer];
-            if (layerHeads <= 0) {
+            if (heads[layer] <= 0) {
                 continue;
             }
-            long headSize = embedding / layerHeads;
-            long keyLength = gguf.integer(arch + ".attention.key_length").orElse(headSize);
-            long valueLength = gguf.integer(arch + ".attention.value_length").orElse(headSize);
-            long layerKvHeads = kvHeads == null ? layerHeads : kvHeads[layer];
-            bytes += (keyLength + valueLength) * layerKvHeads * 2;
+            long headSize = embedding / heads[layer];
+            long kvHeadsOfLayer = kvHeads == null ? heads[layer] : kvHeads[layer];
+            bytes += (keyLength.orElse(headSize) + valueLength.orElse(headSize)) * kvHeadsOfLayer * 2;
         }
         return bytes;
     }
 
     /** The most attention heads of any layer ({@code <arch>.attention.head_count}), 0 when the file does not say. */
     static int attentionHeads(GgufFile gguf, String arch) {
-        long[] heads =
-                perLayer(gguf, arch + ".attention.head_count", Math.max(1, intKey(gguf, arch + ".block_count", 1)));
+        long[] heads = perLayer(gguf, arch + ".attention.head_count", intKey(gguf, arch + ".block_count", 0));
         return heads == null
                 ? 0
-                : (int) Math.min(
-                        Integer.MAX_VALUE, java.util.Arrays.stream(heads).max().orElse(0));
+                : (int) Math.min(Integer.MAX_VALUE, Arrays.stream(heads).max().orElse(0));
     }
 
     /** A per-layer count that GGUF stores as one number or as one per layer; null when absent or malformed. */
     private static long[] perLayer(GgufFile gguf, String key, int layers) {
+        if (layers == 0) {
+            return null;
+        }
         Object value = gguf.value(key).orElse(null);
         long[] counts = new long[layers];
         if (value instanceof Long count) {
-            java.util.Arrays.fill(counts, count);
+            Arrays.fill(counts, count);
             return counts;
         }
         if (value instanceof List<?> list && list.size() == layers) {

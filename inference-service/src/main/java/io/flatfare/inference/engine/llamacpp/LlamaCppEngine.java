@@ -434,16 +434,7 @@ public final class LlamaCppEngine implements InferenceEngine {
                 "Model %s: context %d is above the %d tokens %s was trained for (%s.context_length); serving it"
                         + " with %d",
                 requested.id(), requested.contextLength(), trained, file.path(), file.architecture(), trained);
-        return new ModelSettings(
-                requested.id(),
-                requested.path(),
-                requested.slots(),
-                trained,
-                requested.threads(),
-                requested.gpuLayers(),
-                requested.embeddings(),
-                requested.maxChoices(),
-                requested.flashAttention());
+        return requested.withContextLength(trained);
     }
 
     /**
