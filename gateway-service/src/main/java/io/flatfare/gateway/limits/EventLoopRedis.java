@@ -81,15 +81,21 @@ public class EventLoopRedis {
         }
         ObservableRedisMetrics reporter = metrics.isResolvable() ? metrics.get() : ObservableRedisMetrics.NOOP;
         Map<EventLoop, LoopClient> clients = new IdentityHashMap<>();
+        // Quarkus names its default client's pool "<default>"; the loops' pools are "default-loop-<n>".
+        String poolName = captured.getPoolName() == null
+                ? "default"
+                : captured.getPoolName().replaceAll("[<>]", "");
         for (EventExecutor executor : vertx.nettyEventLoopGroup()) {
             if (executor instanceof EventLoop loop) {
+                // A pool name of its own: its pool metrics (redis_pool_*) are then its own, not dropped as duplicates.
+                RedisOptions loopOptions = new RedisOptions(captured).setPoolName(poolName + "-loop-" + clients.size());
                 ContextInternal context = ((VertxInternal) vertx)
                         .createEventLoopContext(
                                 loop, null, Thread.currentThread().getContextClassLoader());
                 // The client takes the context current at its creation as the one of all its connections.
                 io.vertx.redis.client.Redis[] created = new io.vertx.redis.client.Redis[1];
-                context.dispatch(() -> created[0] =
-                        io.vertx.redis.client.Redis.createClient(context.owner(), new RedisOptions(captured)));
+                context.dispatch(
+                        () -> created[0] = io.vertx.redis.client.Redis.createClient(context.owner(), loopOptions));
                 Redis client = Redis.newInstance(
                         new ObservableRedis(created[0], VertxRedisClientFactory.DEFAULT_CLIENT, reporter));
                 clients.put(loop, new LoopClient(context, client));

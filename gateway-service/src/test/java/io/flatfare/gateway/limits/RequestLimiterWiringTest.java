@@ -199,6 +199,21 @@ class RequestLimiterWiringTest {
         assertThat(limiter.admit(caller, "off-the-loops").rate()).isPresent();
     }
 
+    /** Each event loop's connection pool reports gauges of its own (same-named pools would be dropped but one). */
+    @Test
+    void everyEventLoopsRedisPoolHasItsOwnMetrics() {
+        String metrics =
+                given().get("/q/metrics").then().statusCode(200).extract().asString();
+        var matcher =
+                Pattern.compile("(?m)^redis_pool_idle\\{pool_name=\"([^\"]+)\"").matcher(metrics);
+        List<String> pools = new ArrayList<>();
+        while (matcher.find()) {
+            pools.add(matcher.group(1));
+        }
+        assertThat(pools).hasSize(clients.loops() + 1).doesNotHaveDuplicates();
+        assertThat(pools).contains("default-loop-0", "default-loop-" + (clients.loops() - 1));
+    }
+
     /** Redis commands counted by the client metrics so far. */
     private static double redisCommands() {
         String metrics =
