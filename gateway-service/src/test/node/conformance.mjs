@@ -189,6 +189,12 @@ check('responses-stored', async () => {
   for await (const item of client.responses.inputItems.list(next.id, { limit: 1 })) items.push(item);
   expect(items.length === 1 && items[0].role === 'user' && items[0].content[0].text === 'What is my name?',
     `input items ${JSON.stringify(items)}`);
+  // What only background responses have is refused, not ignored (a retrieved stream would be silently empty).
+  for (const [what, call] of [['cancel', () => client.responses.cancel(next.id)],
+    ['stream', () => client.responses.retrieve(next.id, { stream: true })]]) {
+    const refusal = await call().then(() => null, (e) => e);
+    expect(refusal instanceof OpenAI.BadRequestError, `${what}: ${refusal?.constructor?.name}`);
+  }
   const deleted = await client.responses.delete(first.id);
   expect(deleted === undefined || deleted === null || typeof deleted === 'object', 'deleted');
   try {

@@ -211,8 +211,40 @@ public class V1Resource {
     @Path("/responses/{id}")
     @Produces(MediaType.APPLICATION_JSON)
     @Blocking
-    public ObjectNode getResponse(RoutingContext context, @PathParam("id") String id) {
-        return storedResponse(context, id).response();
+    public ObjectNode getResponse(
+            RoutingContext context, @PathParam("id") String id, @QueryParam("stream") String stream) {
+        StoredResponse stored = storedResponse(context, id);
+        // Asked of a stored answer, these would be ignored: refused instead (an SDK's stream would be silently empty).
+        if (stream != null && !stream.equalsIgnoreCase("false")) {
+            throw OpenAiException.unsupported(
+                    "stream",
+                    "Only responses created with background=true can be streamed when retrieved, and this server does"
+                            + " not run background responses: retrieve it without 'stream'.");
+        }
+        if (context.queryParams().contains("include") || context.queryParams().contains("include[]")) {
+            throw OpenAiException.unsupported(
+                    "include", "'include' is not supported by this server: a stored response is returned whole.");
+        }
+        return stored.response();
+    }
+
+    /**
+     * OpenAI cancels only responses created with {@code background=true}; this server runs none, so an existing
+     * response is a 400 that says so (as OpenAI answers for a foreground one) and an unknown one a 404.
+     */
+    @POST
+    @Path("/responses/{id}/cancel")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Blocking
+    public ObjectNode cancelResponse(RoutingContext context, @PathParam("id") String id) {
+        storedResponse(context, id);
+        throw new OpenAiException(
+                400,
+                "invalid_request_error",
+                "Only responses created with background=true can be cancelled, and this server does not run"
+                        + " background responses.",
+                null,
+                null);
     }
 
     /** Deletes a stored response of the caller's account: it can no longer be retrieved or continued. */

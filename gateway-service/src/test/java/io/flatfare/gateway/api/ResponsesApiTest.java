@@ -465,6 +465,38 @@ class ResponsesApiTest {
         refused(get(tenant, "/v1/responses/" + unstored.get("id").asText()), 404, "id", "not_found");
     }
 
+    /** Cancelling and stream-retrieving are for background responses; asked of a stored one, refused, not ignored. */
+    @Test
+    void whatOnlyBackgroundResponsesHaveIsRefusedForAStoredOne() throws Exception {
+        String id = ok(post(request())).get("id").asText();
+        Response cancel = given().header("Authorization", tenant.bearer()).post("/v1/responses/" + id + "/cancel");
+        refused(cancel, 400, null, null);
+        assertThat(cancel.<String>path("error.message")).contains("background=true");
+        refused(
+                given().header("Authorization", tenant.bearer()).post("/v1/responses/resp_abc/cancel"),
+                404,
+                "id",
+                "not_found");
+        refused(
+                given().header("Authorization", tenants.generous().bearer()).post("/v1/responses/" + id + "/cancel"),
+                404,
+                "id",
+                "not_found");
+        given().post("/v1/responses/" + id + "/cancel").then().statusCode(401);
+
+        refused(get(tenant, "/v1/responses/" + id + "?stream=true"), 400, "stream", "unsupported_parameter");
+        refused(
+                get(tenant, "/v1/responses/" + id + "?include[]=message.output_text.logprobs"),
+                400,
+                "include",
+                "unsupported_parameter");
+        refused(get(tenant, "/v1/responses/resp_abc?stream=true"), 404, "id", "not_found");
+        assertThat(ok(get(tenant, "/v1/responses/" + id + "?stream=false"))
+                        .get("id")
+                        .asText())
+                .isEqualTo(id);
+    }
+
     @Test
     void previousResponseIdContinuesTheConversation() throws Exception {
         // U+0000 too, which PostgreSQL's jsonb would refuse to store.
