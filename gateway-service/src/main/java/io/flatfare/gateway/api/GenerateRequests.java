@@ -53,13 +53,6 @@ final class GenerateRequests {
         unsupported(r.audio(), "audio", "Audio output is not supported yet.");
         unsupported(r.prediction(), "prediction", "Predicted outputs are not supported.");
         unsupported(r.webSearchOptions(), "web_search_options", "Web search is not supported.");
-        if (Boolean.TRUE.equals(r.store())) {
-            // Ignored, a client would later look for a stored completion that does not exist.
-            throw OpenAiException.unsupported(
-                    "store",
-                    "Stored chat completions are not supported by this server: nothing could be retrieved or listed"
-                            + " later. The Responses API (POST /v1/responses) stores its answers.");
-        }
         if (r.modalities() != null && !r.modalities().isNull()) {
             for (JsonNode m : r.modalities()) {
                 if (!"text".equals(m.asText())) {
