@@ -38,14 +38,7 @@ class RegistryRestartIT {
             try {
                 var rpc = ModelRegistryGrpc.newBlockingStub(channel);
                 for (String id : List.of("inst-restart-1", "inst-restart-2")) {
-                    rpc.withDeadlineAfter(10, TimeUnit.SECONDS)
-                            .register(RegisterRequest.newBuilder()
-                                    .setInstanceId(id)
-                                    .setGrpcAddress("10.0.2." + id.charAt(id.length() - 1) + ":9000")
-                                    .addModels(MODEL)
-                                    .setSlots(4)
-                                    .setState(InstanceState.READY)
-                                    .build());
+                    register(rpc, id);
                 }
                 long stoppedAt = System.nanoTime();
                 registry.stopProcess();
@@ -69,6 +62,64 @@ class RegistryRestartIT {
                 channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
         }
+    }
+
+    /**
+     * The same for a registry frozen (SIGSTOP) for longer than a TTL and then resumed, no restart: heartbeats could
+     * not be recorded meanwhile, so its first look at its instances after the freeze keeps them routable for a TTL.
+     * Before, its first reap expired them, and they came back only with the heartbeats that were waiting on it.
+     */
+    @Test
+    void instancesLiveWhenTheRegistryFrozeStayRoutableForATtlAfterItResumes() throws Exception {
+        Duration ttl = Duration.ofSeconds(8);
+        try (RegistryServer registry = RegistryServer.start(ttl)) {
+            ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", registry.port())
+                    .usePlaintext()
+                    .build();
+            try {
+                var rpc = ModelRegistryGrpc.newBlockingStub(channel);
+                for (String id : List.of("inst-freeze-1", "inst-freeze-2")) {
+                    register(rpc, id);
+                }
+                long frozenAt = System.nanoTime();
+                signal(registry.process().pid(), "STOP");
+                try {
+                    await().atMost(ttl.multipliedBy(3))
+                            .until(() -> System.nanoTime() - frozenAt
+                                    > ttl.plusSeconds(1).toNanos());
+                } finally {
+                    signal(registry.process().pid(), "CONT");
+                }
+
+                assertThat(routable(rpc)).containsExactlyInAnyOrder("inst-freeze-1", "inst-freeze-2");
+                await().atMost(ttl.multipliedBy(3)).until(() -> {
+                    heartbeat(rpc, "inst-freeze-1");
+                    return !routable(rpc).contains("inst-freeze-2");
+                });
+                assertThat(routable(rpc)).containsExactly("inst-freeze-1");
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static void signal(long pid, String signal) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid))
+                .inheritIO()
+                .start();
+        assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(kill.exitValue()).as("kill -%s %d", signal, pid).isZero();
+    }
+
+    private static void register(ModelRegistryGrpc.ModelRegistryBlockingStub rpc, String id) {
+        rpc.withDeadlineAfter(10, TimeUnit.SECONDS)
+                .register(RegisterRequest.newBuilder()
+                        .setInstanceId(id)
+                        .setGrpcAddress("10.0.2." + id.charAt(id.length() - 1) + ":9000")
+                        .addModels(MODEL)
+                        .setSlots(4)
+                        .setState(InstanceState.READY)
+                        .build());
     }
 
     private static void heartbeat(ModelRegistryGrpc.ModelRegistryBlockingStub rpc, String id) {

@@ -42,6 +42,8 @@ public class InstanceService {
     private final AtomicReference<Outage> outage = new AtomicReference<>();
     private volatile Instant lastGoodReap;
     private volatile boolean startChecked;
+    /** {@link System#nanoTime} when this replica last looked at its instances (0: not yet), to notice a freeze. */
+    private final AtomicLong lastAwakeNanos = new AtomicLong();
 
     InstanceService(
             InstanceRepository instances,
@@ -259,6 +261,7 @@ public class InstanceService {
         if (!startChecked) {
             startedAfterAbsence();
         }
+        noticePause();
         Instant now = clock.instant();
         Instant normal = now.minus(config.instanceTtl());
         Outage o = outage.get();
@@ -293,6 +296,53 @@ public class InstanceService {
             }
         }
         startChecked = true;
+    }
+
+    /**
+     * A replica that did not run for a while (frozen by SIGSTOP or a debugger, its VM paused or migrated, a long
+     * stop-the-world pause) recorded no heartbeat meanwhile either, and heartbeats then waiting on it may arrive after
+     * its first reap, or a gateway's resolve before them. Longer than a reap interval and a heartbeat interval (TTL/3)
+     * between two looks at its instances (the scheduled reap alone looks every reap interval), it is treated as an
+     * absence, as at start: the instances live when the newest heartbeat was recorded stay live for a TTL unless they
+     * heartbeat (where another replica kept recording heartbeats, the newest is recent and nothing changes). Measured
+     * with the monotonic clock, which a pause does not stop.
+     */
+    private void noticePause() {
+        long now = System.nanoTime();
+        long last = lastAwakeNanos.getAndSet(now);
+        Duration threshold = config.reapInterval().plus(config.instanceTtl().dividedBy(3));
+        if (last == 0 || now - last <= threshold.toNanos()) {
+            return;
+        }
+        Duration away = Duration.ofNanos(now - last);
+        Instant newest;
+        try {
+            newest = instances.newestHeartbeat();
+        } catch (RuntimeException e) {
+            lastAwakeNanos.compareAndSet(now, last); // looked at again by the next call
+            throw e;
+        }
+        if (newest == null) {
+            return;
+        }
+        Instant graceUntil = clock.instant().plus(config.instanceTtl());
+        Outage before = outage.getAndUpdate(o -> {
+            if (o == null) {
+                return new Outage(newest, graceUntil);
+            }
+            if (o.graceUntil() == null) {
+                return o; // the database is away: that outage's own rule holds
+            }
+            return new Outage(
+                    o.lastGood().isBefore(newest) ? o.lastGood() : newest,
+                    o.graceUntil().isAfter(graceUntil) ? o.graceUntil() : graceUntil);
+        });
+        if (before == null || before.graceUntil() != null) {
+            Log.infof(
+                    "This registry replica did not run for %d ms (frozen or paused): instances live at %s stay live"
+                            + " until %s unless they heartbeat",
+                    away.toMillis(), newest, graceUntil);
+        }
     }
 
     /**
