@@ -28,40 +28,11 @@ class RegistryRestartIT {
 
     private static final String MODEL = "mistral-7b";
 
+    private static final Duration TTL = Duration.ofSeconds(8);
+
     @Test
     void instancesLiveWhenTheRegistryStoppedStayRoutableForATtlAfterItStartsAgain() throws Exception {
-        Duration ttl = Duration.ofSeconds(8);
-        try (RegistryServer registry = RegistryServer.start(ttl)) {
-            ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", registry.port())
-                    .usePlaintext()
-                    .build();
-            try {
-                var rpc = ModelRegistryGrpc.newBlockingStub(channel);
-                for (String id : List.of("inst-restart-1", "inst-restart-2")) {
-                    register(rpc, id);
-                }
-                long stoppedAt = System.nanoTime();
-                registry.stopProcess();
-                // Away for longer than a TTL: the instances' last recorded heartbeats are older than that when it
-                // is back.
-                await().atMost(ttl.multipliedBy(3))
-                        .until(() -> System.nanoTime() - stoppedAt
-                                > ttl.plusSeconds(1).toNanos());
-                registry.startProcess();
-
-                assertThat(routable(rpc)).containsExactlyInAnyOrder("inst-restart-1", "inst-restart-2");
-
-                // One keeps heartbeating (each taken: no NOT_FOUND), the other does not and expires a TTL after the
-                // start, by the normal rule.
-                await().atMost(ttl.multipliedBy(3)).until(() -> {
-                    heartbeat(rpc, "inst-restart-1");
-                    return !routable(rpc).contains("inst-restart-2");
-                });
-                assertThat(routable(rpc)).containsExactly("inst-restart-1");
-            } finally {
-                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-            }
-        }
+        awayLongerThanATtl("inst-restart", RegistryServer::stopProcess, RegistryServer::startProcess);
     }
 
     /**
@@ -71,32 +42,49 @@ class RegistryRestartIT {
      */
     @Test
     void instancesLiveWhenTheRegistryFrozeStayRoutableForATtlAfterItResumes() throws Exception {
-        Duration ttl = Duration.ofSeconds(8);
-        try (RegistryServer registry = RegistryServer.start(ttl)) {
+        awayLongerThanATtl(
+                "inst-freeze",
+                registry -> signal(registry.process().pid(), "STOP"),
+                registry -> signal(registry.process().pid(), "CONT"));
+    }
+
+    interface Step {
+        void apply(RegistryServer registry) throws Exception;
+    }
+
+    /** Two instances registered, the registry away (leave … back) for longer than a TTL, then asked at once. */
+    private static void awayLongerThanATtl(String prefix, Step leave, Step back) throws Exception {
+        try (RegistryServer registry = RegistryServer.start(TTL)) {
             ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", registry.port())
                     .usePlaintext()
                     .build();
             try {
                 var rpc = ModelRegistryGrpc.newBlockingStub(channel);
-                for (String id : List.of("inst-freeze-1", "inst-freeze-2")) {
-                    register(rpc, id);
-                }
-                long frozenAt = System.nanoTime();
-                signal(registry.process().pid(), "STOP");
+                String beating = prefix + "-1";
+                String silent = prefix + "-2";
+                register(rpc, beating);
+                register(rpc, silent);
+                long leftAt = System.nanoTime();
+                leave.apply(registry);
                 try {
-                    await().atMost(ttl.multipliedBy(3))
-                            .until(() -> System.nanoTime() - frozenAt
-                                    > ttl.plusSeconds(1).toNanos());
+                    // Away for longer than a TTL: the instances' last recorded heartbeats are older than that when it
+                    // is back.
+                    await().atMost(TTL.multipliedBy(3))
+                            .until(() -> System.nanoTime() - leftAt
+                                    > TTL.plusSeconds(1).toNanos());
                 } finally {
-                    signal(registry.process().pid(), "CONT");
+                    back.apply(registry);
                 }
 
-                assertThat(routable(rpc)).containsExactlyInAnyOrder("inst-freeze-1", "inst-freeze-2");
-                await().atMost(ttl.multipliedBy(3)).until(() -> {
-                    heartbeat(rpc, "inst-freeze-1");
-                    return !routable(rpc).contains("inst-freeze-2");
+                assertThat(routable(rpc)).containsExactlyInAnyOrder(beating, silent);
+
+                // One keeps heartbeating (each taken: no NOT_FOUND), the other does not and expires a TTL after the
+                // registry is back, by the normal rule.
+                await().atMost(TTL.multipliedBy(3)).until(() -> {
+                    heartbeat(rpc, beating);
+                    return !routable(rpc).contains(silent);
                 });
-                assertThat(routable(rpc)).containsExactly("inst-freeze-1");
+                assertThat(routable(rpc)).containsExactly(beating);
             } finally {
                 channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
