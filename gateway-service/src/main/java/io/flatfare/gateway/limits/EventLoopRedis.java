@@ -11,6 +11,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.impl.ContextInternal;
 import io.vertx.core.impl.VertxInternal;
+import io.vertx.core.net.NetClientOptions;
 import io.vertx.mutiny.redis.client.Command;
 import io.vertx.mutiny.redis.client.Redis;
 import io.vertx.mutiny.redis.client.Request;
@@ -87,8 +88,13 @@ public class EventLoopRedis {
                 : captured.getPoolName().replaceAll("[<>]", "");
         for (EventExecutor executor : vertx.nettyEventLoopGroup()) {
             if (executor instanceof EventLoop loop) {
-                // A pool name of its own: its pool metrics (redis_pool_*) are then its own, not dropped as duplicates.
-                RedisOptions loopOptions = new RedisOptions(captured).setPoolName(poolName + "-loop-" + clients.size());
+                // Names of its own for its pool's and its connections' metrics (redis_pool_*, redis_active_connections
+                // …), which Micrometer would otherwise drop as duplicates of the first client's. Quarkus names the
+                // latter "redis|<client>"; the options' copy shares its NetClientOptions, hence a copy of those.
+                String loopName = poolName + "-loop-" + clients.size();
+                RedisOptions loopOptions = new RedisOptions(captured).setPoolName(loopName);
+                loopOptions.setNetClientOptions(
+                        new NetClientOptions(captured.getNetClientOptions()).setMetricsName("redis|" + loopName));
                 ContextInternal context = ((VertxInternal) vertx)
                         .createEventLoopContext(
                                 loop, null, Thread.currentThread().getContextClassLoader());

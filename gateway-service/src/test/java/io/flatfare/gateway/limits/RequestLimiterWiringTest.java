@@ -199,19 +199,32 @@ class RequestLimiterWiringTest {
         assertThat(limiter.admit(caller, "off-the-loops").rate()).isPresent();
     }
 
-    /** Each event loop's connection pool reports gauges of its own (same-named pools would be dropped but one). */
+    /**
+     * Each event loop's client reports its pool's and its connections' gauges under names of its own (same-named
+     * gauges would be dropped but one's).
+     */
     @Test
-    void everyEventLoopsRedisPoolHasItsOwnMetrics() {
+    void everyEventLoopsRedisClientHasItsOwnGauges() {
         String metrics =
                 given().get("/q/metrics").then().statusCode(200).extract().asString();
-        var matcher =
-                Pattern.compile("(?m)^redis_pool_idle\\{pool_name=\"([^\"]+)\"").matcher(metrics);
-        List<String> pools = new ArrayList<>();
-        while (matcher.find()) {
-            pools.add(matcher.group(1));
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < clients.loops(); i++) {
+            names.add("default-loop-" + i);
         }
-        assertThat(pools).hasSize(clients.loops() + 1).doesNotHaveDuplicates();
-        assertThat(pools).contains("default-loop-0", "default-loop-" + (clients.loops() - 1));
+        names.add("<default>"); // Quarkus' own client
+        assertThat(labels(metrics, "redis_pool_idle", "pool_name")).containsExactlyInAnyOrderElementsOf(names);
+        assertThat(labels(metrics, "redis_active_connections", "clientName"))
+                .containsExactlyInAnyOrderElementsOf(names);
+    }
+
+    private static List<String> labels(String metrics, String gauge, String label) {
+        var matcher = Pattern.compile("(?m)^" + gauge + "\\{[^}]*" + label + "=\"([^\"]+)\"")
+                .matcher(metrics);
+        List<String> values = new ArrayList<>();
+        while (matcher.find()) {
+            values.add(matcher.group(1));
+        }
+        return values;
     }
 
     /** Redis commands counted by the client metrics so far. */
