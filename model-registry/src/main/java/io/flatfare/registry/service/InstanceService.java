@@ -288,7 +288,7 @@ public class InstanceService {
         Instant newest = instances.newestHeartbeat();
         if (newest != null) {
             Instant graceUntil = clock.instant().plus(config.instanceTtl());
-            if (outage.compareAndSet(null, new Outage(newest, graceUntil))
+            if (absentUntilNow(newest, graceUntil) == null
                     && newest.isBefore(clock.instant().minus(config.instanceTtl()))) {
                 Log.infof(
                         "The registry was away since %s: instances live then stay live until %s unless they heartbeat",
@@ -326,23 +326,32 @@ public class InstanceService {
             return;
         }
         Instant graceUntil = clock.instant().plus(config.instanceTtl());
-        Outage before = outage.getAndUpdate(o -> {
-            if (o == null) {
-                return new Outage(newest, graceUntil);
-            }
-            if (o.graceUntil() == null) {
-                return o; // the database is away: that outage's own rule holds
-            }
-            return new Outage(
-                    o.lastGood().isBefore(newest) ? o.lastGood() : newest,
-                    o.graceUntil().isAfter(graceUntil) ? o.graceUntil() : graceUntil);
-        });
+        Outage before = absentUntilNow(newest, graceUntil);
         if (before == null || before.graceUntil() != null) {
             Log.infof(
                     "This registry replica did not run for %d ms (frozen or paused): instances live at %s stay live"
                             + " until %s unless they heartbeat",
                     away.toMillis(), newest, graceUntil);
         }
+    }
+
+    /**
+     * Records an absence of this replica that ends now (its start, or the end of a pause): the instances live at the
+     * newest heartbeat recorded stay live until {@code graceUntil}. An outage of the database still going on keeps its
+     * own rule; one in its grace is widened to cover both. Returns the outage as it was before.
+     */
+    private Outage absentUntilNow(Instant newest, Instant graceUntil) {
+        return outage.getAndUpdate(o -> {
+            if (o == null) {
+                return new Outage(newest, graceUntil);
+            }
+            if (o.graceUntil() == null) {
+                return o;
+            }
+            return new Outage(
+                    o.lastGood().isBefore(newest) ? o.lastGood() : newest,
+                    o.graceUntil().isAfter(graceUntil) ? o.graceUntil() : graceUntil);
+        });
     }
 
     /**
