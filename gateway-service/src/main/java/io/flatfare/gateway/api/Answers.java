@@ -8,6 +8,7 @@ import io.flatfare.gateway.service.CallLifecycle;
 import io.flatfare.gateway.service.V1Call;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -41,7 +42,7 @@ class Answers {
     Multi<Buffer> collect(V1Call call, AnswerWriter out, Multi<GenerateResponse> events) {
         Uni<GenerateResponse> last =
                 events.onItem().invoke(out::accept).collect().last();
-        Uni<Void> finishing = out.finishing();
+        Uni<Void> finishing = backOnThisLoop(out.finishing());
         if (finishing != null) {
             last = last.call(ignored -> finishing);
         }
@@ -65,7 +66,7 @@ class Answers {
      */
     Multi<Buffer> stream(V1Call call, AnswerWriter out, Multi<GenerateResponse> events) {
         AtomicBoolean started = new AtomicBoolean();
-        Uni<Void> finishing = out.finishing();
+        Uni<Void> finishing = backOnThisLoop(out.finishing());
         Multi<Buffer> frames = finishing == null
                 ? events.onItem()
                         .transformToIterable(out::frames)
@@ -96,5 +97,20 @@ class Answers {
                 })
                 .onCancellation()
                 .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, started.get() ? 200 : 499, true));
+    }
+
+    /**
+     * {@code finishing}, ending on the event loop of the request being answered (the calling thread's), where every
+     * other frame of an answer is emitted. The writer's finishing runs on a worker thread; frames emitted there would
+     * be written by a task that the connection hands its event loop, after whatever else that loop does first, such
+     * as closing the connection of a client that left ({@link V1Calls#whileConnected} then sees nothing of it). Null
+     * stays null; off a Vert.x context (the warm-up's answers) nothing changes.
+     */
+    private static Uni<Void> backOnThisLoop(Uni<Void> finishing) {
+        Context context = Vertx.currentContext();
+        if (finishing == null || context == null) {
+            return finishing;
+        }
+        return finishing.emitOn(task -> context.runOnContext(ignored -> task.run()));
     }
 }

@@ -5,9 +5,12 @@ import io.flatfare.gateway.service.GatewayMetrics;
 import io.flatfare.gateway.service.V1Call;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.context.Context;
+import io.smallrye.mutiny.Multi;
 import io.vertx.core.MultiMap;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.HttpVersion;
+import io.vertx.core.net.impl.ConnectionBase;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.ws.rs.container.ContainerRequestContext;
@@ -17,6 +20,7 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
@@ -110,6 +114,34 @@ public class V1Calls {
         }
         context.request().connection().close();
         response.end();
+    }
+
+    /**
+     * {@code frames} for as long as the client's connection is open, as its transport knows it. Netty closes a
+     * connection the client left (a reset read, a failed flush) at once, but tells the HTTP layer a turn of the event
+     * loop later; a frame written in between failed inside the HTTP encoder, and what its failure leads to (the
+     * framework cancelling the answer, {@link #answerAbandoned}, its own reset) wrote through the encoder again while
+     * it still held the failed frame's chunk: released twice, with a warning and an IllegalReferenceCountException in
+     * the log per such client. So the first frame met with the connection closed is not emitted and ends the answer
+     * upstream as cancelled (the call's outcome, the inference call), as the close would a moment later; nothing is
+     * signalled downstream, where the close, once the HTTP layer hears of it, cancels the rest as for any client
+     * that left. Frames are emitted on the request's event loop, like the write that follows each.
+     */
+    public Multi<Buffer> whileConnected(RoutingContext context, Multi<Buffer> frames) {
+        AtomicBoolean gone = new AtomicBoolean();
+        return frames.select()
+                .first(frame -> {
+                    boolean open = !(context.request().connection() instanceof ConnectionBase connection)
+                            || connection.channel().isActive();
+                    if (!open) {
+                        gone.set(true);
+                    }
+                    return open;
+                })
+                .onCompletion()
+                .switchTo(() -> gone.get()
+                        ? Multi.createFrom().nothing()
+                        : Multi.createFrom().empty());
     }
 
     /**

@@ -440,10 +440,13 @@ public class V1Resource {
                 .transform(failure -> guard.fail(call, failure, false))
                 .onCancellation()
                 .invoke(() -> lifecycle.finish(call, Outcome.CLIENT_CANCELLED, 499, false));
-        // The framework cancels an answer it failed to write to a client that left: V1Calls releases its exchange.
+        // No frame for a client whose connection is closed; the framework cancels an answer it failed to write to a
+        // client that left: V1Calls releases its exchange in both cases.
         return RestMulti.fromUniResponse(
                 admitted,
-                generation -> answer(call, generation).onCancellation().invoke(() -> calls.answerAbandoned(context)),
+                generation -> calls.whileConnected(context, answer(call, generation))
+                        .onCancellation()
+                        .invoke(() -> calls.answerAbandoned(context)),
                 generation -> {
                     Map<String, List<String>> headers = new LinkedHashMap<>();
                     headers.put("content-type", List.of(call.stream() ? Sse.CONTENT_TYPE : MediaType.APPLICATION_JSON));

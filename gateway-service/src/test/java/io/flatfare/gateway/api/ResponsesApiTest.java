@@ -2,6 +2,7 @@ package io.flatfare.gateway.api;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.startsWith;
 
@@ -18,19 +19,34 @@ import io.flatfare.gateway.responses.StoredResponse;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import jakarta.inject.Inject;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.AfterAll;
@@ -70,6 +86,12 @@ class ResponsesApiTest {
 
     @Inject
     Tenants tenants;
+
+    @Inject
+    MeterRegistry meters;
+
+    @TestHTTPResource("/")
+    URI root;
 
     Tenants.Tenant tenant;
     UsageTopic usage;
@@ -541,6 +563,80 @@ class ResponsesApiTest {
                 404,
                 "previous_response_id",
                 "previous_response_not_found");
+    }
+
+    @Test
+    void streamsTheirClientsLeaveAsTheyEndAreNotWrittenToAClosedConnection() throws Exception {
+        // A stored response's last events follow its storing, on a worker thread. Clients that reset their connection
+        // around then, while the gateway stored: before, a frame was written to the closed connection before the HTTP
+        // layer heard of the close, and the writes its failure led to released the frame's chunk twice in Netty's
+        // encoder (a warning with an IllegalReferenceCountException for a few in a hundred such clients).
+        List<LogRecord> warnings = Collections.synchronizedList(new ArrayList<>());
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                if (record.getLevel().intValue() >= Level.WARNING.intValue()) {
+                    warnings.add(record);
+                }
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        Logger netty = Logger.getLogger("io.netty");
+        netty.addHandler(capture);
+        byte[] content = JSON.writeValueAsBytes(request("stream", true, "store", true, "input", "Tell me a story."));
+        byte[] head = ("POST /v1/responses HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + tenant.bearer()
+                        + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + content.length
+                        + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        ExecutorService clients = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<Integer>> statuses = new ArrayList<>();
+            for (int i = 0; i < 160; i++) {
+                int reads = i % 4; // leave after the head, or after one to three reads of the stream
+                statuses.add(clients.submit(() -> {
+                    try (Socket socket = new Socket(root.getHost(), root.getPort())) {
+                        socket.setSoTimeout(30_000);
+                        socket.setSoLinger(true, 0); // close() sends a reset
+                        socket.getOutputStream().write(head);
+                        socket.getOutputStream().write(content);
+                        InputStream in = socket.getInputStream();
+                        byte[] buffer = new byte[8192];
+                        int n = in.read(buffer);
+                        int status = Integer.parseInt(new String(buffer, 9, 3, StandardCharsets.US_ASCII));
+                        for (int r = 0; r < reads && n >= 0; r++) {
+                            n = in.read(buffer);
+                        }
+                        return status;
+                    }
+                }));
+            }
+            // Streams left a moment ago may still hold the model's slots and queue: 429 for some.
+            int streamed = 0;
+            for (Future<Integer> status : statuses) {
+                int code = status.get(2, TimeUnit.MINUTES);
+                assertThat(code).isIn(200, 429);
+                streamed += code == 200 ? 1 : 0;
+            }
+            assertThat(streamed).isGreaterThan(statuses.size() / 2);
+            // Every exchange released (the answer's end handlers ran) before the warnings are counted.
+            await().atMost(Duration.ofSeconds(30))
+                    .untilAsserted(() -> assertThat(meters.get("flatfare.gateway.http.exchanges.open")
+                                    .gauge()
+                                    .value())
+                            .isZero());
+        } finally {
+            clients.shutdownNow();
+            netty.removeHandler(capture);
+        }
+        assertThat(warnings)
+                .as("Netty warnings")
+                .extracting(r -> r.getMessage() + " " + r.getThrown())
+                .isEmpty();
     }
 
     @Test
