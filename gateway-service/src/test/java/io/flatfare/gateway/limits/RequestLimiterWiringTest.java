@@ -10,6 +10,7 @@ import io.flatfare.gateway.limits.LimitsConfig.UnavailablePolicy;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.quarkus.test.common.WithTestResource;
@@ -24,12 +25,17 @@ import io.vertx.mutiny.redis.client.Request;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
@@ -215,6 +221,61 @@ class RequestLimiterWiringTest {
         assertThat(labels(metrics, "redis_pool_idle", "pool_name")).containsExactlyInAnyOrderElementsOf(names);
         assertThat(labels(metrics, "redis_active_connections", "clientName"))
                 .containsExactlyInAnyOrderElementsOf(names);
+    }
+
+    /**
+     * A loop's client with several connections registers each meter once: Quarkus' Vert.x metrics make a client's
+     * {@code redis.queue.size} and {@code redis.current} gauges per connection, so its second connection registered
+     * them again and Micrometer logged "already registered" (a warning the first time in a JVM, then at debug level).
+     */
+    @Test
+    void aLoopsClientWithSeveralConnectionsRegistersNoMeterTwice() throws Exception {
+        List<String> logged = Collections.synchronizedList(new ArrayList<>());
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                logged.add(record.getMessage());
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        Logger micrometer = Logger.getLogger(MeterRegistry.class.getName());
+        Level level = micrometer.getLevel();
+        micrometer.setLevel(Level.FINE);
+        micrometer.addHandler(capture);
+        try {
+            EventLoop first = (EventLoop) vertx.nettyEventLoopGroup().iterator().next();
+            var caller = Gateways.caller(1000, null, null);
+            List<CompletableFuture<Admission>> admitted = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                admitted.add(new CompletableFuture<>());
+            }
+            // Sent together from one loop: its client's pool lends each its own connection.
+            ((VertxInternal) vertx)
+                    .createEventLoopContext(first, null, Thread.currentThread().getContextClassLoader())
+                    .runOnContext(ignored -> admitted.forEach(done -> redisLimiter
+                            .admitting(caller, UUID.randomUUID().toString())
+                            .subscribe()
+                            .with(done::complete, done::completeExceptionally)));
+            for (CompletableFuture<Admission> done : admitted) {
+                assertThat(done.get(10, TimeUnit.SECONDS).rate()).isPresent();
+            }
+            String metrics =
+                    given().get("/q/metrics").then().statusCode(200).extract().asString();
+            var connections = Pattern.compile(
+                            "(?m)^redis_active_connections\\{[^}]*clientName=\"default-loop-0\"[^}]*} ([0-9.E]+)$")
+                    .matcher(metrics);
+            assertThat(connections.find()).isTrue();
+            assertThat(Double.parseDouble(connections.group(1))).isGreaterThanOrEqualTo(2);
+        } finally {
+            micrometer.removeHandler(capture);
+            micrometer.setLevel(level);
+        }
+        assertThat(logged).noneMatch(message -> message != null && message.contains("already registered"));
     }
 
     private static List<String> labels(String metrics, String gauge, String label) {
