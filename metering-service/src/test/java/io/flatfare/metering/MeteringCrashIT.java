@@ -46,7 +46,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The packaged service killed with SIGKILL and started again, against a real broker and database: no usage is
  * lost or counted twice, and a {@code read_committed} consumer of rated usage sees each record exactly once,
- * also when the kill falls between a batch's database commit and its Kafka commit.
+ * also when the kill falls between a batch's database commit and its Kafka commit. Stopped gracefully instead, it
+ * hands its partitions over at once.
  */
 class MeteringCrashIT {
 
@@ -177,6 +178,33 @@ class MeteringCrashIT {
                     .isEqualTo(events.stream().map(UsageEvent::eventId).collect(Collectors.toSet()));
         } finally {
             first.close();
+        }
+    }
+
+    @Test
+    void stoppedGracefullyItLeavesItsGroupSoItsSuccessorReadsAtOnce() throws Exception {
+        List<UsageEvent> events = events(5, 20);
+        ServiceProcess first = startMetering();
+        try {
+            addPrice(first);
+            send(events.subList(0, 50));
+            await().atMost(Duration.ofSeconds(60)).until(() -> query("select count(*) from usage_ledger") == 50);
+            first.terminate();
+            assertThat(first.awaitExit(Duration.ofSeconds(60))).isIn(0, 143);
+            // It waited for the coordinator's answer to its leaving (closed without waiting, it warned that it
+            // gave up on it).
+            assertThat(first.output()).contains("stopped in").doesNotContain("Close timed out");
+        } finally {
+            first.close();
+        }
+        // A member that left without a word would hold the group's partitions until its session timed out (45 s):
+        // its successor's join waits for it that long.
+        try (ServiceProcess second = startMetering()) {
+            long sent = System.nanoTime();
+            send(events.subList(50, 100));
+            await().atMost(Duration.ofSeconds(120)).until(() -> query("select count(*) from usage_ledger") == 100);
+            Duration waited = Duration.ofNanos(System.nanoTime() - sent);
+            assertThat(waited).isLessThan(Duration.ofSeconds(20));
         }
     }
 

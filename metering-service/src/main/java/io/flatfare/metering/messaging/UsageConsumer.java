@@ -61,6 +61,14 @@ public class UsageConsumer {
 
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(500);
 
+    /**
+     * How long a consumer closed for a shutdown may take to leave its group. One that leaves hands its partitions to
+     * the group's other members at once; one that does not holds them, unread, until its session times out (45 s by
+     * default), as after a crash. Bounded, as Kafka may be what is gone; a consumer restarted after a failure closes
+     * without waiting.
+     */
+    private static final Duration LEAVE_TIMEOUT = Duration.ofSeconds(5);
+
     /** How often the Kafka client's metrics are looked at again for new ones (partitions assigned later). */
     private static final Duration METRICS_REFRESH = Duration.ofSeconds(5);
 
@@ -346,7 +354,7 @@ public class UsageConsumer {
         KafkaConsumer<byte[], byte[]> current = consumer;
         consumer = null;
         if (current != null) {
-            current.close(Duration.ZERO);
+            current.close(stopping ? LEAVE_TIMEOUT : Duration.ZERO);
         }
         if (producer != null) {
             producer.close(Duration.ZERO);
