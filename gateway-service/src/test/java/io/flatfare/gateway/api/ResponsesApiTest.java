@@ -19,6 +19,7 @@ import io.flatfare.gateway.responses.StoredResponse;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
+import io.flatfare.testing.support.LogCapture;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -34,7 +35,6 @@ import java.sql.Connection;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,10 +43,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
 import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.AfterAll;
@@ -571,23 +568,7 @@ class ResponsesApiTest {
         // around then, while the gateway stored: before, a frame was written to the closed connection before the HTTP
         // layer heard of the close, and the writes its failure led to released the frame's chunk twice in Netty's
         // encoder (a warning with an IllegalReferenceCountException for a few in a hundred such clients).
-        List<LogRecord> warnings = Collections.synchronizedList(new ArrayList<>());
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                if (record.getLevel().intValue() >= Level.WARNING.intValue()) {
-                    warnings.add(record);
-                }
-            }
-
-            @Override
-            public void flush() {}
-
-            @Override
-            public void close() {}
-        };
-        Logger netty = Logger.getLogger("io.netty");
-        netty.addHandler(capture);
+        LogCapture netty = LogCapture.of("io.netty", Level.WARNING);
         byte[] content = JSON.writeValueAsBytes(request("stream", true, "store", true, "input", "Tell me a story."));
         byte[] head = ("POST /v1/responses HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + tenant.bearer()
                         + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + content.length
@@ -631,12 +612,9 @@ class ResponsesApiTest {
                             .isZero());
         } finally {
             clients.shutdownNow();
-            netty.removeHandler(capture);
+            netty.close();
         }
-        assertThat(warnings)
-                .as("Netty warnings")
-                .extracting(r -> r.getMessage() + " " + r.getThrown())
-                .isEmpty();
+        assertThat(netty.messages()).as("Netty warnings").isEmpty();
     }
 
     @Test

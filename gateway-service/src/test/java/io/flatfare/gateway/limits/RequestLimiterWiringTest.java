@@ -10,6 +10,7 @@ import io.flatfare.gateway.limits.LimitsConfig.UnavailablePolicy;
 import io.flatfare.testing.kafka.KafkaTestResource;
 import io.flatfare.testing.postgres.PostgresTestResource;
 import io.flatfare.testing.redis.RedisTestResource;
+import io.flatfare.testing.support.LogCapture;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.EventExecutor;
@@ -25,17 +26,13 @@ import io.vertx.mutiny.redis.client.Request;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
 import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
@@ -230,24 +227,7 @@ class RequestLimiterWiringTest {
      */
     @Test
     void aLoopsClientWithSeveralConnectionsRegistersNoMeterTwice() throws Exception {
-        List<String> logged = Collections.synchronizedList(new ArrayList<>());
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                logged.add(record.getMessage());
-            }
-
-            @Override
-            public void flush() {}
-
-            @Override
-            public void close() {}
-        };
-        Logger micrometer = Logger.getLogger(MeterRegistry.class.getName());
-        Level level = micrometer.getLevel();
-        micrometer.setLevel(Level.FINE);
-        micrometer.addHandler(capture);
-        try {
+        try (LogCapture micrometer = LogCapture.lowering(MeterRegistry.class.getName(), Level.FINE)) {
             EventLoop first = (EventLoop) vertx.nettyEventLoopGroup().iterator().next();
             var caller = Gateways.caller(1000, null, null);
             List<CompletableFuture<Admission>> admitted = new ArrayList<>();
@@ -271,11 +251,9 @@ class RequestLimiterWiringTest {
                     .matcher(metrics);
             assertThat(connections.find()).isTrue();
             assertThat(Double.parseDouble(connections.group(1))).isGreaterThanOrEqualTo(2);
-        } finally {
-            micrometer.removeHandler(capture);
-            micrometer.setLevel(level);
+            assertThat(micrometer.messages())
+                    .noneMatch(message -> message != null && message.contains("already registered"));
         }
-        assertThat(logged).noneMatch(message -> message != null && message.contains("already registered"));
     }
 
     private static List<String> labels(String metrics, String gauge, String label) {

@@ -2,17 +2,14 @@ package io.flatfare.support.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.flatfare.testing.support.LogCapture;
 import io.vertx.core.http.HttpClosedException;
 import jakarta.ws.rs.core.Response;
 import java.io.IOException;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.jboss.logmanager.ExtLogRecord;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -21,29 +18,16 @@ import org.junit.jupiter.api.Test;
 /** What the shared mapper logs: a client gone mid-upload is not an error of ours; anything unexpected is. */
 class ErrorMapperTest {
 
-    private final List<LogRecord> records = new CopyOnWriteArrayList<>();
-    private final Logger logger = Logger.getLogger(ErrorMapper.class.getName());
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord record) {
-            records.add(record);
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-    };
+    private LogCapture logged;
 
     @BeforeEach
     void listen() {
-        logger.addHandler(capture);
+        logged = LogCapture.of(ErrorMapper.class.getName(), Level.ALL);
     }
 
     @AfterEach
     void stopListening() {
-        logger.removeHandler(capture);
+        logged.close();
     }
 
     @Test
@@ -54,7 +38,7 @@ class ErrorMapperTest {
         Response response = new ErrorMapper().io(gone);
 
         assertThat(response.getStatus()).isEqualTo(400);
-        assertThat(records).noneMatch(r -> r.getLevel().intValue() >= Level.WARNING.intValue());
+        assertThat(logged.records()).noneMatch(r -> r.getLevel().intValue() >= Level.WARNING.intValue());
     }
 
     @Test
@@ -63,7 +47,7 @@ class ErrorMapperTest {
 
         assertThat(response.getStatus()).isEqualTo(500);
         assertThat(((ApiError) response.getEntity()).error().message()).isEqualTo("Internal error.");
-        assertThat(records)
+        assertThat(logged.records())
                 .anySatisfy(r -> assertThat(r.getLevel().intValue()).isGreaterThanOrEqualTo(Level.SEVERE.intValue()));
     }
 
@@ -78,7 +62,7 @@ class ErrorMapperTest {
         assertThat(response.getStatus()).isEqualTo(503);
         assertThat(response.getHeaderString("Retry-After")).isEqualTo("2");
         assertThat(((ApiError) response.getEntity()).error().code()).isEqualTo("database_unavailable");
-        assertThat(records).singleElement().satisfies(r -> {
+        assertThat(logged.records()).singleElement().satisfies(r -> {
             assertThat(r.getLevel()).isEqualTo(Level.WARNING);
             assertThat(formatted(r)).contains("08001").doesNotContain("refused");
             assertThat(r.getThrown()).isNull();
