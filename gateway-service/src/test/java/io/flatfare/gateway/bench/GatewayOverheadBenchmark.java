@@ -49,7 +49,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * gateway requests the warm-up sends at least), {@code bench.warmup-seconds} (420, the most the warm-up may take),
  * {@code bench.max-tokens} (2), {@code bench.jfr} (a file: record the gateway with JFR into it),
  * {@code bench.baseline-gateway} (the {@code quarkus-run.jar} of another build, e.g. the commit before a change: run
- * as a third side, "baseline", in the same rounds, so that the change is measured against it in one run).
+ * as a third side, "baseline", in the same rounds, so that the change is measured against it in one run),
+ * {@code bench.java-options} and {@code bench.baseline-java-options} (JVM options of the gateway and of the baseline
+ * side, e.g. another garbage collector; the second alone runs this build's jar as the baseline).
  */
 public final class GatewayOverheadBenchmark {
 
@@ -85,6 +87,7 @@ public final class GatewayOverheadBenchmark {
             double p50,
             double p90,
             double p99,
+            double p999,
             long requests,
             double cpuMicros,
             double compilerMillis,
@@ -104,6 +107,7 @@ public final class GatewayOverheadBenchmark {
                     percentile(all, 50),
                     percentile(all, 90),
                     percentile(all, 99),
+                    percentile(all, 99.9),
                     all.length,
                     all.length == 0 ? 0 : cpu / 1e3 / all.length,
                     runs.stream().mapToLong(Run::gatewayCompilerNanos).sum() / 1e6,
@@ -176,6 +180,9 @@ public final class GatewayOverheadBenchmark {
         int maxTokens = Integer.getInteger("bench.max-tokens", 2);
         String jfr = System.getProperty("bench.jfr", "");
         String baseline = System.getProperty("bench.baseline-gateway", "");
+        String javaOptions = System.getProperty("bench.java-options", "").strip();
+        String baselineJavaOptions =
+                System.getProperty("bench.baseline-java-options", "").strip();
         int slots = Arrays.stream(concurrencies).max().orElse(1);
         long redisDelayMicros = Long.getLong("bench.redis-delay-us", 0);
 
@@ -194,6 +201,8 @@ public final class GatewayOverheadBenchmark {
             if (!Files.isRegularFile(baselineJar)) {
                 throw new IllegalArgumentException("bench.baseline-gateway: no such file " + baselineJar);
             }
+        } else if (!baselineJavaOptions.isEmpty()) {
+            baselineJar = gatewayJar(); // the same build under other JVM options
         }
         try (var postgres = PostgresServer.start();
                 var redis = RedisServer.start();
@@ -215,12 +224,14 @@ public final class GatewayOverheadBenchmark {
             }
             ServiceProcess.Builder gatewayBuilder = gatewayBuilder(
                     "gateway-bench", gatewayJar(), postgres, redisUrl, kafka, registry, adminToken, journal);
-            if (!jfr.isBlank()) {
-                // JAVA_TOOL_OPTIONS reaches the JVM flags, which ServiceProcess' -D properties cannot.
-                gatewayBuilder.env(
-                        "JAVA_TOOL_OPTIONS",
-                        "-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
-                                + Path.of(jfr).toAbsolutePath());
+            // JAVA_TOOL_OPTIONS reaches the JVM flags, which ServiceProcess' -D properties cannot.
+            String gatewayJvm = jfr.isBlank()
+                    ? javaOptions
+                    : (javaOptions + " -XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
+                                    + Path.of(jfr).toAbsolutePath())
+                            .strip();
+            if (!gatewayJvm.isEmpty()) {
+                gatewayBuilder.env("JAVA_TOOL_OPTIONS", gatewayJvm);
             }
             try (var gateway = gatewayBuilder.startReady(Duration.ofSeconds(120));
                     var baselineGateway = baselineJar == null
@@ -234,6 +245,7 @@ public final class GatewayOverheadBenchmark {
                                             registry,
                                             adminToken,
                                             baselineJournal)
+                                    .env("JAVA_TOOL_OPTIONS", baselineJavaOptions)
                                     .startReady(Duration.ofSeconds(120))) {
                 HttpClient http = HttpClient.newBuilder()
                         .version(HttpClient.Version.HTTP_1_1)
@@ -258,7 +270,8 @@ public final class GatewayOverheadBenchmark {
                         String baselineKey = issueKey(http, baselineGateway.baseUrl(), adminToken);
                         gateways.add(gatewaySide(
                                 "baseline", baselineGateway, baselineKey, http, grpc, maxTokens, slots, jdkClient));
-                        System.out.println("baseline gateway: " + baselineJar);
+                        System.out.println("baseline gateway: " + baselineJar
+                                + (baselineJavaOptions.isEmpty() ? "" : ", JVM options " + baselineJavaOptions));
                     }
                     List<Side> sides = new ArrayList<>();
                     sides.add(direct);
@@ -312,13 +325,14 @@ public final class GatewayOverheadBenchmark {
                             (System.nanoTime() - warmStart) / 1e9, warmRequests, compilerShare * 100);
 
                     System.out.printf(
-                            "%n%-5s %-8s %9s %9s %9s %9s %9s %11s %12s %12s %10s%n",
+                            "%n%-5s %-8s %9s %9s %9s %9s %9s %9s %11s %12s %12s %10s%n",
                             "conc",
                             "side",
                             "req/s",
                             "p50 ms",
                             "p90 ms",
                             "p99 ms",
+                            "p99.9 ms",
                             "busy",
                             "CPU/req",
                             "inf CPU/req",
@@ -384,11 +398,12 @@ public final class GatewayOverheadBenchmark {
                             Totals g = totals.get(1);
                             Totals b = totals.get(2);
                             String change = String.format(
-                                    "%-5d gateway against baseline: p50 %+.2f ms, p99 %+.2f ms, throughput %.2fx,"
-                                            + " gateway CPU per request %+.0f µs",
+                                    "%-5d gateway against baseline: p50 %+.2f ms, p99 %+.2f ms, p99.9 %+.2f ms,"
+                                            + " throughput %.2fx, gateway CPU per request %+.0f µs",
                                     c,
                                     g.p50() - b.p50(),
                                     g.p99() - b.p99(),
+                                    g.p999() - b.p999(),
                                     g.requestsPerSecond() / b.requestsPerSecond(),
                                     g.cpuMicros() - b.cpuMicros());
                             System.out.println(change);
@@ -418,13 +433,14 @@ public final class GatewayOverheadBenchmark {
 
     static void print(int concurrency, String side, Totals t, String cpu) {
         System.out.printf(
-                "%-5d %-8s %9.1f %9.2f %9.2f %9.2f %8.0f%% %8.0f µs %9.0f µs %s%n",
+                "%-5d %-8s %9.1f %9.2f %9.2f %9.2f %9.2f %8.0f%% %8.0f µs %9.0f µs %s%n",
                 concurrency,
                 side,
                 t.requestsPerSecond(),
                 t.p50(),
                 t.p90(),
                 t.p99(),
+                t.p999(),
                 t.machineBusyShare() * 100,
                 t.machineCpuMicros(),
                 t.inferenceCpuMicros(),
