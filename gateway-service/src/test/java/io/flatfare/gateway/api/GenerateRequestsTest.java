@@ -226,6 +226,7 @@ class GenerateRequestsTest {
                 "\"modalities\": [\"text\", \"audio\"] | modalities",
                 "\"prediction\": {\"type\": \"content\", \"content\": \"x\"} | prediction",
                 "\"web_search_options\": {} | web_search_options",
+                "\"store\": true | store",
                 "\"logprobs\": true | logprobs",
                 "\"top_logprobs\": 2 | top_logprobs",
             })
@@ -259,7 +260,7 @@ class GenerateRequestsTest {
     void emptyListsAndFalseAskForNothingUnsupported() throws Exception {
         GenerateRequest r = chat("{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}],"
                 + " \"tools\": [], \"functions\": [], \"parallel_tool_calls\": false, \"logprobs\": false,"
-                + " \"modalities\": [\"text\"]}");
+                + " \"modalities\": [\"text\"], \"store\": false}");
         assertThat(r.getChat().getMessagesCount()).isEqualTo(1);
     }
 }

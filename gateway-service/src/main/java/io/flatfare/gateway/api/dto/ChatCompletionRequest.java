@@ -44,7 +44,8 @@ public record ChatCompletionRequest(
         JsonNode audio,
         JsonNode modalities,
         JsonNode prediction,
-        JsonNode webSearchOptions) {
+        JsonNode webSearchOptions,
+        Boolean store) {
 
     /** One message; {@code content} is a string, an array of parts, or null (assistant messages). */
     public record ChatMessage(
