@@ -46,8 +46,8 @@ import java.util.concurrent.locks.LockSupport;
  * Arguments (system properties): {@code bench.width} (256), {@code bench.layers} (4), {@code bench.tokens}
  * (200 per request), {@code bench.rounds} (3), {@code bench.requests} (4 per stream per round),
  * {@code bench.concurrency} (1,2,4), {@code bench.warm-up} (3000 short requests per path before the timed rounds),
- * {@code bench.ascii} (true: ASCII output only, see {@link #banned}), {@code bench.cpu-split} (false: CPU per 1,000
- * tokens of each thread of the generating process, by name), {@code bench.think-ms} (0: each stream's next request
+ * {@code bench.ascii} (true: ASCII output only, see {@link #banned}), {@code bench.cpu-split} (false: CPU, waiting
+ * for a CPU and runs per 1,000 tokens of each thread of the generating process, by name), {@code bench.think-ms} (0: each stream's next request
  * starts as soon as the last has ended; more: after a pause of up to that long, the same pauses on both sides, as
  * independent clients would pause; see the module README), {@code bench.flash-attention} (false: the model's
  * {@code flash-attention} setting on both sides).
@@ -100,7 +100,7 @@ public final class GrpcVsDirectBenchmark {
             double[] queueMillis,
             double serviceCompilerMillis,
             int tokens,
-            Map<String, Long> threadNanos) {}
+            Map<String, CpuTime.Sched> threads) {}
 
     /**
      * The length of request {@code request}: from half to one and a half times {@code tokens}, the same on both
@@ -392,7 +392,7 @@ public final class GrpcVsDirectBenchmark {
             long compilerStart = service == null ? 0 : CpuTime.compilerNanos(service.pid());
             // The process that generates: the service, or this one for the in-process path.
             long generating = service == null ? ProcessHandle.current().pid() : service.pid();
-            Map<String, Long> threadsStart = CpuTime.byThreadName(generating);
+            Map<String, CpuTime.Sched> threadsStart = CpuTime.schedByThreadName(generating);
             long start = System.nanoTime();
             List<CompletableFuture<List<Sample>>> streams = new ArrayList<>();
             for (int s = 0; s < concurrency; s++) {
@@ -408,8 +408,8 @@ public final class GrpcVsDirectBenchmark {
             int total = all.stream().mapToInt(Sample::tokens).sum();
             double[] ttft = all.stream().mapToDouble(s -> s.ttftNanos() / 1e6).toArray();
             double cpuMillis = (cpuNanos(service) - cpuStart) / 1e6;
-            Map<String, Long> threads = new TreeMap<>(CpuTime.byThreadName(generating));
-            threadsStart.forEach((name, nanos) -> threads.merge(name, -nanos, Long::sum));
+            Map<String, CpuTime.Sched> threads = new TreeMap<>(CpuTime.schedByThreadName(generating));
+            threadsStart.forEach((name, earlier) -> threads.computeIfPresent(name, (n, now) -> now.since(earlier)));
             return new Run(
                     total / seconds,
                     ttft,
@@ -429,9 +429,10 @@ public final class GrpcVsDirectBenchmark {
     }
 
     /**
-     * CPU ms per 1,000 tokens of the generating process' threads, by name, in all rounds of one concurrency: this
-     * process' for the in-process path, the service's for gRPC. Names that took under 1 ms/1k tokens on both are left
-     * out.
+     * Per 1,000 tokens, for the generating process' threads by name, in all rounds of one concurrency (this process'
+     * for the in-process path, the service's for gRPC): CPU ms, ms spent runnable but waiting for a CPU (another
+     * thread had it), and runs (times put on a CPU: each wake-up, and each resumption after being preempted). Names
+     * under 1 CPU ms/1k tokens on both sides are left out.
      */
     static void printThreads(List<Run> direct, List<Run> remote) {
         Map<String, double[]> perKilo = new TreeMap<>();
@@ -440,18 +441,24 @@ public final class GrpcVsDirectBenchmark {
             List<Run> runs = sides.get(side);
             long tokens = runs.stream().mapToLong(Run::tokens).sum();
             for (Run run : runs) {
-                for (var thread : run.threadNanos().entrySet()) {
-                    perKilo.computeIfAbsent(thread.getKey(), name -> new double[2])[side] +=
-                            thread.getValue() / 1e6 * 1000 / tokens;
+                for (var thread : run.threads().entrySet()) {
+                    double[] values = perKilo.computeIfAbsent(thread.getKey(), name -> new double[6]);
+                    values[side] += thread.getValue().runNanos() / 1e6 * 1000 / tokens;
+                    values[2 + side] += thread.getValue().waitNanos() / 1e6 * 1000 / tokens;
+                    values[4 + side] += thread.getValue().timeslices() * 1000.0 / tokens;
                 }
             }
         }
         // llama.cpp's own thread takes its name from the thread that loaded the model: "java" here, "model-loader"
         // in the service.
-        System.out.printf("%-11s   CPU ms/1k tok by thread name %-20s %8s %8s%n", "", "", "direct", "gRPC");
-        perKilo.forEach((name, ms) -> {
-            if (Math.max(ms[0], ms[1]) >= 1) {
-                System.out.printf("%-11s     %-44s %8.0f %8.0f%n", "", name, ms[0], ms[1]);
+        System.out.printf(
+                "%-11s   per 1k tokens, by thread name %-15s %15s %15s %15s%n",
+                "", "", "CPU ms (d/g)", "waiting ms", "runs");
+        perKilo.forEach((name, v) -> {
+            if (Math.max(v[0], v[1]) >= 1) {
+                System.out.printf(
+                        "%-11s     %-44s %7.0f %7.0f %7.0f %7.0f %7.0f %7.0f%n",
+                        "", name, v[0], v[1], v[2], v[3], v[4], v[5]);
             }
         });
     }

@@ -10,7 +10,7 @@ import java.util.TreeMap;
 
 /**
  * CPU time from Linux {@code /proc}, for benchmarks: a process' threads by name (a JVM's JIT compiler threads among
- * them), and the whole machine's busy time.
+ * them), how long they waited for a CPU, and the whole machine's busy time.
  * Readings are in nanoseconds at the kernel's tick resolution (10 ms); where {@code /proc} cannot be read they are 0,
  * so a benchmark prints zeros instead of failing elsewhere.
  */
@@ -99,5 +99,53 @@ public final class CpuTime {
         }
         ticks.replaceAll((name, t) -> t * NANOS_PER_TICK);
         return ticks;
+    }
+
+    /**
+     * What the scheduler did with a group of threads ({@code /proc/<pid>/task/<tid>/schedstat}, nanoseconds): time on
+     * a CPU, time runnable but waiting for one (on a run queue: the CPU was taken), and how often they were put on
+     * a CPU (each wake-up, and each resumption after being preempted).
+     */
+    public record Sched(long runNanos, long waitNanos, long timeslices) {
+
+        /** The scheduling from {@code earlier} to this reading. */
+        public Sched since(Sched earlier) {
+            return new Sched(
+                    runNanos - earlier.runNanos, waitNanos - earlier.waitNanos, timeslices - earlier.timeslices);
+        }
+
+        Sched plus(Sched other) {
+            return new Sched(runNanos + other.runNanos, waitNanos + other.waitNanos, timeslices + other.timeslices);
+        }
+    }
+
+    /**
+     * {@link Sched} of process {@code pid}'s live threads, summed per thread name as in {@link #byThreadName(long)}.
+     * Empty where it cannot be read (no {@code /proc}, or a kernel without scheduler statistics).
+     */
+    public static Map<String, Sched> schedByThreadName(long pid) {
+        return schedByThreadName(Path.of("/proc", Long.toString(pid), "task"));
+    }
+
+    static Map<String, Sched> schedByThreadName(Path tasks) {
+        Map<String, Sched> sched = new TreeMap<>();
+        try (var threads = Files.list(tasks)) {
+            for (Path task : threads.toList()) {
+                try {
+                    String name = Files.readString(task.resolve("comm")).strip().replaceAll("[0-9]+", "#");
+                    String[] fields =
+                            Files.readString(task.resolve("schedstat")).strip().split(" ");
+                    sched.merge(
+                            name,
+                            new Sched(Long.parseLong(fields[0]), Long.parseLong(fields[1]), Long.parseLong(fields[2])),
+                            Sched::plus);
+                } catch (IOException | RuntimeException gone) {
+                    // A thread that ended while being read.
+                }
+            }
+        } catch (IOException e) {
+            return Map.of();
+        }
+        return sched;
     }
 }

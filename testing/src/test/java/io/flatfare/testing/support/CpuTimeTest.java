@@ -55,6 +55,45 @@ class CpuTimeTest {
     }
 
     @Test
+    void schedulingIsSummedPerNameWithTheirNumbersFolded() throws Exception {
+        task("1", "model-loader", "(model-loader) R 1 2 3 4 5 6 7 8 9 10 900 90 0 0");
+        Files.writeString(dir.resolve("1").resolve("schedstat"), "9000000000 800000000 20000\n");
+        task("2", "slot-1", "(slot-1) S 1 2 3 4 5 6 7 8 9 10 30 2 0 0");
+        Files.writeString(dir.resolve("2").resolve("schedstat"), "300000000 500000000 40000\n");
+        task("3", "slot-2", "(slot-2) S 1 2 3 4 5 6 7 8 9 10 30 2 0 0");
+        Files.writeString(dir.resolve("3").resolve("schedstat"), "200000000 100000000 30000\n");
+        task("4", "gone", "(gone) S 1 2 3 4 5 6 7 8 9 10 30 2 0 0"); // no schedstat: ended while read
+
+        var sched = CpuTime.schedByThreadName(dir);
+
+        assertThat(sched)
+                .containsOnly(
+                        entry("model-loader", new CpuTime.Sched(9_000_000_000L, 800_000_000L, 20_000)),
+                        entry("slot-#", new CpuTime.Sched(500_000_000L, 600_000_000L, 70_000)));
+        assertThat(sched.get("slot-#").since(new CpuTime.Sched(100_000_000L, 200_000_000L, 60_000)))
+                .isEqualTo(new CpuTime.Sched(400_000_000L, 400_000_000L, 10_000));
+        assertThat(CpuTime.schedByThreadName(dir.resolve("missing"))).isEmpty();
+    }
+
+    @Test
+    void schedulingOfThisJvmIsReadOnLinux() {
+        long pid = ProcessHandle.current().pid();
+        var sched = CpuTime.schedByThreadName(pid);
+        if (Files.exists(Path.of("/proc/self/schedstat"))) {
+            // The thread running this test has run.
+            assertThat(sched.values().stream()
+                            .mapToLong(CpuTime.Sched::runNanos)
+                            .sum())
+                    .isPositive();
+        } else {
+            assertThat(sched.values().stream()
+                            .mapToLong(CpuTime.Sched::runNanos)
+                            .sum())
+                    .isZero();
+        }
+    }
+
+    @Test
     void compilerTimeOfThisJvmIsReadOnLinux() {
         long pid = ProcessHandle.current().pid();
         long nanos = CpuTime.compilerNanos(pid);
