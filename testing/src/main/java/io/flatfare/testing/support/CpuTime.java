@@ -7,6 +7,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.BinaryOperator;
 
 /**
  * CPU time from Linux {@code /proc}, for benchmarks: a process' threads by name (a JVM's JIT compiler threads among
@@ -81,24 +82,15 @@ public final class CpuTime {
     }
 
     static Map<String, Long> byThreadName(Path tasks) {
-        Map<String, Long> ticks = new TreeMap<>();
-        try (var threads = Files.list(tasks)) {
-            for (Path task : threads.toList()) {
-                try {
-                    String name = Files.readString(task.resolve("comm")).strip().replaceAll("[0-9]+", "#");
+        return perThreadName(
+                tasks,
+                task -> {
                     String stat = Files.readString(task.resolve("stat"));
                     // After the command name in parentheses: state is field 3; utime and stime are 14 and 15.
                     String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    ticks.merge(name, Long.parseLong(fields[11]) + Long.parseLong(fields[12]), Long::sum);
-                } catch (IOException | RuntimeException gone) {
-                    // A thread that ended while being read.
-                }
-            }
-        } catch (IOException e) {
-            return Map.of();
-        }
-        ticks.replaceAll((name, t) -> t * NANOS_PER_TICK);
-        return ticks;
+                    return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * NANOS_PER_TICK;
+                },
+                Long::sum);
     }
 
     /**
@@ -128,17 +120,29 @@ public final class CpuTime {
     }
 
     static Map<String, Sched> schedByThreadName(Path tasks) {
-        Map<String, Sched> sched = new TreeMap<>();
+        return perThreadName(
+                tasks,
+                task -> {
+                    String[] fields =
+                            Files.readString(task.resolve("schedstat")).strip().split(" ");
+                    return new Sched(Long.parseLong(fields[0]), Long.parseLong(fields[1]), Long.parseLong(fields[2]));
+                },
+                Sched::plus);
+    }
+
+    /** Reads one value from a thread's {@code /proc/<pid>/task/<tid>} directory. */
+    private interface TaskReader<T> {
+        T read(Path task) throws IOException;
+    }
+
+    /** A value of each live thread of a process, merged per thread name (digits folded to #); empty if unreadable. */
+    private static <T> Map<String, T> perThreadName(Path tasks, TaskReader<T> read, BinaryOperator<T> merge) {
+        Map<String, T> byName = new TreeMap<>();
         try (var threads = Files.list(tasks)) {
             for (Path task : threads.toList()) {
                 try {
                     String name = Files.readString(task.resolve("comm")).strip().replaceAll("[0-9]+", "#");
-                    String[] fields =
-                            Files.readString(task.resolve("schedstat")).strip().split(" ");
-                    sched.merge(
-                            name,
-                            new Sched(Long.parseLong(fields[0]), Long.parseLong(fields[1]), Long.parseLong(fields[2])),
-                            Sched::plus);
+                    byName.merge(name, read.read(task), merge);
                 } catch (IOException | RuntimeException gone) {
                     // A thread that ended while being read.
                 }
@@ -146,6 +150,6 @@ public final class CpuTime {
         } catch (IOException e) {
             return Map.of();
         }
-        return sched;
+        return byName;
     }
 }
