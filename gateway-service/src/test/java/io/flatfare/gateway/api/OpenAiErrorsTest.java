@@ -149,6 +149,10 @@ class OpenAiErrorsTest {
         Response method = given().header("Authorization", tenant.bearer()).get("/v1/chat/completions");
         envelope(method, 405, "invalid_request_error", null, null);
         assertThat(method.<String>path("error.message")).isEqualTo("Invalid method for URL (GET /v1/chat/completions)");
+        assertThat(method.header("Allow")).isEqualTo("POST");
+        Response put = given().header("Authorization", tenant.bearer()).put("/v1/models/flatfare-tiny");
+        envelope(put, 405, "invalid_request_error", null, null);
+        assertThat(put.header("Allow")).isEqualTo("GET, HEAD");
         assertThat(usage.records(unknown.header("x-request-id"))).isEmpty();
     }
 

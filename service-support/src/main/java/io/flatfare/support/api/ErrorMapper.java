@@ -8,9 +8,11 @@ import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
 import jakarta.validation.Path;
 import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.Response;
 import java.io.IOException;
 import java.util.Comparator;
+import java.util.Optional;
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
@@ -20,6 +22,8 @@ public class ErrorMapper {
     private static final Logger LOG = Logger.getLogger(ErrorMapper.class);
     /** A restarting database is usually back within seconds; clients back off from there. */
     private static final String DATABASE_RETRY_AFTER_SECONDS = "2";
+
+    private volatile AllowedMethods allowed;
 
     @ServerExceptionMapper
     public Response api(ApiException e) {
@@ -76,7 +80,26 @@ public class ErrorMapper {
             case 405 -> "Invalid method for URL (" + request.method().name() + " " + request.path() + ")";
             default -> e.getResponse().getStatusInfo().getReasonPhrase() + ".";
         };
-        return ApiError.response(status, type, message, null, null);
+        Response response = ApiError.response(status, type, message, null, null);
+        if (status == 405) {
+            // RFC 9110 requires the methods the resource does serve; RESTEasy's own 405 names none.
+            Optional<String> allow = allowedMethods().allow(request.path());
+            if (allow.isPresent()) {
+                return Response.fromResponse(response)
+                        .header(HttpHeaders.ALLOW, allow.get())
+                        .build();
+            }
+        }
+        return response;
+    }
+
+    private AllowedMethods allowedMethods() {
+        AllowedMethods routes = allowed;
+        if (routes == null) {
+            routes = AllowedMethods.ofApplication();
+            allowed = routes; // built at most a few times by racing first 405s, each the same
+        }
+        return routes;
     }
 
     /**
