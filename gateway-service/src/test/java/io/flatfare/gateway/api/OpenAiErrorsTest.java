@@ -149,10 +149,17 @@ class OpenAiErrorsTest {
         Response method = given().header("Authorization", tenant.bearer()).get("/v1/chat/completions");
         envelope(method, 405, "invalid_request_error", null, null);
         assertThat(method.<String>path("error.message")).isEqualTo("Invalid method for URL (GET /v1/chat/completions)");
-        assertThat(method.header("Allow")).isEqualTo("POST");
+        assertThat(method.header("Allow")).isEqualTo("OPTIONS, POST");
         Response put = given().header("Authorization", tenant.bearer()).put("/v1/models/flatfare-tiny");
         envelope(put, 405, "invalid_request_error", null, null);
-        assertThat(put.header("Allow")).isEqualTo("GET, HEAD");
+        assertThat(put.header("Allow")).isEqualTo("GET, HEAD, OPTIONS");
+        // OPTIONS names the same methods, and only for a path that is served.
+        Response options = given().options("/v1/chat/completions");
+        assertThat(options.statusCode()).isEqualTo(200);
+        assertThat(options.header("Allow")).isEqualTo("OPTIONS, POST");
+        Response optionsUnknown = given().options("/v1/nothing/here");
+        envelope(optionsUnknown, 404, "invalid_request_error", null, null);
+        assertThat(optionsUnknown.<String>path("error.message")).isEqualTo("Invalid URL (OPTIONS /v1/nothing/here)");
         assertThat(usage.records(unknown.header("x-request-id"))).isEmpty();
     }
 

@@ -2,6 +2,7 @@ package io.flatfare.support.api;
 
 import io.quarkus.arc.Arc;
 import jakarta.enterprise.inject.Any;
+import jakarta.inject.Singleton;
 import jakarta.ws.rs.HttpMethod;
 import jakarta.ws.rs.Path;
 import java.lang.annotation.Annotation;
@@ -14,34 +15,48 @@ import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
- * The methods each path of a service's REST resources answers, for the {@code Allow} header that a 405 must carry
- * (RFC 9110, 15.5.6). RESTEasy Reactive finds that a path is served under other methods but sends its 405 without the
- * header, so the list is read once from the resource classes' own {@code @Path} and method annotations.
+ * The methods each path of a service's REST resources answers: for the {@code Allow} header that a 405 must carry
+ * (RFC 9110, 15.5.6), and for the answer to {@code OPTIONS}. RESTEasy Reactive finds that a path is served under other
+ * methods but sends its 405 without the header, and answers {@code OPTIONS} on any path under a resource class with
+ * every method of the class; so the routes are read from the resource classes' own {@code @Path} and method
+ * annotations, once, at first use.
  */
-public final class AllowedMethods {
+@Singleton
+public class AllowedMethods {
 
     private record Route(Pattern path, String method) {}
 
-    private final List<Route> routes;
+    private volatile List<Route> routes;
+
+    /** The application's routes, read at first use from its beans annotated with {@code @Path}. */
+    AllowedMethods() {}
 
     private AllowedMethods(List<Route> routes) {
         this.routes = List.copyOf(routes);
     }
 
-    /** The routes of the application's resource classes: its beans annotated with {@code @Path}. */
-    public static AllowedMethods ofApplication() {
-        var beans = Arc.container().beanManager().getBeans(Object.class, Any.Literal.INSTANCE);
-        List<Class<?>> resources = new ArrayList<>();
-        for (var bean : beans) {
-            if (bean.getBeanClass().isAnnotationPresent(Path.class)) {
-                resources.add(bean.getBeanClass());
+    private List<Route> routes() {
+        List<Route> read = routes;
+        if (read == null) {
+            var beans = Arc.container().beanManager().getBeans(Object.class, Any.Literal.INSTANCE);
+            List<Class<?>> resources = new ArrayList<>();
+            for (var bean : beans) {
+                if (bean.getBeanClass().isAnnotationPresent(Path.class)) {
+                    resources.add(bean.getBeanClass());
+                }
             }
+            read = read(resources);
+            routes = read; // racing first readers each read the same
         }
-        return of(resources);
+        return read;
     }
 
     /** The routes of these resource classes (each annotated with {@code @Path}). */
     public static AllowedMethods of(Collection<Class<?>> resources) {
+        return new AllowedMethods(read(resources));
+    }
+
+    private static List<Route> read(Collection<Class<?>> resources) {
         List<Route> routes = new ArrayList<>();
         for (Class<?> resource : resources) {
             String base = resource.getAnnotation(Path.class).value();
@@ -56,17 +71,17 @@ public final class AllowedMethods {
                 }
             }
         }
-        return new AllowedMethods(routes);
+        return List.copyOf(routes);
     }
 
     /**
-     * The {@code Allow} value for a request path, e.g. {@code "GET, HEAD"}: every method some resource serves it
-     * with, and {@code HEAD} wherever {@code GET} is served (RESTEasy answers it with the GET method). Empty when no
-     * resource serves the path.
+     * The {@code Allow} value for a request path, e.g. {@code "GET, HEAD, OPTIONS"}: every method some resource serves
+     * it with, {@code HEAD} wherever {@code GET} is served (RESTEasy answers it with the GET method), and
+     * {@code OPTIONS} (see {@link OptionsRequests}). Empty when no resource serves the path.
      */
     public Optional<String> allow(String path) {
         var methods = new TreeSet<String>();
-        for (Route route : routes) {
+        for (Route route : routes()) {
             if (route.path().matcher(path).matches()) {
                 methods.add(route.method());
                 if (HttpMethod.GET.equals(route.method())) {
@@ -74,7 +89,11 @@ public final class AllowedMethods {
                 }
             }
         }
-        return methods.isEmpty() ? Optional.empty() : Optional.of(String.join(", ", methods));
+        if (methods.isEmpty()) {
+            return Optional.empty();
+        }
+        methods.add(HttpMethod.OPTIONS);
+        return Optional.of(String.join(", ", methods));
     }
 
     private static String httpMethod(Method method) {

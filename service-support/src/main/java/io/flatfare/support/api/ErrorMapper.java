@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import io.vertx.core.http.HttpClosedException;
 import io.vertx.core.http.HttpServerRequest;
+import jakarta.inject.Inject;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
 import jakarta.validation.Path;
@@ -23,7 +24,8 @@ public class ErrorMapper {
     /** A restarting database is usually back within seconds; clients back off from there. */
     private static final String DATABASE_RETRY_AFTER_SECONDS = "2";
 
-    private volatile AllowedMethods allowed;
+    @Inject
+    AllowedMethods allowedMethods;
 
     @ServerExceptionMapper
     public Response api(ApiException e) {
@@ -83,7 +85,7 @@ public class ErrorMapper {
         Response response = ApiError.response(status, type, message, null, null);
         if (status == 405) {
             // RFC 9110 requires the methods the resource does serve; RESTEasy's own 405 names none.
-            Optional<String> allow = allowedMethods().allow(request.path());
+            Optional<String> allow = allowedMethods.allow(request.path());
             if (allow.isPresent()) {
                 return Response.fromResponse(response)
                         .header(HttpHeaders.ALLOW, allow.get())
@@ -91,15 +93,6 @@ public class ErrorMapper {
             }
         }
         return response;
-    }
-
-    private AllowedMethods allowedMethods() {
-        AllowedMethods routes = allowed;
-        if (routes == null) {
-            routes = AllowedMethods.ofApplication();
-            allowed = routes; // built at most a few times by racing first 405s, each the same
-        }
-        return routes;
     }
 
     /**

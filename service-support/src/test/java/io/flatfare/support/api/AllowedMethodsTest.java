@@ -62,25 +62,25 @@ class AllowedMethodsTest {
     private final AllowedMethods allowed = AllowedMethods.of(List.of(Api.class, Finance.class));
 
     @Test
-    void namesEveryMethodThePathIsServedWithAndHeadWhereGetIs() {
-        assertThat(allowed.allow("/v1/chat/completions")).hasValue("POST");
-        assertThat(allowed.allow("/v1/models")).hasValue("GET, HEAD");
-        assertThat(allowed.allow("/v1/responses/resp_1")).hasValue("DELETE, GET, HEAD");
-        assertThat(allowed.allow("/v1/responses/resp_1/cancel")).hasValue("POST");
+    void namesEveryMethodThePathIsServedWithHeadWhereGetIsAndOptions() {
+        assertThat(allowed.allow("/v1/chat/completions")).hasValue("OPTIONS, POST");
+        assertThat(allowed.allow("/v1/models")).hasValue("GET, HEAD, OPTIONS");
+        assertThat(allowed.allow("/v1/responses/resp_1")).hasValue("DELETE, GET, HEAD, OPTIONS");
+        assertThat(allowed.allow("/v1/responses/resp_1/cancel")).hasValue("OPTIONS, POST");
     }
 
     @Test
     void matchesTemplatesAsRestEasyDoes() {
         // A variable with its own expression, which may cross slashes or hold braces of its own.
-        assertThat(allowed.allow("/v1/models/org/name")).hasValue("GET, HEAD");
-        assertThat(allowed.allow("/finance/accounts/acct-1/invoices/2026-11")).hasValue("PUT");
+        assertThat(allowed.allow("/v1/models/org/name")).hasValue("GET, HEAD, OPTIONS");
+        assertThat(allowed.allow("/finance/accounts/acct-1/invoices/2026-11")).hasValue("OPTIONS, PUT");
         assertThat(allowed.allow("/finance/accounts/acct-1/invoices/november")).isEmpty();
         // A plain variable is one segment; literal text is literal; a trailing slash is optional on both sides.
         assertThat(allowed.allow("/v1/responses/a/b")).isEmpty();
-        assertThat(allowed.allow("/finance/accounts/acct-1/a.b")).hasValue("GET, HEAD");
+        assertThat(allowed.allow("/finance/accounts/acct-1/a.b")).hasValue("GET, HEAD, OPTIONS");
         assertThat(allowed.allow("/finance/accounts/acct-1/aXb")).isEmpty();
-        assertThat(allowed.allow("/finance/accounts/acct-1")).hasValue("GET, HEAD");
-        assertThat(allowed.allow("/finance/accounts/acct-1/")).hasValue("GET, HEAD");
+        assertThat(allowed.allow("/finance/accounts/acct-1")).hasValue("GET, HEAD, OPTIONS");
+        assertThat(allowed.allow("/finance/accounts/acct-1/")).hasValue("GET, HEAD, OPTIONS");
     }
 
     @Test
