@@ -53,13 +53,6 @@ final class GenerateRequests {
         unsupported(r.audio(), "audio", "Audio output is not supported yet.");
         unsupported(r.prediction(), "prediction", "Predicted outputs are not supported.");
         unsupported(r.webSearchOptions(), "web_search_options", "Web search is not supported.");
-        if (Boolean.TRUE.equals(r.store())) {
-            // OpenAI's stored chat completions (retrieved, listed, deleted later); the Responses API stores here.
-            throw OpenAiException.unsupported(
-                    "store",
-                    "Stored chat completions are not supported: use the Responses API (/v1/responses), which stores"
-                            + " its answers, or leave 'store' out.");
-        }
         if (r.modalities() != null && !r.modalities().isNull()) {
             for (JsonNode m : r.modalities()) {
                 if (!"text".equals(m.asText())) {

@@ -226,7 +226,6 @@ class GenerateRequestsTest {
                 "\"modalities\": [\"text\", \"audio\"] | modalities",
                 "\"prediction\": {\"type\": \"content\", \"content\": \"x\"} | prediction",
                 "\"web_search_options\": {} | web_search_options",
-                "\"store\": true | store",
                 "\"logprobs\": true | logprobs",
                 "\"top_logprobs\": 2 | top_logprobs",
             })
@@ -260,7 +259,16 @@ class GenerateRequestsTest {
     void emptyListsAndFalseAskForNothingUnsupported() throws Exception {
         GenerateRequest r = chat("{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}],"
                 + " \"tools\": [], \"functions\": [], \"parallel_tool_calls\": false, \"logprobs\": false,"
-                + " \"modalities\": [\"text\"], \"store\": false}");
+                + " \"modalities\": [\"text\"]}");
         assertThat(r.getChat().getMessagesCount()).isEqualTo(1);
+    }
+
+    @Test
+    void fieldsTheParityListAcceptsAndIgnoresAreAccepted() throws Exception {
+        // OPENAI-PARITY: user, metadata, store, service_tier, reasoning_effort are accepted and ignored.
+        GenerateRequest r = chat("{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}],"
+                + " \"user\": \"u-1\", \"metadata\": {\"k\": \"v\"}, \"store\": true, \"service_tier\": \"auto\","
+                + " \"reasoning_effort\": \"low\"}");
+        assertThat(r.getChat().getMessages(0).getContent()).isEqualTo("Hi");
     }
 }

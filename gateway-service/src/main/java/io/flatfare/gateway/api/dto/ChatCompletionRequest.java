@@ -44,8 +44,7 @@ public record ChatCompletionRequest(
         JsonNode audio,
         JsonNode modalities,
         JsonNode prediction,
-        JsonNode webSearchOptions,
-        Boolean store) {
+        JsonNode webSearchOptions) {
 
     /** One message; {@code content} is a string, an array of parts, or null (assistant messages). */
     public record ChatMessage(
