@@ -32,7 +32,7 @@ public class AllowedMethods {
     AllowedMethods() {}
 
     private AllowedMethods(List<Route> routes) {
-        this.routes = List.copyOf(routes);
+        this.routes = routes;
     }
 
     private List<Route> routes() {
@@ -106,21 +106,10 @@ public class AllowedMethods {
         return null;
     }
 
+    /** Class and method paths joined as RESTEasy joins them: one slash between, none at the end. */
     private static String join(String base, String sub) {
-        String path = "/" + strip(base) + "/" + strip(sub);
+        String path = ("/" + base + "/" + sub).replaceAll("/{2,}", "/");
         return path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
-    }
-
-    private static String strip(String part) {
-        int from = 0;
-        int to = part.length();
-        while (from < to && part.charAt(from) == '/') {
-            from++;
-        }
-        while (to > from && part.charAt(to - 1) == '/') {
-            to--;
-        }
-        return part.substring(from, to);
     }
 
     /**
