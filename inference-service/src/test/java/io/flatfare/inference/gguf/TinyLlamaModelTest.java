@@ -69,7 +69,7 @@ class TinyLlamaModelTest {
                 .containsEntry("llama.attention.layer_norm_rms_epsilon", 1e-5f)
                 .containsEntry("llama.rope.dimension_count", 16L)
                 .containsEntry("tokenizer.ggml.model", "gpt2")
-                .containsEntry("tokenizer.ggml.pre", "qwen2")
+                .containsEntry("tokenizer.ggml.pre", "gpt-2")
                 .containsEntry("tokenizer.ggml.merges", List.of())
                 .containsEntry("tokenizer.ggml.bos_token_id", 256L)
                 .containsEntry("tokenizer.ggml.eos_token_id", 261L)
