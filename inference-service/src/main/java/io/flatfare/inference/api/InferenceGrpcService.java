@@ -18,6 +18,7 @@ import io.flatfare.inference.engine.DeadlineExceededException;
 import io.flatfare.inference.engine.GenerationResult;
 import io.flatfare.inference.engine.InvalidRequestException;
 import io.flatfare.inference.engine.PreparedGeneration;
+import io.flatfare.inference.engine.TokenizerCost;
 import io.flatfare.inference.service.ResidentModel;
 import io.flatfare.inference.service.ResidentModels;
 import io.quarkus.grpc.GrpcService;
@@ -40,8 +41,8 @@ import java.util.concurrent.atomic.AtomicReference;
 public class InferenceGrpcService implements InferenceService {
 
     /**
-     * Prompts up to this many characters are tokenized on the call's event loop (well under a millisecond when warm);
-     * longer ones on a worker thread.
+     * Prompts over this many characters are tokenized on a worker thread whatever the model's tokenizer costs; shorter
+     * ones on the call's event loop when the model tokenizes them within {@code event-loop-tokenize-micros}.
      */
     static final int EVENT_LOOP_PROMPT_CHARS = 4_096;
 
@@ -67,9 +68,11 @@ public class InferenceGrpcService implements InferenceService {
     public Multi<GenerateResponse> generate(GenerateRequest request) {
         return Multi.createFrom().emitter(emitter -> {
             Context eventLoop = Vertx.currentContext();
-            if (eventLoop != null && promptChars(request) > EVENT_LOOP_PROMPT_CHARS) {
-                // Tokenizing a long prompt takes milliseconds to seconds; the event loop carries every other call of
-                // the same connection (a gateway's calls share one), so it must not wait for it.
+            if (eventLoop != null && !preparesOnEventLoop(request)) {
+                // Tokenizing a long prompt (or any prompt, with some tokenizers) takes milliseconds to seconds; the
+                // event
+                // loop carries every other call of the same connection (a gateway's calls share one), so it must not
+                // wait for it.
                 eventLoop.executeBlocking(
                         () -> {
                             start(request, emitter, eventLoop);
@@ -109,6 +112,28 @@ public class InferenceGrpcService implements InferenceService {
         } catch (RuntimeException e) {
             emitter.fail(GrpcErrors.toStatus(e, config.retryAfter()));
         }
+    }
+
+    private boolean preparesOnEventLoop(GenerateRequest request) {
+        TokenizerCost cost = models.find(request.getModel())
+                .map(model -> model.engine().tokenizerCost())
+                .orElse(null);
+        // An unknown model is refused at once, wherever.
+        return cost == null || preparesOnEventLoop(request, cost, config.eventLoopTokenizeMicros() * 1_000);
+    }
+
+    /** Whether tokenizing the call's prompt takes the event loop at most {@code budgetNanos}, as {@code cost} predicts. */
+    static boolean preparesOnEventLoop(GenerateRequest request, TokenizerCost cost, long budgetNanos) {
+        long chars = promptChars(request);
+        return chars <= EVENT_LOOP_PROMPT_CHARS && cost.nanos(promptFragments(request), chars) <= budgetNanos;
+    }
+
+    /**
+     * Pieces llama.cpp tokenizes one by one, about: it splits a text at each special token, and a chat template puts
+     * one before and one after each message (ChatML's {@code <|im_start|>} and {@code <|im_end|>}), plus the reply's.
+     */
+    static long promptFragments(GenerateRequest request) {
+        return request.hasChat() ? 2L * request.getChat().getMessagesCount() + 1 : 1;
     }
 
     /**

@@ -47,6 +47,15 @@ public interface InferenceConfig {
     Duration streamInterval();
 
     /**
+     * The time, in microseconds, a call's prompt may take to tokenize on its event loop, as the model's tokenizer cost
+     * measured at load predicts it; a costlier prompt (and any over 4,096 characters) is prepared on a worker thread.
+     * The event loop carries every other call of its connections (a gateway's calls share one), so its time is theirs;
+     * a worker costs the call one thread hand-off instead. 0 prepares every prompt on a worker.
+     */
+    @WithDefault("250")
+    long eventLoopTokenizeMicros();
+
+    /**
      * Before reporting ready, call this instance's own gRPC service once per model (after the engine's warm-up), so
      * that the first real call does not load the service's call path; false only to measure without it.
      */

@@ -41,6 +41,9 @@ public interface InferenceEngine extends AutoCloseable {
     /** Tokens of {@code text} as this model counts them (for usage and context checks). */
     int countTokens(String text);
 
+    /** What tokenizing costs this model, measured at load (how much of a prompt's preparation an event loop can take). */
+    TokenizerCost tokenizerCost();
+
     /** A short generation that touches every code path a request uses; run once before readiness. */
     void warmUp();
 

@@ -16,6 +16,7 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -143,6 +144,11 @@ public class ResidentModels {
             throw new ModelUnavailableException("The model '" + id + "' is still loading.");
         }
         return model;
+    }
+
+    /** The model by id, whatever its state. */
+    public Optional<ResidentModel> find(String id) {
+        return Optional.ofNullable(models.get(id));
     }
 
     public Collection<ResidentModel> models() {

@@ -22,6 +22,7 @@ import io.flatfare.inference.engine.InvalidRequestException;
 import io.flatfare.inference.engine.ModelInfo;
 import io.flatfare.inference.engine.ModelSettings;
 import io.flatfare.inference.engine.PreparedGeneration;
+import io.flatfare.inference.engine.TokenizerCost;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -192,6 +193,9 @@ public final class LlamaCppEngine implements InferenceEngine {
     private static final float FORCE_BIAS = 1.0e4f;
 
     private static final long SLOT_POLL_MILLIS = 20;
+
+    /** Timed tokenizations of each sample at load; 20 of the costliest kind (a regex pre-tokenizer) take some 20 ms. */
+    private static final int TOKENIZER_TIMING_RUNS = 20;
     /** How long {@link #close()} waits for aborted calls to reach their next token. */
     private static final Duration ABORT_GRACE = Duration.ofSeconds(10);
 
@@ -211,6 +215,7 @@ public final class LlamaCppEngine implements InferenceEngine {
     private final ResultTurns turns = new ResultTurns();
     private final PromptRenderer renderer;
     private final List<String> eogMarkers;
+    private final TokenizerCost tokenizerCost;
     /**
      * Control tokens that do not end generation, banned while a grammar constrains the output: llama.cpp's grammar
      * matches a control token by its text (e.g. {@code </s>} as four string characters) while the output renders
@@ -383,6 +388,7 @@ public final class LlamaCppEngine implements InferenceEngine {
             throw new EngineException("model " + settings.id() + " failed its start-up checks: " + e.getMessage(), e);
         }
         this.eogMarkers = markers;
+        this.tokenizerCost = TokenizerCost.measure(text -> model.encode(text).length, TOKENIZER_TIMING_RUNS);
 
         int dimensions = settings.embeddings() ? file.embeddingLength() : 0;
         this.info = new ModelInfo(
@@ -395,7 +401,8 @@ public final class LlamaCppEngine implements InferenceEngine {
                 file.vocabularySize(),
                 fingerprint(gpuLayers));
         LOG.infof(
-                "Loaded model %s from %s in %.0f ms: %s, %d slots x %d tokens, %d GPU layers%s, EOG markers %s",
+                "Loaded model %s from %s in %.0f ms: %s, %d slots x %d tokens, %d GPU layers%s, EOG markers %s,"
+                        + " tokenizer %s",
                 settings.id(),
                 file.path(),
                 (System.nanoTime() - start) / 1e6,
@@ -404,7 +411,8 @@ public final class LlamaCppEngine implements InferenceEngine {
                 settings.contextLength(),
                 gpuLayers,
                 settings.flashAttention() ? ", flash attention" : "",
-                markers);
+                markers,
+                tokenizerCost);
         if (settings.embeddings()
                 || options.cachePrompt()
                 || options.idleSlotSweep().isZero()) {
@@ -576,6 +584,11 @@ public final class LlamaCppEngine implements InferenceEngine {
     @Override
     public ModelInfo info() {
         return info;
+    }
+
+    @Override
+    public TokenizerCost tokenizerCost() {
+        return tokenizerCost;
     }
 
     @Override
