@@ -45,7 +45,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Run: {@code ./mvnw -B -pl gateway-service -Pbench -DskipTests verify} after packaging model-registry and
  * inference-service (see the module README). Arguments (system properties): {@code bench.concurrency} (1,4,16),
- * {@code bench.seconds} (5 per side per round), {@code bench.rounds} (3), {@code bench.warmup-requests} (30000, the
+ * {@code bench.seconds} (5 per side per round), {@code bench.rounds} (3), {@code bench.warmup-requests} (100000, the
  * gateway requests the warm-up sends at least), {@code bench.warmup-seconds} (420, the most the warm-up may take),
  * {@code bench.max-tokens} (2), {@code bench.jfr} (a file: record the gateway with JFR into it),
  * {@code bench.baseline-gateway} (the {@code quarkus-run.jar} of another build, e.g. the commit before a change: run
@@ -176,7 +176,7 @@ public final class GatewayOverheadBenchmark {
         double seconds = Double.parseDouble(System.getProperty("bench.seconds", "5"));
         int rounds = Integer.getInteger("bench.rounds", 3);
         double warmup = Double.parseDouble(System.getProperty("bench.warmup-seconds", "420"));
-        long warmupRequests = Long.getLong("bench.warmup-requests", 30_000);
+        long warmupRequests = Long.getLong("bench.warmup-requests", 100_000);
         int maxTokens = Integer.getInteger("bench.max-tokens", 2);
         String jfr = System.getProperty("bench.jfr", "");
         String baseline = System.getProperty("bench.baseline-gateway", "");
