@@ -70,9 +70,8 @@ public class InferenceGrpcService implements InferenceService {
             Context eventLoop = Vertx.currentContext();
             if (eventLoop != null && !preparesOnEventLoop(request)) {
                 // Tokenizing a long prompt (or any prompt, with some tokenizers) takes milliseconds to seconds; the
-                // event
-                // loop carries every other call of the same connection (a gateway's calls share one), so it must not
-                // wait for it.
+                // event loop carries every other call of the same connection (a gateway's calls share one), so it
+                // must not wait for it.
                 eventLoop.executeBlocking(
                         () -> {
                             start(request, emitter, eventLoop);

@@ -193,7 +193,6 @@ public final class LlamaCppEngine implements InferenceEngine {
     private static final float FORCE_BIAS = 1.0e4f;
 
     private static final long SLOT_POLL_MILLIS = 20;
-
     /** Timed tokenizations of each sample at load; 20 of the costliest kind (a regex pre-tokenizer) take some 20 ms. */
     private static final int TOKENIZER_TIMING_RUNS = 20;
     /** How long {@link #close()} waits for aborted calls to reach their next token. */
@@ -388,7 +387,7 @@ public final class LlamaCppEngine implements InferenceEngine {
             throw new EngineException("model " + settings.id() + " failed its start-up checks: " + e.getMessage(), e);
         }
         this.eogMarkers = markers;
-        this.tokenizerCost = TokenizerCost.measure(text -> model.encode(text).length, TOKENIZER_TIMING_RUNS);
+        this.tokenizerCost = TokenizerCost.measure(text -> encode(text).length, TOKENIZER_TIMING_RUNS);
 
         int dimensions = settings.embeddings() ? file.embeddingLength() : 0;
         this.info = new ModelInfo(
