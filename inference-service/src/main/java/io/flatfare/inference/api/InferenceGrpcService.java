@@ -115,9 +115,9 @@ public class InferenceGrpcService implements InferenceService {
 
     private boolean preparesOnEventLoop(GenerateRequest request) {
         TokenizerCost cost = models.find(request.getModel())
-                .map(model -> model.engine().tokenizerCost())
+                .flatMap(ResidentModel::tokenizerCost)
                 .orElse(null);
-        // An unknown model is refused at once, wherever.
+        // An unknown model, or one still loading, is refused at once, wherever.
         return cost == null || preparesOnEventLoop(request, cost, config.eventLoopTokenizeMicros() * 1_000);
     }
 

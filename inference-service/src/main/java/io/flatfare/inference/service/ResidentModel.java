@@ -3,11 +3,13 @@ package io.flatfare.inference.service;
 import io.flatfare.inference.engine.GenerationResult;
 import io.flatfare.inference.engine.InferenceEngine;
 import io.flatfare.inference.engine.ModelSettings;
+import io.flatfare.inference.engine.TokenizerCost;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
@@ -104,6 +106,12 @@ public final class ResidentModel {
 
     public InferenceEngine engine() {
         return engine;
+    }
+
+    /** What tokenizing costs this model, once its engine is loaded; empty while it loads. */
+    public Optional<TokenizerCost> tokenizerCost() {
+        InferenceEngine loaded = engine;
+        return loaded == null ? Optional.empty() : Optional.of(loaded.tokenizerCost());
     }
 
     public State state() {
